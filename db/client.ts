@@ -1,0 +1,128 @@
+// The one database factory: postgres.js when a URL is given, otherwise embedded PGlite in a
+// directory. Both get the same schema, migrations and relational queries.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'drizzle-orm/logger';
+import type { PgAsyncDatabase, PgAsyncTransaction, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { relations } from './relations.ts';
+
+export type Relations = typeof relations;
+export type Database = PgAsyncDatabase<PgQueryResultHKT, Relations>;
+export type Transaction = PgAsyncTransaction<PgQueryResultHKT, Relations>;
+/** Anything that runs queries: the database or a transaction. */
+export type Queryable = Database | Transaction;
+
+export const MIGRATIONS_FOLDER = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/** A notification from LISTEN, as both drivers deliver it. */
+export type NotificationHandler = (payload: string) => void;
+
+export interface DatabaseHandle {
+  kind: 'postgres' | 'pglite';
+  db: Database;
+  /** Applies pending migrations; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  /** LISTEN on a channel; returns an unlisten function. */
+  listen(channel: string, onNotify: NotificationHandler): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A PostgreSQL URL; when absent, PGlite persisted in `dataDir` (or in memory without one). */
+  url?: string | undefined;
+  dataDir?: string | undefined;
+  poolSize?: number;
+  /** Sees every SQL statement (statement counting in benchmarks, debugging). */
+  logger?: Logger;
+}
+
+// A fixed key for pg_advisory_lock so replicas starting together migrate one at a time.
+const MIGRATION_LOCK_KEY = 7_135_002_611;
+
+export async function createDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  return options.url ? createPostgres(options.url, options) : createPglite(options);
+}
+
+async function createPostgres(url: string, options: DatabaseOptions): Promise<DatabaseHandle> {
+  const client = postgres(url, {
+    max: options.poolSize ?? 10,
+    onnotice: () => {},
+    // Connection errors surface as query errors; keep idle connections from piling up.
+    idle_timeout: 30,
+    connect_timeout: 10,
+  });
+  const db = drizzlePostgres({ client, relations, logger: options.logger ?? false }) as unknown as Database;
+  return {
+    kind: 'postgres',
+    db,
+    async migrate() {
+      // A dedicated connection: advisory locks belong to a session.
+      const lockClient = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+        await migratePostgres(drizzlePostgres({ client: lockClient, relations }), {
+          migrationsFolder: MIGRATIONS_FOLDER,
+        });
+        await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+      } finally {
+        await lockClient.end({ timeout: 5 });
+      }
+    },
+    async ping() {
+      await client`select 1`;
+    },
+    async listen(channel, onNotify) {
+      const sub = await client.listen(channel, onNotify);
+      return async () => {
+        await sub.unlisten();
+      };
+    },
+    async notify(channel, payload) {
+      await client.notify(channel, payload);
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+async function createPglite(options: DatabaseOptions): Promise<DatabaseHandle> {
+  let dataDir: string | undefined;
+  if (options.dataDir) {
+    dataDir = join(options.dataDir, 'pgdata');
+    mkdirSync(dataDir, { recursive: true });
+  }
+  const client = dataDir ? await PGlite.create({ dataDir }) : await PGlite.create();
+  const db = drizzlePglite({ client, relations, logger: options.logger ?? false }) as unknown as Database;
+  return {
+    kind: 'pglite',
+    db,
+    async migrate() {
+      // One process owns an embedded database, so no lock is needed.
+      await migratePglite(drizzlePglite({ client, relations }), { migrationsFolder: MIGRATIONS_FOLDER });
+    },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async listen(channel, onNotify) {
+      return client.listen(channel, onNotify);
+    },
+    async notify(channel, payload) {
+      await client.query('select pg_notify($1, $2)', [channel, payload]);
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

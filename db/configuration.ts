@@ -1,0 +1,90 @@
+// Reads of a project's configuration as plain data, for policy reports, comparisons and the
+// snapshots deployments pin. A handful of set-based queries, whatever the number of environments.
+import { asc, eq } from 'drizzle-orm';
+import type { DatabaseValueSnapshot, EnvironmentSettings, EnvironmentType } from '../domain/types.ts';
+import type { Queryable } from './client.ts';
+import {
+  databaseConnections,
+  databaseConnectionValues,
+  environments,
+  secrets,
+  secretValues,
+  type EnvironmentRow,
+} from './schema/index.ts';
+
+export interface EnvironmentConfiguration {
+  environment: EnvironmentRow;
+  settings: EnvironmentSettings;
+  settingsVersion: number;
+  /** Connection name → this environment's value. */
+  databases: Record<string, DatabaseValueSnapshot>;
+  /** Secret name → this environment's value metadata (never the value). */
+  secrets: Record<string, { isSet: boolean; versionId: string | null }>;
+}
+
+export interface ProjectConfiguration {
+  /** Not archived, in pipeline order (`of` also knows archived ones). */
+  environments: EnvironmentRow[];
+  of(environmentId: string): EnvironmentConfiguration;
+  /** The project's first PRODUCTION environment (the one staging mirrors). */
+  production(): EnvironmentRow | undefined;
+  /** Every feature-flag key known in any environment of the project. */
+  flagKeys(): string[];
+}
+
+export async function loadProjectConfiguration(db: Queryable, projectId: string): Promise<ProjectConfiguration> {
+  const [envRows, dbValues, secretRows, valueRows] = await Promise.all([
+    db
+      .select()
+      .from(environments)
+      .where(eq(environments.projectId, projectId))
+      .orderBy(asc(environments.position), asc(environments.createdAt)),
+    db
+      .select({ value: databaseConnectionValues, connectionName: databaseConnections.name, secretName: secrets.name })
+      .from(databaseConnectionValues)
+      .innerJoin(databaseConnections, eq(databaseConnections.id, databaseConnectionValues.connectionId))
+      .leftJoin(secrets, eq(secrets.id, databaseConnectionValues.passwordSecretId))
+      .where(eq(databaseConnections.projectId, projectId)),
+    db.select().from(secrets).where(eq(secrets.projectId, projectId)).orderBy(asc(secrets.name)),
+    db
+      .select({ secretId: secretValues.secretId, environmentId: secretValues.environmentId, versionId: secretValues.versionId })
+      .from(secretValues)
+      .innerJoin(secrets, eq(secrets.id, secretValues.secretId))
+      .where(eq(secrets.projectId, projectId)),
+  ]);
+
+  const active = envRows.filter((e) => e.archivedAt === null);
+  return {
+    environments: active,
+    production: () => active.find((e) => e.type === ('PRODUCTION' satisfies EnvironmentType)),
+    flagKeys: () => [...new Set(active.flatMap((e) => e.settings.featureFlags.map((f) => f.key)))].sort(),
+    of(environmentId) {
+      const environment = envRows.find((e) => e.id === environmentId);
+      if (!environment) throw new Error(`environment ${environmentId} is not an environment of the project`);
+      const databases: EnvironmentConfiguration['databases'] = {};
+      for (const row of dbValues.filter((r) => r.value.environmentId === environmentId)) {
+        databases[row.connectionName] = {
+          host: row.value.host,
+          port: row.value.port,
+          database: row.value.database,
+          user: row.value.user,
+          ssl: row.value.ssl,
+          poolSize: row.value.poolSize,
+          passwordSecret: row.secretName ?? null,
+        };
+      }
+      const secretsOut: EnvironmentConfiguration['secrets'] = {};
+      for (const secret of secretRows) {
+        const value = valueRows.find((v) => v.secretId === secret.id && v.environmentId === environmentId);
+        secretsOut[secret.name] = { isSet: value !== undefined, versionId: value?.versionId ?? null };
+      }
+      return {
+        environment,
+        settings: environment.settings,
+        settingsVersion: environment.settingsVersion,
+        databases,
+        secrets: secretsOut,
+      };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { defineRelations } from 'drizzle-orm';
+import * as schema from './schema/index.ts';
+
+// Relations for the relational query builder (and so for Pothos' drizzle plugin).
+export const relations = defineRelations(schema, (r) => ({
+  projects: {
+    environments: r.many.environments(),
+    secrets: r.many.secrets(),
+    databaseConnections: r.many.databaseConnections(),
+    releases: r.many.releases(),
+    deployments: r.many.deployments(),
+  },
+  environments: {
+    project: r.one.projects({ from: r.environments.projectId, to: r.projects.id, optional: false }),
+    promotesFrom: r.one.environments({ from: r.environments.promotesFromId, to: r.environments.id }),
+    databaseValues: r.many.databaseConnectionValues(),
+    secretValues: r.many.secretValues(),
+    deployments: r.many.deployments({ from: r.environments.id, to: r.deployments.environmentId }),
+  },
+  databaseConnections: {
+    project: r.one.projects({ from: r.databaseConnections.projectId, to: r.projects.id, optional: false }),
+    values: r.many.databaseConnectionValues(),
+  },
+  databaseConnectionValues: {
+    connection: r.one.databaseConnections({
+      from: r.databaseConnectionValues.connectionId,
+      to: r.databaseConnections.id,
+      optional: false,
+    }),
+    environment: r.one.environments({
+      from: r.databaseConnectionValues.environmentId,
+      to: r.environments.id,
+      optional: false,
+    }),
+    passwordSecret: r.one.secrets({ from: r.databaseConnectionValues.passwordSecretId, to: r.secrets.id }),
+  },
+  secrets: {
+    project: r.one.projects({ from: r.secrets.projectId, to: r.projects.id, optional: false }),
+    values: r.many.secretValues(),
+  },
+  secretValues: {
+    secret: r.one.secrets({ from: r.secretValues.secretId, to: r.secrets.id, optional: false }),
+    environment: r.one.environments({ from: r.secretValues.environmentId, to: r.environments.id, optional: false }),
+  },
+  releases: {
+    project: r.one.projects({ from: r.releases.projectId, to: r.projects.id, optional: false }),
+  },
+  deployments: {
+    project: r.one.projects({ from: r.deployments.projectId, to: r.projects.id, optional: false }),
+    environment: r.one.environments({ from: r.deployments.environmentId, to: r.environments.id, optional: false }),
+    sourceEnvironment: r.one.environments({ from: r.deployments.sourceEnvironmentId, to: r.environments.id }),
+    release: r.one.releases({ from: r.deployments.releaseId, to: r.releases.id, optional: false }),
+    approvals: r.many.approvals(),
+    events: r.many.deploymentEvents(),
+  },
+  approvals: {
+    deployment: r.one.deployments({ from: r.approvals.deploymentId, to: r.deployments.id, optional: false }),
+  },
+  deploymentEvents: {
+    deployment: r.one.deployments({ from: r.deploymentEvents.deploymentId, to: r.deployments.id, optional: false }),
+  },
+}));

@@ -1,0 +1,165 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  check,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  unique,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import type { ConfigSnapshot, DeploymentStep } from '../../domain/types.ts';
+import { createdAt, timestamptz } from './common.ts';
+import { environments } from './environments.ts';
+import { projects } from './projects.ts';
+
+export const releases = pgTable(
+  'releases',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    commitSha: text('commit_sha').notNull(),
+    branch: text('branch').notNull(),
+    message: text('message'),
+    author: text('author'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // The same commit pushed twice is one release.
+    unique('releases_project_commit_unique').on(t.projectId, t.commitSha),
+    check('releases_commit_sha_format', sql`${t.commitSha} ~ '^[0-9a-f]{7,40}$'`),
+    index('releases_project_created_idx').on(t.projectId, t.createdAt),
+  ],
+);
+
+export const deploymentKind = pgEnum('deployment_kind', ['PUSH', 'PROMOTION', 'ROLLBACK', 'MANUAL']);
+export const deploymentStatus = pgEnum('deployment_status', [
+  'QUEUED',
+  'PENDING_APPROVAL',
+  'WAITING',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED',
+  'EXPIRED',
+]);
+
+export const deployments = pgTable(
+  'deployments',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    releaseId: uuid('release_id')
+      .notNull()
+      .references(() => releases.id, { onDelete: 'cascade' }),
+    sourceEnvironmentId: uuid('source_environment_id').references(() => environments.id, { onDelete: 'set null' }),
+    kind: deploymentKind('kind').notNull(),
+    status: deploymentStatus('status').notNull().default('QUEUED'),
+    requestedBy: text('requested_by').notNull(),
+    requiredApprovals: integer('required_approvals').notNull().default(0),
+    steps: jsonb('steps').$type<DeploymentStep[]>().notNull().default([]),
+    progress: doublePrecision('progress').notNull().default(0),
+    error: text('error'),
+    snapshot: jsonb('snapshot').$type<ConfigSnapshot>().notNull(),
+    workflowId: text('workflow_id').notNull(),
+    // sha256 of the per-deployment callback token given to WEBHOOK receivers.
+    callbackTokenHash: text('callback_token_hash'),
+    lastSeq: integer('last_seq').notNull().default(0),
+    createdAt: createdAt(),
+    startedAt: timestamptz('started_at'),
+    finishedAt: timestamptz('finished_at'),
+  },
+  (t) => [
+    unique('deployments_workflow_id_unique').on(t.workflowId),
+    check('deployments_progress_range', sql`${t.progress} >= 0 and ${t.progress} <= 1`),
+    check('deployments_required_approvals_range', sql`${t.requiredApprovals} >= 0`),
+    index('deployments_project_created_idx').on(t.projectId, t.createdAt),
+    index('deployments_environment_created_idx').on(t.environmentId, t.createdAt),
+  ],
+);
+
+export const approvalDecision = pgEnum('approval_decision', ['APPROVE', 'REJECT']);
+
+export const approvals = pgTable(
+  'approvals',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deploymentId: uuid('deployment_id')
+      .notNull()
+      .references(() => deployments.id, { onDelete: 'cascade' }),
+    approver: text('approver').notNull(),
+    decision: approvalDecision('decision').notNull(),
+    comment: text('comment'),
+    // Approvals voided by a configuration change stay for the record but no longer count.
+    invalidatedAt: timestamptz('invalidated_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // Once per person among the approvals that count.
+    uniqueIndex('approvals_one_per_person').on(t.deploymentId, t.approver).where(sql`${t.invalidatedAt} is null`),
+  ],
+);
+
+export const deploymentEventType = pgEnum('deployment_event_type', [
+  'CREATED',
+  'APPROVAL_REQUESTED',
+  'APPROVED',
+  'APPROVALS_INVALIDATED',
+  'REJECTED',
+  'EXPIRED',
+  'WAITING',
+  'STARTED',
+  'STEP_STARTED',
+  'STEP_PROGRESS',
+  'STEP_SUCCEEDED',
+  'STEP_FAILED',
+  'LOG',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+]);
+
+export const deploymentEvents = pgTable(
+  'deployment_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deploymentId: uuid('deployment_id')
+      .notNull()
+      .references(() => deployments.id, { onDelete: 'cascade' }),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    type: deploymentEventType('type').notNull(),
+    status: deploymentStatus('status').notNull(),
+    step: text('step'),
+    progress: doublePrecision('progress'),
+    message: text('message'),
+    // Makes appends idempotent: a retried activity sends the same key and adds nothing.
+    idempotencyKey: text('idempotency_key'),
+    at: createdAt(),
+  },
+  (t) => [
+    unique('deployment_events_seq_unique').on(t.deploymentId, t.seq),
+    unique('deployment_events_idempotency_unique').on(t.deploymentId, t.idempotencyKey),
+    check('deployment_events_seq_positive', sql`${t.seq} >= 1`),
+  ],
+);
+
+export type ReleaseRow = typeof releases.$inferSelect;
+export type DeploymentRow = typeof deployments.$inferSelect;
+export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;

@@ -1,0 +1,19 @@
+import { sql } from 'drizzle-orm';
+import { check, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { createdAt, SLUG_PATTERN_SQL } from './common.ts';
+
+export const projects = pgTable(
+  'projects',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    slug: text('slug').notNull().unique('projects_slug_unique'),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('projects_slug_format', sql`${t.slug} ~ ${sql.raw(`'${SLUG_PATTERN_SQL}'`)}`),
+    check('projects_name_not_blank', sql`length(btrim(${t.name})) between 1 and 200`),
+  ],
+);
+
+export type ProjectRow = typeof projects.$inferSelect;

@@ -1,0 +1,263 @@
+// The contract's "Who may do what" table (README.md) as plain functions. Pure: callers load
+// the environment, deployment and principal and hand them in; nothing here reads anything.
+import { forbidden } from './errors.ts';
+import type { EnvironmentType, Role } from './types.ts';
+
+/** Who is calling: from a JWT, an API token, or a deployment's callback token. */
+export type Principal = { subject: string; roles: Role[]; kind: 'jwt' | 'api-token' | 'callback' };
+
+/** Every mutation of the contract, plus 'read' for queries and subscriptions. */
+export const ACTIONS = [
+  'read',
+  'createProject',
+  'createApiToken',
+  'revokeApiToken',
+  'revealSecretValue',
+  'createEnvironment',
+  'createSecret',
+  'updateSecret',
+  'deleteSecret',
+  'createDatabaseConnection',
+  'updateEnvironment',
+  'updateEnvironmentSettings',
+  'archiveEnvironment',
+  'setDatabaseConnectionValue',
+  'setSecretValue',
+  'rotateSecret',
+  'recordPush',
+  'deploy',
+  'promote',
+  'rollback',
+  'approveDeployment',
+  'rejectDeployment',
+  'cancelDeployment',
+  'reportDeploymentStatus',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** What an environment-scoped rule needs to know about the environment. */
+export interface EnvironmentAuthContext {
+  type: EnvironmentType;
+  policy: { deployerRoles: Role[]; approverRoles: Role[]; preventSelfApproval: boolean };
+  /** Only for the refusal's wording ("promote into production needs ..."). */
+  slug?: string;
+}
+
+/** Everything any row may need; which parts a row needs is `PERMISSION_TABLE[i].needs`. */
+export interface AuthorizationContext {
+  environment?: EnvironmentAuthContext;
+  deployment?: {
+    requestedBy: string;
+    /** Subjects whose approval or rejection of this deployment counts (not invalidated). */
+    alreadyDecidedBy?: string[];
+  };
+  /** reportDeploymentStatus: the deployment the call is about. */
+  deploymentId?: string;
+  /** reportDeploymentStatus: the deployment whose callback token authenticated the call. */
+  callbackDeploymentId?: string;
+}
+
+export type ContextPart = 'environment' | 'deployment' | 'deploymentId';
+
+/** How a row decides. ADMIN passes every rule except 'own-callback' (see authorize). */
+export type PermissionRule =
+  | { kind: 'any-role' }
+  | { kind: 'roles'; roles: readonly Role[] }
+  | { kind: 'environment-deployers'; productionAdminOnly: boolean }
+  | { kind: 'environment-approvers' }
+  | { kind: 'requester-or-deployers' }
+  | { kind: 'own-callback' };
+
+export interface PermissionRow {
+  action: Action;
+  /** The contract's "who" column, for docs. */
+  who: string;
+  rule: PermissionRule;
+  /** Context parts without which the row refuses (fails closed). */
+  needs: readonly ContextPart[];
+}
+
+export type RefusalRule =
+  | 'role' // the principal lacks a role the row asks for
+  | 'production-admin-only'
+  | 'self-approval'
+  | 'once-per-person'
+  | 'callback-token'
+  | 'missing-context'; // a caller bug: the row's context was not supplied
+
+export type Decision = { allowed: true } | { allowed: false; reason: string; rule: RefusalRule };
+
+const ADMIN_ONLY: PermissionRule = { kind: 'roles', roles: ['ADMIN'] };
+const DEVELOPER: PermissionRule = { kind: 'roles', roles: ['DEVELOPER'] };
+const CHANGE_ONE_ENVIRONMENT: PermissionRule = { kind: 'environment-deployers', productionAdminOnly: true };
+const DEPLOY_INTO: PermissionRule = { kind: 'environment-deployers', productionAdminOnly: false };
+const CHANGE_WHO = "a role in the environment's policy.deployerRoles; in PRODUCTION environments ADMIN only";
+const DEPLOY_WHO = "a role in the target environment's policy.deployerRoles, or ADMIN";
+const DECIDE_WHO =
+  "a role in the environment's policy.approverRoles, or ADMIN; never the requester where preventSelfApproval; once per person (ADMIN included)";
+
+const row = (action: Action, who: string, rule: PermissionRule, needs: readonly ContextPart[] = []): PermissionRow =>
+  Object.freeze({ action, who, rule, needs: Object.freeze([...needs]) });
+
+/** One row per action, in ACTIONS order. authorize() decides from this table. */
+export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
+  row('read', 'any authenticated principal with at least one role (not a callback token)', { kind: 'any-role' }),
+  row('createProject', 'ADMIN', ADMIN_ONLY),
+  row('createApiToken', 'ADMIN (and only roles the creator holds, see canGrantRoles)', ADMIN_ONLY),
+  row('revokeApiToken', 'ADMIN', ADMIN_ONLY),
+  row('revealSecretValue', 'ADMIN', ADMIN_ONLY),
+  row('createEnvironment', 'DEVELOPER or ADMIN', DEVELOPER),
+  row('createSecret', 'DEVELOPER or ADMIN', DEVELOPER),
+  row('updateSecret', 'DEVELOPER or ADMIN', DEVELOPER),
+  row('deleteSecret', 'DEVELOPER or ADMIN', DEVELOPER),
+  row('createDatabaseConnection', 'DEVELOPER or ADMIN', DEVELOPER),
+  row('updateEnvironment', CHANGE_WHO, CHANGE_ONE_ENVIRONMENT, ['environment']),
+  row('updateEnvironmentSettings', CHANGE_WHO, CHANGE_ONE_ENVIRONMENT, ['environment']),
+  row('archiveEnvironment', CHANGE_WHO, CHANGE_ONE_ENVIRONMENT, ['environment']),
+  row('setDatabaseConnectionValue', CHANGE_WHO, CHANGE_ONE_ENVIRONMENT, ['environment']),
+  row('setSecretValue', CHANGE_WHO, CHANGE_ONE_ENVIRONMENT, ['environment']),
+  row('rotateSecret', CHANGE_WHO, CHANGE_ONE_ENVIRONMENT, ['environment']),
+  row('recordPush', 'DEVELOPER or ADMIN', DEVELOPER),
+  row('deploy', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
+  row('promote', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
+  row('rollback', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
+  row('approveDeployment', DECIDE_WHO, { kind: 'environment-approvers' }, ['environment', 'deployment']),
+  row('rejectDeployment', DECIDE_WHO, { kind: 'environment-approvers' }, ['environment', 'deployment']),
+  row(
+    'cancelDeployment',
+    "the deployment's requester, or a role in the environment's policy.deployerRoles, or ADMIN",
+    { kind: 'requester-or-deployers' },
+    ['environment', 'deployment'],
+  ),
+  row(
+    'reportDeploymentStatus',
+    "only the deployment's own callback token (not ADMIN, not any other token)",
+    { kind: 'own-callback' },
+    ['deploymentId'],
+  ),
+]);
+
+const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));
+const ALLOWED: Decision = Object.freeze({ allowed: true });
+const refuse = (rule: RefusalRule, reason: string): Decision => ({ allowed: false, reason, rule });
+
+const hasAny = (principal: Principal, roles: readonly Role[]) => principal.roles.some((r) => roles.includes(r));
+const isAdmin = (principal: Principal) => principal.roles.includes('ADMIN');
+const envLabel = (env: EnvironmentAuthContext) => env.slug ?? `a ${env.type} environment`;
+const needsRoles = (what: string, roles: readonly Role[], field: string) =>
+  roles.length === 0
+    ? `${what} is reserved to ADMIN (its policy.${field} is empty)`
+    : roles.length === 1
+      ? `${what} needs the role ${roles[0]}`
+      : `${what} needs one of the roles ${roles.join(', ')}`;
+
+/**
+ * Decides whether `principal` may do `action`. Never throws. Choices where the contract is silent:
+ * - ADMIN passes every role rule, but preventSelfApproval and once-per-person bind ADMIN too:
+ *   they protect the integrity of an approval (four eyes, one vote each), not access.
+ * - reportDeploymentStatus is only for the deployment's own callback token, so ADMIN is refused;
+ *   a callback token may do nothing else, not even read, whatever roles it carries.
+ * - 'read' needs at least one role: a token with an empty role list holds no "authenticated role".
+ * - jwt and api-token principals are treated alike.
+ * - A row whose context is missing refuses (rule 'missing-context'): a caller bug must not open a door.
+ */
+export function authorize(action: Action, principal: Principal, context: AuthorizationContext = {}): Decision {
+  const entry = ROWS.get(action);
+  if (!entry) return refuse('role', `${String(action)} is not an action anyone may perform`);
+
+  if (principal.kind === 'callback' && entry.rule.kind !== 'own-callback') {
+    return refuse('callback-token', "a deployment's callback token may only call reportDeploymentStatus");
+  }
+  for (const part of entry.needs) {
+    if (context[part] === undefined) return refuse('missing-context', `${action} cannot be authorized without its ${part}`);
+  }
+
+  const rule = entry.rule;
+  switch (rule.kind) {
+    case 'any-role':
+      return principal.roles.length > 0 ? ALLOWED : refuse('role', 'reading needs at least one role');
+
+    case 'roles':
+      if (isAdmin(principal) || hasAny(principal, rule.roles)) return ALLOWED;
+      return refuse('role', needsRoles(action, rule.roles, 'roles'));
+
+    case 'environment-deployers': {
+      if (isAdmin(principal)) return ALLOWED;
+      const env = context.environment!;
+      const verb = rule.productionAdminOnly ? `${action} in` : `${action} into`;
+      if (rule.productionAdminOnly && env.type === 'PRODUCTION') {
+        return refuse('production-admin-only', `${verb} ${envLabel(env)} needs the role ADMIN (a PRODUCTION environment)`);
+      }
+      if (hasAny(principal, env.policy.deployerRoles)) return ALLOWED;
+      return refuse('role', needsRoles(`${verb} ${envLabel(env)}`, env.policy.deployerRoles, 'deployerRoles'));
+    }
+
+    case 'environment-approvers': {
+      const env = context.environment!;
+      const deployment = context.deployment!;
+      const verb = action === 'approveDeployment' ? 'approve' : 'reject';
+      if (!isAdmin(principal) && !hasAny(principal, env.policy.approverRoles)) {
+        return refuse('role', needsRoles(`${action} in ${envLabel(env)}`, env.policy.approverRoles, 'approverRoles'));
+      }
+      if (env.policy.preventSelfApproval && deployment.requestedBy === principal.subject) {
+        return refuse('self-approval', `the requester may not ${verb} their own deployment (preventSelfApproval)`);
+      }
+      if ((deployment.alreadyDecidedBy ?? []).includes(principal.subject)) {
+        return refuse('once-per-person', `${principal.subject} has already decided on this deployment (once per person)`);
+      }
+      return ALLOWED;
+    }
+
+    case 'requester-or-deployers': {
+      const env = context.environment!;
+      if (isAdmin(principal) || context.deployment!.requestedBy === principal.subject) return ALLOWED;
+      if (hasAny(principal, env.policy.deployerRoles)) return ALLOWED;
+      const roles = env.policy.deployerRoles;
+      return refuse(
+        'role',
+        roles.length === 0
+          ? `only the requester or ADMIN may cancel a deployment of ${envLabel(env)}`
+          : `cancelDeployment in ${envLabel(env)} needs the requester or one of the roles ${roles.join(', ')}`,
+      );
+    }
+
+    case 'own-callback':
+      if (principal.kind !== 'callback') {
+        return refuse('callback-token', "reportDeploymentStatus needs the deployment's own callback token");
+      }
+      if (!context.callbackDeploymentId || context.callbackDeploymentId !== context.deploymentId) {
+        return refuse('callback-token', 'this callback token belongs to another deployment');
+      }
+      return ALLOWED;
+  }
+}
+
+/** authorize(), throwing FORBIDDEN with the reason when refused. */
+export function assertAuthorized(action: Action, principal: Principal, context?: AuthorizationContext): void {
+  const decision = authorize(action, principal, context);
+  if (!decision.allowed) throw forbidden(decision.reason);
+}
+
+/**
+ * "An API token may not be given a role that its creator lacks", literally: the creator must
+ * hold each role, except that ADMIN holds every role implicitly (ADMIN may do everything, so a
+ * token with any role can do nothing ADMIN cannot). A callback token holds no grantable role.
+ */
+export function canGrantRoles(creator: Principal, roles: Role[]): boolean {
+  return missingGrantRoles(creator, roles).length === 0;
+}
+
+/** The roles of `roles` that `creator` may not grant, in the order given (for messages). */
+export function missingGrantRoles(creator: Principal, roles: Role[]): Role[] {
+  if (creator.kind === 'callback') return [...roles];
+  if (isAdmin(creator)) return [];
+  return roles.filter((r) => !creator.roles.includes(r));
+}
+
+/** canGrantRoles(), throwing FORBIDDEN naming the roles the creator lacks. */
+export function assertCanGrantRoles(creator: Principal, roles: Role[]): void {
+  const missing = missingGrantRoles(creator, roles);
+  if (missing.length > 0) {
+    throw forbidden(`an API token may not be given a role its creator lacks: ${[...new Set(missing)].join(', ')}`);
+  }
+}

@@ -1,0 +1,60 @@
+// Authentication: a bearer token is an HS256 JWT signed with JWT_SECRET, or an API token from
+// createApiToken (looked up by its hash). Either becomes a Principal; anything else is refused.
+import { and, eq } from 'drizzle-orm';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Database } from '../db/client.ts';
+import { apiTokens } from '../db/schema/index.ts';
+import { ROLES, type Role } from '../db/schema/common.ts';
+import type { Principal } from '../domain/permissions.ts';
+import { API_TOKEN_PREFIX, hashToken } from '../schema/viewer.ts';
+
+export type AuthResult = { principal: Principal; error: null } | { principal: null; error: string };
+
+const isRole = (r: unknown): r is Role => typeof r === 'string' && (ROLES as readonly string[]).includes(r);
+
+export function bearerToken(header: string | null | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+export async function authenticate(db: Database, secret: Uint8Array, authorization: string | null | undefined): Promise<AuthResult> {
+  if (!authorization) return { principal: null, error: 'Missing Authorization: Bearer <token>' };
+  const token = bearerToken(authorization);
+  if (!token) return { principal: null, error: 'Authorization must be "Bearer <token>"' };
+  if (token.startsWith(API_TOKEN_PREFIX)) return authenticateApiToken(db, token);
+  return authenticateJwt(secret, token);
+}
+
+async function authenticateJwt(secret: Uint8Array, token: string): Promise<AuthResult> {
+  try {
+    // Only HS256: `alg: none` and every other algorithm are refused by jose here.
+    const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) return { principal: null, error: 'Token has no subject' };
+    const roles = payload.roles;
+    if (!Array.isArray(roles) || !roles.every(isRole)) return { principal: null, error: 'Token roles must be a list of Role names' };
+    return { principal: { subject: payload.sub, roles: [...new Set(roles)], kind: 'jwt' }, error: null };
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) return { principal: null, error: 'Token has expired' };
+    if (error instanceof joseErrors.JWTClaimValidationFailed) return { principal: null, error: `Token is invalid: ${error.claim} claim` };
+    return { principal: null, error: 'Token is invalid' };
+  }
+}
+
+async function authenticateApiToken(db: Database, token: string): Promise<AuthResult> {
+  const [row] = await db.select().from(apiTokens).where(and(eq(apiTokens.tokenHash, hashToken(token))));
+  if (!row) return { principal: null, error: 'Token is invalid' };
+  if (row.revokedAt) return { principal: null, error: 'Token has been revoked' };
+  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return { principal: null, error: 'Token has expired' };
+  return { principal: { subject: `token:${row.name}`, roles: row.roles.filter(isRole), kind: 'api-token' }, error: null };
+}
+
+/** Mints a JWT for local use (`npm run token`) and tests. */
+export async function signToken(secret: Uint8Array, subject: string, roles: Role[], expiresIn = '12h'): Promise<string> {
+  return new SignJWT({ roles })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(secret);
+}

@@ -1,0 +1,121 @@
+// Configuration: read once from the environment at start-up and validated; a bad value stops the
+// start with one line naming the variable.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port.default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  ),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  DATA_DIR: z.string().min(1).default('./.stageplane'),
+  TEMPORAL_ADDRESS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port')
+      .optional(),
+  ),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('stageplane'),
+  TEMPORAL_PORT: port.optional(),
+  JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
+  ENCRYPTION_KEY: optionalString,
+  AWS_REGION: optionalString,
+  AWS_ENDPOINT_URL: optionalString.pipe(z.url().optional()),
+  WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  dataDir: string;
+  temporal: { address: string | undefined; namespace: string; taskQueue: string; localPort: number | undefined };
+  jwtSecret: Uint8Array;
+  /** Set when the JWT secret was generated into DATA_DIR at this start (development only). */
+  jwtSecretGeneratedAt: string | undefined;
+  secretsBackend: 'local' | 'aws';
+  encryptionKey: string | undefined;
+  aws: { region: string | undefined; endpointUrl: string | undefined };
+  webhookSecret: string | undefined;
+  publicUrl: string;
+  logLevel: string;
+  maxBodyBytes: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws ConfigError with a one-line message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    throw new ConfigError(`Invalid ${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`.replace(/\n/g, ' '));
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+  const secret = e.JWT_SECRET
+    ? { value: e.JWT_SECRET, generatedAt: undefined }
+    : developmentJwtSecret(e.NODE_ENV, dataDir);
+  if (e.SECRETS_BACKEND === 'aws' && !e.AWS_REGION) {
+    throw new ConfigError('Invalid AWS_REGION: required when SECRETS_BACKEND=aws');
+  }
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    dataDir,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      localPort: e.TEMPORAL_PORT,
+    },
+    jwtSecret: new TextEncoder().encode(secret.value),
+    jwtSecretGeneratedAt: secret.generatedAt,
+    secretsBackend: e.SECRETS_BACKEND,
+    encryptionKey: e.ENCRYPTION_KEY,
+    aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },
+    webhookSecret: e.WEBHOOK_SECRET,
+    publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    logLevel: e.LOG_LEVEL,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+  };
+}
+
+/**
+ * Outside production a missing JWT_SECRET is generated once into DATA_DIR, so `npm start` and
+ * `npm run token` agree without any configuration.
+ */
+function developmentJwtSecret(nodeEnv: string, dataDir: string): { value: string; generatedAt: string | undefined } {
+  if (nodeEnv === 'production') throw new ConfigError('Invalid JWT_SECRET: required when NODE_ENV=production');
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), generatedAt: undefined };
+  mkdirSync(dataDir, { recursive: true });
+  const value = randomBytes(48).toString('base64url');
+  writeFileSync(file, value + '\n', { mode: 0o600, flag: 'wx' });
+  return { value, generatedAt: file };
+}

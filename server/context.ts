@@ -1,0 +1,32 @@
+// The per-request context every resolver receives, over HTTP, SSE and WebSocket alike.
+import type { Logger } from 'pino';
+import type { Database, DatabaseHandle } from '../db/client.ts';
+import type { Principal } from '../domain/permissions.ts';
+import type { Config } from './config.ts';
+
+/** What lives for the whole process and is shared by every request. */
+export interface Services {
+  config: Config;
+  database: DatabaseHandle;
+  log: Logger;
+}
+
+export interface Context {
+  db: Database;
+  services: Services;
+  /** Null when the request carried no valid token; `authError` then says why. */
+  principal: Principal | null;
+  authError: string | null;
+  log: Logger;
+  /** Per-request memo of shared reads (e.g. a project's configuration for several fields). */
+  cache: Map<string, Promise<unknown>>;
+}
+
+export function cached<T>(ctx: Context, key: string, load: () => Promise<T>): Promise<T> {
+  let hit = ctx.cache.get(key) as Promise<T> | undefined;
+  if (!hit) {
+    hit = load();
+    ctx.cache.set(key, hit);
+  }
+  return hit;
+}

@@ -1,0 +1,181 @@
+// The HTTP server: Yoga on /graphql (and /metrics), health endpoints, a request body limit and
+// one log line per request (never a header value).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Services } from './context.ts';
+import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<void>;
+}
+
+export interface App {
+  server: Server;
+  yoga: GraphQLHandler;
+  /** Marks the app ready to take traffic once start-up work (migrations) is done. */
+  setStarted(): void;
+  listen(): Promise<{ port: number; host: string }>;
+  close(): Promise<void>;
+  /** Extra routes (webhooks, console) register here: return true when handled. */
+  routes: ((req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>)[];
+  readiness: ReadinessCheck[];
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function createApp(services: Services): App {
+  const yoga = createGraphQLHandler(services);
+  const { config, log } = services;
+  let started = false;
+  const sockets = new Set<Socket>();
+  const app: App = {
+    server: undefined as unknown as Server,
+    yoga,
+    routes: [],
+    readiness: [{ name: 'database', check: () => services.database.ping() }],
+    setStarted: () => {
+      started = true;
+    },
+    listen: () =>
+      new Promise((resolvePromise, reject) => {
+        app.server.once('error', reject);
+        app.server.listen(config.port, config.host, () => {
+          app.server.off('error', reject);
+          const address = app.server.address();
+          const port = typeof address === 'object' && address ? address.port : config.port;
+          resolvePromise({ port, host: config.host });
+        });
+      }),
+    close: () =>
+      new Promise((resolvePromise) => {
+        app.server.close(() => resolvePromise());
+        // Idle keep-alive connections would hold close() open; in-flight requests finish first.
+        app.server.closeIdleConnections();
+        setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, 5000).unref();
+      }),
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const failures: Record<string, string> = {};
+      if (!started) failures.startup = 'starting';
+      await Promise.all(
+        app.readiness.map(async (r) => {
+          try {
+            await withTimeout(r.check(), 2000);
+          } catch (error) {
+            failures[r.name] = (error as Error).message || 'unavailable';
+          }
+        }),
+      );
+      const ready = Object.keys(failures).length === 0;
+      return sendJson(res, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'unavailable', failures });
+    }
+    let body: Buffer;
+    try {
+      body = req.method === 'GET' || req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, config.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        res.setHeader('connection', 'close');
+        return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${config.maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+      }
+      throw error;
+    }
+    for (const route of app.routes) if (await route(req, res, body)) return;
+    if (url.pathname === '/graphql' || url.pathname === '/metrics') return forwardToYoga(req, res, body, url);
+    sendJson(res, 404, { error: 'not found' });
+  }
+
+  async function forwardToYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL) {
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const headers = new Headers();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(key, v);
+    }
+    const request = new Request(new URL(url.pathname + url.search, `http://${req.headers.host ?? 'localhost'}`), {
+      method: req.method ?? 'GET',
+      headers,
+      body: body.length > 0 ? new Uint8Array(body) : undefined,
+      signal: abort.signal,
+    });
+    const response = await yoga.fetch(request, {});
+    const outHeaders: Record<string, string | string[]> = {};
+    response.headers.forEach((value, key) => {
+      outHeaders[key] = value;
+    });
+    res.writeHead(response.status, outHeaders);
+    if (!response.body) return void res.end();
+    // Streams SSE subscriptions chunk by chunk; stops reading when the client goes away.
+    const reader = response.body.getReader();
+    res.on('close', () => void reader.cancel().catch(() => {}));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await new Promise((r) => res.once('drain', r));
+    }
+    res.end();
+  }
+
+  app.server = createServer((req, res) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      if (req.url === '/healthz' || req.url === '/readyz') return;
+      log.info(
+        { method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 },
+        'request',
+      );
+    });
+    handle(req, res).catch((error) => {
+      log.error({ err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
+      else res.destroy();
+    });
+  });
+  app.server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return app;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolvePromise(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,99 @@
+// The GraphQL handler: Yoga with the schema, the request context, limits and metrics. The same
+// instance serves HTTP, SSE and (through getEnveloped) WebSocket, so every transport gets the
+// same plugins, auth and limits.
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import { GraphQLError } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { Registry } from 'prom-client';
+import { schema } from '../schema/index.ts';
+import { authenticate } from './auth.ts';
+import type { Context, Services } from './context.ts';
+
+/** The limits every operation meets, on every transport (graphql-armor). */
+export const LIMITS = {
+  maxDepth: 12,
+  maxAliases: 30,
+  maxDirectives: 20,
+  maxTokens: 3000,
+  maxCost: 20000,
+} as const;
+
+export interface RequestServerContext {
+  /** The Authorization header (HTTP) or connectionParams.authorization (WebSocket). */
+  authorization?: string | null;
+}
+
+/** Every operation needs a principal; refusing here also covers introspection. */
+function useRequireAuthentication(): Plugin<Context> {
+  const refuse = (ctx: Context) =>
+    new GraphQLError(ctx.authError ?? 'A valid bearer token is required', {
+      extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+    });
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as Context;
+      if (!ctx.principal) setResultAndStopExecution({ errors: [refuse(ctx)] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as Context;
+      if (!ctx.principal) setResultAndStopExecution({ errors: [refuse(ctx)] });
+    },
+  };
+}
+
+const hasCode = (e: unknown) => typeof (e as { extensions?: { code?: unknown } }).extensions?.code === 'string';
+
+export function createGraphQLHandler(services: Services) {
+  const registry = new Registry();
+  const yoga = createYoga<RequestServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: { title: 'Stageplane', headers: JSON.stringify({ Authorization: 'Bearer <paste the token from npm run token>' }) },
+    logging: {
+      debug: (...args) => services.log.debug({ args }, 'yoga'),
+      info: (...args) => services.log.info({ args }, 'yoga'),
+      warn: (...args) => services.log.warn({ args }, 'yoga'),
+      error: (...args) => services.log.error({ err: args[0] }, 'yoga error'),
+    },
+    // Batching multiplies the cost of one request beyond the per-operation limits.
+    batching: false,
+    maskedErrors: {
+      maskError(error, message) {
+        const original = (error as GraphQLError).originalError;
+        // Refusals (GraphQLErrors with a contract code) reach the client as they are.
+        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError || hasCode(original))) return error;
+        services.log.error({ err: original ?? error }, 'unexpected error in a resolver');
+        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      },
+    },
+    context: async ({ request, authorization }): Promise<Context> => {
+      const header = authorization !== undefined ? authorization : request?.headers.get('authorization');
+      const auth = await authenticate(services.database.db, services.config.jwtSecret, header);
+      return {
+        db: services.database.db,
+        services,
+        principal: auth.principal,
+        authError: auth.error,
+        log: services.log,
+        cache: new Map(),
+      };
+    },
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: LIMITS.maxDepth, ignoreIntrospection: true },
+        maxAliases: { n: LIMITS.maxAliases },
+        maxDirectives: { n: LIMITS.maxDirectives },
+        maxTokens: { n: LIMITS.maxTokens },
+        costLimit: { maxCost: LIMITS.maxCost, ignoreIntrospection: true },
+        blockFieldSuggestion: { enabled: false },
+      }),
+      useRequireAuthentication(),
+      usePrometheus({ endpoint: '/metrics', registry }),
+    ],
+  });
+  return yoga;
+}
+
+export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
