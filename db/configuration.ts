@@ -1,6 +1,8 @@
 // Reads of a project's configuration as plain data, for policy reports, comparisons and the
 // snapshots deployments pin. A handful of set-based queries, whatever the number of environments.
 import { asc, eq } from 'drizzle-orm';
+import { policyReport } from '../domain/policy.ts';
+import type { SnapshotContent } from '../domain/snapshot.ts';
 import type { DatabaseValueSnapshot, EnvironmentSettings, EnvironmentType } from '../domain/types.ts';
 import type { Queryable } from './client.ts';
 import {
@@ -86,5 +88,28 @@ export async function loadProjectConfiguration(db: Queryable, projectId: string)
         secrets: secretsOut,
       };
     },
+  };
+}
+
+/** The policy report of one environment (used by the field and by the deployment gate). */
+export function policyReportFor(config: ProjectConfiguration, environmentId: string) {
+  const own = config.of(environmentId);
+  return policyReport({
+    environment: { type: own.environment.type, settings: own.settings },
+    productionSettings: config.production()?.settings ?? null,
+    projectFlagKeys: config.flagKeys(),
+    databaseValues: Object.entries(own.databases).map(([connectionName, v]) => ({ connectionName, ssl: v.ssl })),
+    secrets: Object.entries(own.secrets).map(([name, s]) => ({ name, isSet: s.isSet })),
+  });
+}
+
+/** What a deployment into `environmentId` pins now (README: Deployments, snapshot). */
+export function snapshotContent(config: ProjectConfiguration, environmentId: string): SnapshotContent {
+  const own = config.of(environmentId);
+  return {
+    settingsVersion: own.settingsVersion,
+    settings: own.settings,
+    databases: own.databases,
+    secretVersions: Object.fromEntries(Object.entries(own.secrets).map(([name, s]) => [name, s.versionId])),
   };
 }

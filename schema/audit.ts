@@ -1,30 +1,15 @@
 // The audit log: every mutation runs in one transaction that also records who did what.
 import { and, desc, eq, lt, or } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
+
+export { recordAudit, type AuditEntry };
+import { recordAudit, type AuditEntry } from '../db/audit.ts';
 import { auditEvents } from '../db/schema/index.ts';
 import { AppError, badInput, conflict, notFound } from '../domain/errors.ts';
 import type { Principal } from '../domain/permissions.ts';
 import { unauthenticated } from '../domain/errors.ts';
 import type { Context } from '../server/context.ts';
 import { builder, pageSize } from './builder.ts';
-
-export interface AuditEntry {
-  projectId: string | null;
-  action: string;
-  targetId?: string | null;
-  /** Never a secret value, password or token. */
-  detail?: Record<string, unknown> | null;
-}
-
-export async function recordAudit(tx: Queryable, actor: string, entry: AuditEntry): Promise<void> {
-  await tx.insert(auditEvents).values({
-    projectId: entry.projectId,
-    actor,
-    action: entry.action,
-    targetId: entry.targetId ?? null,
-    detail: entry.detail ?? null,
-  });
-}
 
 /** The signed-in principal, or UNAUTHENTICATED. */
 export function principalOf(ctx: Context): Principal {

@@ -3,13 +3,12 @@
 // Project.environments/environment/compareEnvironments.
 import { and, eq, isNull, max, sql } from 'drizzle-orm';
 import type { Transaction } from '../db/client.ts';
-import { loadProjectConfiguration, type ProjectConfiguration } from '../db/configuration.ts';
+import { loadProjectConfiguration, policyReportFor, type ProjectConfiguration } from '../db/configuration.ts';
 import { environments, environmentSettingsVersions, projects, type EnvironmentRow } from '../db/schema/index.ts';
 import { compareConfigurations } from '../domain/compare.ts';
 import { applySettingsPatch, defaultDeployTarget, defaultPolicy, defaultSettings, mergePolicy } from '../domain/defaults.ts';
 import { conflict, notFound, preconditionFailed } from '../domain/errors.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
-import { policyReport } from '../domain/policy.ts';
 import type { DeployPolicy, DeployTarget, EnvironmentSettings } from '../domain/types.ts';
 import {
   CreateEnvironmentInputSchema,
@@ -126,18 +125,6 @@ export function projectConfiguration(ctx: Context, projectId: string): Promise<P
   return cached(ctx, `project-config:${projectId}`, () => loadProjectConfiguration(ctx.db, projectId));
 }
 
-/** The policy report of one environment (used by the field and by the deployment gate). */
-export function reportFor(config: ProjectConfiguration, environmentId: string) {
-  const own = config.of(environmentId);
-  return policyReport({
-    environment: { type: own.environment.type, settings: own.settings },
-    productionSettings: config.production()?.settings ?? null,
-    projectFlagKeys: config.flagKeys(),
-    databaseValues: Object.entries(own.databases).map(([connectionName, v]) => ({ connectionName, ssl: v.ssl })),
-    secrets: Object.entries(own.secrets).map(([name, s]) => ({ name, isSet: s.isSet })),
-  });
-}
-
 export const EnvironmentRef = builder.drizzleNode('environments', {
   name: 'Environment',
   id: { column: (e) => e.id },
@@ -162,7 +149,7 @@ export const EnvironmentRef = builder.drizzleNode('environments', {
     policyReport: t.field({
       type: PolicyReportRef,
       description: "Best-practice checks for this environment's type (see README.md).",
-      resolve: async (env, _args, ctx) => reportFor(await projectConfiguration(ctx, env.projectId), env.id),
+      resolve: async (env, _args, ctx) => policyReportFor(await projectConfiguration(ctx, env.projectId), env.id),
     }),
     frozen: t.exposeBoolean('frozen', { description: 'no deployment may start while true' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),

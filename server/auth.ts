@@ -7,6 +7,7 @@ import { apiTokens } from '../db/schema/index.ts';
 import { ROLES, type Role } from '../db/schema/common.ts';
 import type { Principal } from '../domain/permissions.ts';
 import { API_TOKEN_PREFIX, hashToken } from '../schema/viewer.ts';
+import { deploymentOfCallbackToken } from '../domain/callback-token.ts';
 
 export type AuthResult = { principal: Principal; error: null } | { principal: null; error: string };
 
@@ -23,6 +24,11 @@ export async function authenticate(db: Database, secret: Uint8Array, authorizati
   const token = bearerToken(authorization);
   if (!token) return { principal: null, error: 'Authorization must be "Bearer <token>"' };
   if (token.startsWith(API_TOKEN_PREFIX)) return authenticateApiToken(db, token);
+  if (token.startsWith('spcb_')) {
+    const deploymentId = deploymentOfCallbackToken(secret, token);
+    if (!deploymentId) return { principal: null, error: 'Token is invalid' };
+    return { principal: { subject: `callback:${deploymentId}`, roles: [], kind: 'callback' }, error: null };
+  }
   return authenticateJwt(secret, token);
 }
 

@@ -38,6 +38,7 @@ const EnvSchema = z.object({
   AWS_REGION: optionalString,
   AWS_ENDPOINT_URL: optionalString.pipe(z.url().optional()),
   WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
@@ -58,6 +59,8 @@ export interface Config {
   encryptionKey: string | undefined;
   aws: { region: string | undefined; endpointUrl: string | undefined };
   webhookSecret: string | undefined;
+  /** How long a WEBHOOK deployment waits for its receiver's final report. */
+  webhookTimeoutSeconds: number;
   publicUrl: string;
   logLevel: string;
   maxBodyBytes: number;
@@ -100,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     encryptionKey: e.ENCRYPTION_KEY,
     aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },
     webhookSecret: e.WEBHOOK_SECRET,
+    webhookTimeoutSeconds: e.WEBHOOK_TIMEOUT_SECONDS,
     publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,

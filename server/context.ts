@@ -2,13 +2,19 @@
 import type { Logger } from 'pino';
 import type { Database, DatabaseHandle } from '../db/client.ts';
 import type { Principal } from '../domain/permissions.ts';
+import type { WorkflowGateway } from '../workflows/client.ts';
 import type { Config } from './config.ts';
+import type { EventHub } from './events.ts';
 
 /** What lives for the whole process and is shared by every request. */
 export interface Services {
   config: Config;
   database: DatabaseHandle;
   log: Logger;
+  /** The process's live-event fan-out (subscriptions). */
+  events: EventHub;
+  /** Starts and messages deployment workflows; absent in processes without Temporal. */
+  workflows?: WorkflowGateway;
 }
 
 export interface Context {

@@ -6,6 +6,8 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Services } from './context.ts';
 import { createApp, type App } from './http.ts';
 import { createLogger } from './logger.ts';
+import { connectTemporal, startLocalTemporal, type LocalTemporal } from './temporal.ts';
+import { startWorker } from '../workflows/worker.ts';
 
 type Mode = 'all' | 'api' | 'worker';
 
@@ -16,24 +18,78 @@ export interface Running {
 }
 
 export async function start(mode: Mode, config: Config, log: Logger): Promise<Running> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => log.warn({ err }, 'error while stopping'));
+  };
+  try {
+    return await startParts(mode, config, log, stops, stopAll);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function startParts(mode: Mode, config: Config, log: Logger, stops: (() => Promise<void>)[], stopAll: () => Promise<void>): Promise<Running> {
   const database: DatabaseHandle = await createDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
   });
+  stops.push(() => database.close());
   const services: Services = { config, database, log };
-  const stops: (() => Promise<void>)[] = [];
   let app: App | null = null;
   let url: string | null = null;
 
   if (mode === 'all' || mode === 'api') {
     app = createApp(services);
-    // Listen first so /healthz answers and /readyz says 503 while migrations run.
+    // Listen first so /healthz answers and /readyz says 503 while start-up work runs.
     const address = await app.listen();
     url = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
     log.info({ url: `${url}/graphql`, database: database.kind }, 'listening');
-    await database.migrate();
-    app.setStarted();
+    const started = app;
+    stops.push(() => started.close());
+  }
+  await database.migrate();
+
+  // Temporal: a local dev server when `npm start` has no TEMPORAL_ADDRESS, else the given one.
+  let temporalAddress = config.temporal.address;
+  if (!temporalAddress && mode === 'all') {
+    const local: LocalTemporal = await startLocalTemporal({
+      dataDir: config.dataDir,
+      port: config.temporal.localPort,
+      namespace: config.temporal.namespace,
+      log,
+    });
+    stops.push(() => local.stop());
+    temporalAddress = local.address;
+  }
+  temporalAddress ??= '127.0.0.1:7233';
+
+  if (mode === 'all' || mode === 'worker') {
+    const worker = await startWorker({
+      address: temporalAddress,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      log,
+      deps: {
+        db: database.db,
+        log,
+        webhookSecret: config.webhookSecret,
+        callbackKey: config.jwtSecret,
+        publicUrl: config.publicUrl,
+        webhookTimeoutSeconds: config.webhookTimeoutSeconds,
+      },
+    });
+    stops.push(() => worker.stop());
+    log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+  }
+
+  if (app) {
+    const temporal = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue);
+    stops.push(() => temporal.close());
+    services.workflows = { client: temporal.client, taskQueue: temporal.taskQueue };
+    app.readiness.push({ name: 'temporal', check: () => temporal.ping() });
     const sweep = setInterval(() => {
       archiveExpiredEnvironments(database.db).then(
         (slugs) => slugs.length && log.info({ slugs }, 'archived expired environments'),
@@ -41,24 +97,11 @@ export async function start(mode: Mode, config: Config, log: Logger): Promise<Ru
       );
     }, 30_000);
     sweep.unref();
-    const started = app;
-    stops.push(async () => {
-      clearInterval(sweep);
-      await started.close();
-    });
-    log.info('ready');
-  } else {
-    await database.migrate();
+    stops.push(async () => clearInterval(sweep));
+    app.setStarted();
   }
-
-  return {
-    app,
-    url,
-    async stop() {
-      for (const stop of stops.reverse()) await stop();
-      await database.close();
-    },
-  };
+  log.info({ mode }, 'ready');
+  return { app, url, stop: stopAll };
 }
 
 async function main() {

@@ -79,6 +79,8 @@ export const deployments = pgTable(
     // sha256 of the per-deployment callback token given to WEBHOOK receivers.
     callbackTokenHash: text('callback_token_hash'),
     lastSeq: integer('last_seq').notNull().default(0),
+    // When the deployment joined its environment's queue to run (approved, wait timer over).
+    queuedAt: timestamptz('queued_at'),
     createdAt: createdAt(),
     startedAt: timestamptz('started_at'),
     finishedAt: timestamptz('finished_at'),
@@ -89,6 +91,8 @@ export const deployments = pgTable(
     check('deployments_required_approvals_range', sql`${t.requiredApprovals} >= 0`),
     index('deployments_project_created_idx').on(t.projectId, t.createdAt),
     index('deployments_environment_created_idx').on(t.environmentId, t.createdAt),
+    // At most one RUNNING deployment per environment, whatever the code above does.
+    uniqueIndex('deployments_one_running_per_environment').on(t.environmentId).where(sql`${t.status} = 'RUNNING'`),
   ],
 );
 

@@ -1,0 +1,61 @@
+// The deployment event log: the one way events are written. Each append takes the next seq of
+// its deployment in the same transaction as the status change it records, and NOTIFYs listeners
+// (delivered by PostgreSQL only if that transaction commits).
+import { and, eq, sql } from 'drizzle-orm';
+import type { Queryable } from './client.ts';
+import { deploymentEvents, deployments, type DeploymentEventRow } from './schema/index.ts';
+
+/** The NOTIFY channel; the payload is a JSON `EventNotification`. */
+export const EVENTS_CHANNEL = 'stageplane_deployment_events';
+
+export interface EventNotification {
+  /** deployment_events.id of the new row */
+  id: number;
+  deploymentId: string;
+  projectId: string;
+  seq: number;
+}
+
+export type NewDeploymentEvent = Pick<DeploymentEventRow, 'type' | 'status'> &
+  Partial<Pick<DeploymentEventRow, 'step' | 'progress' | 'message'>> & {
+    /** Same key twice for one deployment appends once (a retried activity). */
+    idempotencyKey?: string;
+  };
+
+/**
+ * Appends one event and returns it; with an idempotency key already used for this deployment it
+ * returns the event recorded the first time and appends nothing.
+ */
+export async function appendDeploymentEvent(tx: Queryable, deploymentId: string, event: NewDeploymentEvent): Promise<DeploymentEventRow> {
+  if (event.idempotencyKey) {
+    const [existing] = await tx
+      .select()
+      .from(deploymentEvents)
+      .where(and(eq(deploymentEvents.deploymentId, deploymentId), eq(deploymentEvents.idempotencyKey, event.idempotencyKey)));
+    if (existing) return existing;
+  }
+  // Bumping last_seq locks the deployment row, so concurrent appends get consecutive seqs.
+  const [bumped] = await tx
+    .update(deployments)
+    .set({ lastSeq: sql`${deployments.lastSeq} + 1` })
+    .where(eq(deployments.id, deploymentId))
+    .returning({ seq: deployments.lastSeq, projectId: deployments.projectId });
+  if (!bumped) throw new Error(`deployment ${deploymentId} does not exist`);
+  const [row] = await tx
+    .insert(deploymentEvents)
+    .values({
+      deploymentId,
+      projectId: bumped.projectId,
+      seq: bumped.seq,
+      type: event.type,
+      status: event.status,
+      step: event.step ?? null,
+      progress: event.progress ?? null,
+      message: event.message ?? null,
+      idempotencyKey: event.idempotencyKey ?? null,
+    })
+    .returning();
+  const note: EventNotification = { id: row!.id, deploymentId, projectId: bumped.projectId, seq: row!.seq };
+  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(note)})`);
+  return row!;
+}

@@ -1,0 +1,2 @@
+ALTER TABLE "deployments" ADD COLUMN "queued_at" timestamp(3) with time zone;--> statement-breakpoint
+CREATE UNIQUE INDEX "deployments_one_running_per_environment" ON "deployments" ("environment_id") WHERE "status" = 'RUNNING';

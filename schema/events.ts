@@ -1,0 +1,53 @@
+// Live progress: the Subscription type. Both fields read from the process's event hub
+// (server/events.ts): one LISTEN and one load per event, whatever the number of subscribers.
+import { badInput, notFound } from '../domain/errors.ts';
+import { closeTransport, SLOW_CONSUMER_CLOSE_CODE, type EventRow } from '../server/events.ts';
+import type { Context } from '../server/context.ts';
+import { builder, localId } from './builder.ts';
+import { DeploymentEventRef } from './deployments.ts';
+
+// Any signed-in user may subscribe (README: "Any authenticated role may read").
+builder.subscriptionType({ authScopes: { authenticated: true } });
+
+const dropHook = (ctx: Context) => ({
+  onDrop: (error: Error) => closeTransport(ctx, SLOW_CONSUMER_CLOSE_CODE, error.message),
+});
+
+builder.subscriptionFields((t) => ({
+  deploymentEvents: t.field({
+    type: DeploymentEventRef,
+    description:
+      "The deployment's events after `afterSeq`, replayed from the log, then live as they happen; each seq once, ascending. " +
+      'Completes after the event whose status is terminal (at once for a finished deployment).',
+    args: {
+      deploymentId: t.arg.id({ required: true }),
+      afterSeq: t.arg.int({ defaultValue: 0 }),
+    },
+    subscribe: async (_root, args, ctx): Promise<AsyncIterable<EventRow>> => {
+      const deploymentId = localId(String(args.deploymentId), 'Deployment');
+      const afterSeq = args.afterSeq ?? 0;
+      if (!Number.isInteger(afterSeq) || afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
+      const deployment = await ctx.db.query.deployments.findFirst({
+        where: { id: deploymentId },
+        columns: { id: true, projectId: true, lastSeq: true },
+      });
+      if (!deployment) throw notFound(`No Deployment with id ${JSON.stringify(args.deploymentId)}`);
+      if (afterSeq > deployment.lastSeq) {
+        throw badInput(`afterSeq ${afterSeq} is beyond the deployment's last event (${deployment.lastSeq})`, 'afterSeq');
+      }
+      return ctx.services.events.followDeployment({ deploymentId, projectId: deployment.projectId, afterSeq }, dropHook(ctx));
+    },
+    resolve: (event) => event,
+  }),
+  projectEvents: t.field({
+    type: DeploymentEventRef,
+    description: 'Every event of every deployment of the project, live, from the moment of subscribing.',
+    args: { projectSlug: t.arg.string({ required: true }) },
+    subscribe: async (_root, args, ctx): Promise<AsyncIterable<EventRow>> => {
+      const project = await ctx.db.query.projects.findFirst({ where: { slug: args.projectSlug }, columns: { id: true } });
+      if (!project) throw notFound(`No project with slug ${JSON.stringify(args.projectSlug)}`);
+      return ctx.services.events.followProject(project.id, dropHook(ctx));
+    },
+    resolve: (event) => event,
+  }),
+}));

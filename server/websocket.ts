@@ -1,0 +1,181 @@
+// GraphQL over WebSocket (graphql-ws, subprotocol `graphql-transport-ws`) on /graphql, in the
+// same http server as Yoga. Every operation goes through `yoga.getEnveloped`, so the same
+// context, auth, graphql-armor limits, error masking and metrics apply as over HTTP and SSE.
+//
+// - Auth: `connectionParams.authorization` ("Bearer <token>") at connection_init. Missing: close
+//   4401; invalid, expired, revoked: close 4403. Each operation re-authenticates through the
+//   context (an expired token fails later operations with UNAUTHENTICATED).
+// - At most `maxOperations` operations in flight per socket; one more fails alone.
+// - Keep-alive: a WebSocket ping every `keepAliveMs`; a peer that does not pong in time is cut.
+// - A subscriber dropped as a slow consumer closes its socket with SLOW_CONSUMER_CLOSE_CODE.
+// - Malformed protocol messages close only that socket (graphql-ws: 4400).
+// - close(): every socket is closed with 1001 (clients reconnect elsewhere and resume).
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { authenticate } from './auth.ts';
+import type { Context, Services } from './context.ts';
+import { setTransportCloser } from './events.ts';
+import type { App } from './http.ts';
+
+export interface WebSocketOptions {
+  path: string;
+  /** Interval of WebSocket pings; a peer silent for as long again is disconnected. */
+  keepAliveMs: number;
+  /** Operations (subscriptions, queries, mutations) in flight per socket. */
+  maxOperations: number;
+  /** Largest message accepted from a client, in bytes. */
+  maxPayload: number;
+  /** connection_init must arrive within this. */
+  connectionInitWaitMs: number;
+  /** On close(), how long sockets get to finish the closing handshake before they are cut. */
+  closeGraceMs: number;
+  /** After closing a slow consumer's socket, how long before it is cut if it does not read. */
+  slowConsumerGraceMs: number;
+}
+
+export interface WebSocketEndpoint {
+  server: WebSocketServer;
+  /** Open sockets. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+type Enveloped = ReturnType<App['yoga']['getEnveloped']>;
+
+export function attachWebSocket(app: App, services: Services, overrides: Partial<WebSocketOptions> = {}): WebSocketEndpoint {
+  const options: WebSocketOptions = {
+    path: '/graphql',
+    keepAliveMs: 12_000,
+    maxOperations: 100,
+    maxPayload: services.config.maxBodyBytes,
+    connectionInitWaitMs: 5_000,
+    closeGraceMs: 3_000,
+    slowConsumerGraceMs: 10_000,
+    ...overrides,
+  };
+  const log = services.log.child({ component: 'websocket' });
+  const wss = new WebSocketServer({
+    server: app.server,
+    path: options.path,
+    maxPayload: options.maxPayload,
+    perMessageDeflate: false,
+  });
+  // The enveloped functions of each operation, found again from its context in execute/subscribe.
+  const envelopedByContext = new WeakMap<object, Enveloped>();
+  const enveloped = (args: ExecutionArgs) => {
+    const found = envelopedByContext.get(args.contextValue as object);
+    if (!found) throw new Error('operation context without its envelope');
+    return found;
+  };
+
+  useServer<Record<string, unknown>, Record<PropertyKey, never>>(
+    {
+      connectionInitWaitTimeout: options.connectionInitWaitMs,
+      async onConnect(ctx) {
+        const authorization = ctx.connectionParams?.authorization;
+        const socket = ctx.extra.socket;
+        if (typeof authorization !== 'string' || authorization.trim() === '') {
+          socket.close(4401, 'Unauthorized: connectionParams.authorization must be "Bearer <token>"');
+          return false;
+        }
+        const auth = await authenticate(services.database.db, services.config.jwtSecret, authorization);
+        if (!auth.principal) {
+          socket.close(4403, `Forbidden: ${auth.error}`.slice(0, 120));
+          return false;
+        }
+        if (auth.principal.kind === 'callback') {
+          socket.close(4403, 'Forbidden: a callback token may not open a connection');
+          return false;
+        }
+        return true;
+      },
+      async onSubscribe(ctx, _id, payload) {
+        // ctx.subscriptions already holds this operation.
+        if (Object.keys(ctx.subscriptions).length > options.maxOperations) {
+          return [
+            new GraphQLError(`At most ${options.maxOperations} operations may run at once on one connection`, {
+              extensions: { code: 'PRECONDITION_FAILED' },
+            }),
+          ];
+        }
+        const authorization = ctx.connectionParams?.authorization;
+        const env = app.yoga.getEnveloped({
+          authorization: typeof authorization === 'string' ? authorization : null,
+          params: payload,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+        } as unknown as Parameters<App['yoga']['getEnveloped']>[0]);
+        let document;
+        try {
+          document = env.parse(payload.query);
+        } catch (error) {
+          // Syntax errors and the token limit (graphql-armor hooks parse) fail the operation, not the socket.
+          return [error instanceof GraphQLError ? error : new GraphQLError('Could not parse the query', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
+        const errors = env.validate(env.schema, document);
+        if (errors.length > 0) return errors;
+        let contextValue: Context;
+        try {
+          contextValue = (await env.contextFactory()) as unknown as Context;
+        } catch (error) {
+          log.error({ err: error }, 'building the operation context failed');
+          return [new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+        }
+        envelopedByContext.set(contextValue, env);
+        const socket = ctx.extra.socket;
+        setTransportCloser(contextValue, (code, reason) => closeSlowConsumer(socket, code, reason));
+        return {
+          schema: env.schema,
+          document,
+          operationName: payload.operationName ?? null,
+          variableValues: payload.variables ?? null,
+          contextValue,
+        };
+      },
+      execute: (args) => enveloped(args).execute(args),
+      subscribe: (args) => enveloped(args).subscribe(args),
+      onClose(_ctx, code) {
+        log.debug({ code }, 'websocket closed');
+      },
+    },
+    wss,
+    options.keepAliveMs,
+  );
+
+  function closeSlowConsumer(socket: WebSocket, code: number, reason: string) {
+    if (socket.readyState !== socket.OPEN) return;
+    log.warn({ code }, 'closing a slow subscriber');
+    // The close frame queues behind what the client has not read yet; a client that never reads
+    // is cut after the grace period.
+    socket.close(code, reason.slice(0, 120));
+    const timer = setTimeout(() => socket.terminate(), options.slowConsumerGraceMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  wss.on('error', (err) => log.error({ err }, 'websocket server error'));
+  wss.on('connection', (_socket: WebSocket, _request: IncomingMessage) => {
+    log.debug({ connections: wss.clients.size }, 'websocket opened');
+  });
+
+  let closing: Promise<void> | null = null;
+  return {
+    server: wss,
+    connections: () => wss.clients.size,
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => wss.close(() => resolve()));
+        for (const socket of wss.clients) socket.close(1001, 'Server shutting down');
+        const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.closeGraceMs).unref());
+        await Promise.race([closed, timeout]);
+        for (const socket of wss.clients) socket.terminate();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+export type { Extra };

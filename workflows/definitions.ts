@@ -1,0 +1,34 @@
+// Messages between the API and a deployment's workflow. Importable from both sides: it depends
+// on nothing but @temporalio/workflow's definition helpers.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DeploymentStatus, Role } from '../domain/types.ts';
+
+export const DEPLOYMENT_WORKFLOW = 'deploymentWorkflow';
+export const workflowIdFor = (deploymentId: string) => `deployment-${deploymentId}`;
+
+export interface DeploymentWorkflowInput {
+  deploymentId: string;
+}
+
+export interface DecisionRequest {
+  subject: string;
+  roles: Role[];
+  comment: string | null;
+}
+
+/** An approval, answered once it is recorded (or refused by the validator). */
+export const approveUpdate = defineUpdate<DeploymentStatus, [DecisionRequest]>('approve');
+export const rejectUpdate = defineUpdate<DeploymentStatus, [DecisionRequest]>('reject');
+/** Cancels; answered once the deployment has ended. */
+export const cancelUpdate = defineUpdate<DeploymentStatus, [{ subject: string }]>('cancel');
+/** The target's configuration changed: approvals given so far may be void. */
+export const configChangedSignal = defineSignal<[]>('configChanged');
+/** A WEBHOOK receiver reported the outcome through reportDeploymentStatus. */
+export const webhookOutcomeSignal = defineSignal<[{ status: 'SUCCEEDED' | 'FAILED'; message: string | null }]>('webhookOutcome');
+export const statusQuery = defineQuery<DeploymentStatus>('status');
+
+/** Failure types the API maps to contract error codes. */
+export const REFUSAL = {
+  forbidden: 'FORBIDDEN',
+  precondition: 'PRECONDITION_FAILED',
+} as const;

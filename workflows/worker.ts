@@ -1,0 +1,65 @@
+// The Temporal worker: runs deployment workflows and their activities on the task queue.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
+
+export const WORKFLOWS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
+/** The workflow bundle, built once per process (several workers in tests share it). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (message: string, meta?: unknown) => console.error(message, meta),
+  log: () => {},
+};
+
+export interface RunningWorker {
+  worker: Worker;
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function startWorker(options: {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  log: Logger;
+}): Promise<RunningWorker> {
+  if (!runtimeInstalled) {
+    // Keep the SDK's own logging quiet and out of our JSON log stream.
+    Runtime.install({ logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: (m) => options.log.warn({ temporal: m }), error: (m) => options.log.error({ temporal: m }) } });
+    runtimeInstalled = true;
+  }
+  const connection = await NativeConnection.connect({ address: options.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createDeploymentActivities(options.deps),
+    shutdownGraceTime: '5 seconds',
+  });
+  const done = worker.run().finally(() => connection.close());
+  return {
+    worker,
+    done,
+    stop: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch((err) => options.log.warn({ err }, 'worker stopped with an error'));
+    },
+  };
+}
+
