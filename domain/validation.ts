@@ -241,7 +241,7 @@ export const DeployPolicyInputSchema = nullMeansAbsent(
       deployerRoles: uniqueRoles.optional(),
       preventSelfApproval: z.boolean().optional(),
       waitTimerSeconds: intBetween(0, 604_800).optional(),
-      approvalTimeoutSeconds: intBetween(60, 2_592_000).optional(),
+      approvalTimeoutSeconds: intBetween(1, 2_592_000).optional(),
     })
     .superRefine((p, ctx) => {
       if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {
@@ -261,7 +261,7 @@ export const DeployPolicySchema = z
     deployerRoles: uniqueRoles,
     preventSelfApproval: z.boolean(),
     waitTimerSeconds: intBetween(0, 604_800),
-    approvalTimeoutSeconds: intBetween(60, 2_592_000),
+    approvalTimeoutSeconds: intBetween(1, 2_592_000),
   })
   .superRefine((p, ctx) => {
     if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {

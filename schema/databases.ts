@@ -5,6 +5,7 @@ import { notFound, preconditionFailed } from '../domain/errors.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import { CreateDatabaseConnectionInputSchema, parseInput, SetDatabaseConnectionValueInputSchema } from '../domain/validation.ts';
 import { mutate } from './audit.ts';
+import { signalConfigChanged } from '../workflows/client.ts';
 import { builder, localId } from './builder.ts';
 import { EnvironmentRef } from './environments.ts';
 import { ProjectRef } from './projects.ts';
@@ -95,6 +96,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(SetDatabaseConnectionValueInputSchema, args.input, 'input');
       const connectionId = localId(args.input.connectionId, 'DatabaseConnection');
+      let environmentId = '';
       const id = await mutate(ctx, async (tx, actor) => {
         const [connection] = await tx.select().from(databaseConnections).where(eq(databaseConnections.id, connectionId));
         if (!connection) throw notFound(`No DatabaseConnection with id ${JSON.stringify(args.input.connectionId)}`);
@@ -105,6 +107,7 @@ builder.mutationFields((t) => ({
           .for('update');
         if (!env) throw notFound(`input.environment: no environment ${JSON.stringify(input.environment)} in this project`);
         assertAuthorized('setDatabaseConnectionValue', actor, { environment: env });
+        environmentId = env.id;
         if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is archived`);
         let passwordSecretId: string | null = null;
         if (input.passwordSecret) {
@@ -150,6 +153,7 @@ builder.mutationFields((t) => ({
           },
         };
       });
+      await signalConfigChanged(ctx.services.workflows, ctx.db, environmentId);
       return (await ctx.db.query.databaseConnectionValues.findFirst(query({ where: { id } })))!;
     },
   }),

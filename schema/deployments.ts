@@ -415,9 +415,19 @@ export async function recordPush(ctx: Context, raw: PushInput, projectId: string
       .where(eq(environments.projectId, projectId))
       .orderBy(asc(environments.position))
       .for('update');
+    // A push of a commit already pushed (a redelivered webhook, a re-run CI job) starts nothing
+    // new: each environment keeps the PUSH deployment the first push made.
+    const earlier = await tx
+      .select({ id: deployments.id, environmentId: deployments.environmentId })
+      .from(deployments)
+      .where(and(eq(deployments.releaseId, release!.id), eq(deployments.kind, 'PUSH')));
     const deploymentIds: string[] = [];
     for (const env of envs.filter((e) => pushTriggers(e, input.branch))) {
-      deploymentIds.push(await createDeployment(ctx.services, tx, { env, releaseId: release!.id, kind: 'PUSH', requestedBy: actor.subject, sourceEnvironmentId: null }));
+      const existing = earlier.find((d) => d.environmentId === env.id);
+      deploymentIds.push(
+        existing?.id ??
+          (await createDeployment(ctx.services, tx, { env, releaseId: release!.id, kind: 'PUSH', requestedBy: actor.subject, sourceEnvironmentId: null })),
+      );
     }
     return {
       result: { releaseId: release!.id, deploymentIds },

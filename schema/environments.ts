@@ -18,6 +18,7 @@ import {
 } from '../domain/validation.ts';
 import { cached, type Context } from '../server/context.ts';
 import { mutate, recordAudit } from './audit.ts';
+import { signalConfigChanged } from '../workflows/client.ts';
 import { builder, localId, RoleEnum } from './builder.ts';
 import { ProjectRef } from './projects.ts';
 
@@ -463,6 +464,8 @@ builder.mutationFields((t) => ({
           },
         };
       });
+      // Deployments waiting for approval pinned the old configuration; their approvals may be void.
+      await signalConfigChanged(ctx.services.workflows, ctx.db, id);
       return (await ctx.db.query.environments.findFirst(query({ where: { id } })))!;
     },
   }),

@@ -4,8 +4,11 @@ import { createDatabase, type DatabaseHandle } from '../db/client.ts';
 import { archiveExpiredEnvironments } from '../schema/environments.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Services } from './context.ts';
+import { createEventHub } from './events.ts';
 import { createApp, type App } from './http.ts';
 import { createLogger } from './logger.ts';
+import { pushWebhookRoute } from './webhooks.ts';
+import { attachWebSocket } from './websocket.ts';
 import { connectTemporal, startLocalTemporal, type LocalTemporal } from './temporal.ts';
 import { startWorker } from '../workflows/worker.ts';
 
@@ -37,18 +40,24 @@ async function startParts(mode: Mode, config: Config, log: Logger, stops: (() =>
     poolSize: config.databasePoolSize,
   });
   stops.push(() => database.close());
-  const services: Services = { config, database, log };
+  const services: Services = { config, database, log, events: createEventHub({ database, databaseUrl: config.databaseUrl, log }) };
   let app: App | null = null;
   let url: string | null = null;
 
   if (mode === 'all' || mode === 'api') {
     app = createApp(services);
+    app.routes.push(pushWebhookRoute(services));
     // Listen first so /healthz answers and /readyz says 503 while start-up work runs.
     const address = await app.listen();
     url = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
     log.info({ url: `${url}/graphql`, database: database.kind }, 'listening');
     const started = app;
     stops.push(() => started.close());
+    // Subscriptions: the event hub LISTENs, graphql-ws serves /graphql; on shutdown the sockets close (1001) first.
+    await services.events.start();
+    stops.push(() => services.events.stop());
+    const websocket = attachWebSocket(started, services);
+    stops.push(() => websocket.close());
   }
   await database.migrate();
 

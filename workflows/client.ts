@@ -32,10 +32,15 @@ export async function startDeploymentWorkflow(gw: WorkflowGateway, deploymentId:
   });
 }
 
+/** A refusal by the workflow (validator, or a transition the state no longer allows). */
 function refusal(error: unknown): never {
-  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
-    const code = error.cause.type === REFUSAL.forbidden ? 'FORBIDDEN' : 'PRECONDITION_FAILED';
-    throw new AppError(code, error.cause.message);
+  if (error instanceof WorkflowUpdateFailedError) {
+    for (let e: unknown = error.cause; e; e = (e as { cause?: unknown }).cause) {
+      if (e instanceof ApplicationFailure && e.type === REFUSAL.forbidden) throw new AppError('FORBIDDEN', e.message);
+      if (e instanceof ApplicationFailure && (e.type === REFUSAL.precondition || e.type === 'IllegalTransition')) {
+        throw new AppError('PRECONDITION_FAILED', e.message);
+      }
+    }
   }
   throw error;
 }

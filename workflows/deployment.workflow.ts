@@ -72,9 +72,13 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
     }
     if (deciders.has(subject)) throw ApplicationFailure.create({ type: REFUSAL.forbidden, message: `${subject} has already decided on this deployment` });
   };
-  const decide = (decision: 'APPROVE' | 'REJECT') => async (request: DecisionRequest) => {
-    await condition(() => !busy);
+  // condition() wakes every waiter at once, so each re-checks after waking: a real mutex.
+  const lock = async () => {
+    while (busy) await condition(() => !busy);
     busy = true;
+  };
+  const decide = (decision: 'APPROVE' | 'REJECT') => async (request: DecisionRequest) => {
+    await lock();
     try {
       validateDecision(request); // again: the state may have moved while this update waited
       deciders.add(request.subject);
@@ -110,7 +114,7 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
   });
 
   const finishCancelled = async () => {
-    await condition(() => !busy);
+    await lock();
     status = (await db.finish(deploymentId, { outcome: 'CANCELLED', actor: cancelRequestedBy, message: null })).status;
     return status;
   };
@@ -128,8 +132,8 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
       if (cancelRequestedBy) return finishCancelled();
       if (configChanged) {
         configChanged = false;
-        await condition(() => !busy);
-        const r = await db.repinSnapshot(deploymentId);
+        await lock();
+        const r = await db.repinSnapshot(deploymentId).finally(() => (busy = false));
         status = r.status;
         if (r.invalidated) {
           approvals = 0;
@@ -138,7 +142,7 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
         if (status === 'PENDING_APPROVAL') continue;
       }
       if (!decided) {
-        await condition(() => !busy);
+        await lock();
         status = (await db.expire(deploymentId)).status;
         return status;
       }

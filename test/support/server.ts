@@ -4,7 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
+import { inject } from 'vitest';
 import { signToken } from '../../server/auth.ts';
 import { loadConfig, type Config } from '../../server/config.ts';
 import { REDACT_PATHS } from '../../server/logger.ts';
@@ -41,6 +43,9 @@ export async function startTestServer(options: { databaseUrl?: string; env?: Rec
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'info',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    // Each server gets its own task queue, so workers of other test files never take its work.
+    TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     ...options.env,
   });
   config.port = 0;
@@ -52,7 +57,7 @@ export async function startTestServer(options: { databaseUrl?: string; env?: Rec
     },
   });
   const log = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
-  const running = await start('api', config, log);
+  const running = await start('all', config, log);
   const url = running.url!;
   let defaultToken: string | null = null;
   const server: TestServer = {

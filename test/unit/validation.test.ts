@@ -219,9 +219,9 @@ describe('DeployPolicyInput', () => {
     DeployPolicyInputSchema,
     base,
     'approvalTimeoutSeconds',
-    [['60', 60], ['2592000', 2_592_000]],
-    [['59', 59], ['2592001', 2_592_001], ['0', 0]],
-    'between 60 and 2592000',
+    [['1', 1], ['2592000', 2_592_000]],
+    [['2592001', 2_592_001], ['0', 0], ['-5', -5]],
+    'between 1 and 2592000',
   );
   field(
     DeployPolicyInputSchema,

@@ -1,0 +1,84 @@
+// POST /webhooks/push: a GitHub `push` event, signed with WEBHOOK_SECRET, has the effect of
+// recordPush for the project whose slug is repository.name.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { eq } from 'drizzle-orm';
+import { projects } from '../db/schema/index.ts';
+import { AppError } from '../domain/errors.ts';
+import { recordPush } from '../schema/deployments.ts';
+import type { Services } from './context.ts';
+
+const send = (res: ServerResponse, status: number, body: unknown) => {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(text);
+};
+
+export function verifySignature(secret: string, body: Buffer, header: string | undefined): boolean {
+  if (!header?.startsWith('sha256=')) return false;
+  const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
+  const given = Buffer.from(header);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+export function pushWebhookRoute(services: Services) {
+  return async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
+    if ((req.url ?? '').split('?')[0] !== '/webhooks/push') return false;
+    const secret = services.config.webhookSecret;
+    if (!secret) return send(res, 404, { error: 'the push webhook is not configured (WEBHOOK_SECRET)' }), true;
+    if (req.method !== 'POST') return send(res, 405, { error: 'POST only' }), true;
+    const signature = req.headers['x-hub-signature-256'];
+    if (!verifySignature(secret, body, Array.isArray(signature) ? signature[0] : signature)) {
+      return send(res, 401, { error: 'bad or missing X-Hub-Signature-256' }), true;
+    }
+    const event = req.headers['x-github-event'];
+    if (event === 'ping') return send(res, 200, { ok: true }), true;
+    let payload: {
+      ref?: unknown;
+      after?: unknown;
+      deleted?: unknown;
+      head_commit?: { message?: unknown; author?: { name?: unknown } } | null;
+      repository?: { name?: unknown };
+    };
+    try {
+      payload = JSON.parse(body.toString('utf8'));
+    } catch {
+      return send(res, 400, { error: 'the body is not JSON' }), true;
+    }
+    const ref = typeof payload.ref === 'string' ? payload.ref : '';
+    if (!ref.startsWith('refs/heads/')) return send(res, 202, { ignored: 'not a branch push' }), true;
+    if (payload.deleted === true) return send(res, 202, { ignored: 'branch deletion' }), true;
+    const slug = typeof payload.repository?.name === 'string' ? payload.repository.name : '';
+    const [project] = await services.database.db.select().from(projects).where(eq(projects.slug, slug));
+    if (!project) return send(res, 404, { error: `no project ${JSON.stringify(slug)}` }), true;
+    const message = payload.head_commit?.message;
+    const author = payload.head_commit?.author?.name;
+    try {
+      const result = await recordPush(
+        {
+          db: services.database.db,
+          services,
+          // The webhook acts as GitHub, with the DEVELOPER role recordPush needs.
+          principal: { subject: 'webhook:github', roles: ['DEVELOPER'], kind: 'api-token' },
+          authError: null,
+          log: services.log,
+          cache: new Map(),
+        },
+        {
+          projectId: project.id,
+          branch: ref.slice('refs/heads/'.length),
+          commitSha: typeof payload.after === 'string' ? payload.after : '',
+          message: typeof message === 'string' ? message.slice(0, 10_000) : null,
+          author: typeof author === 'string' ? author.slice(0, 200) : null,
+        },
+        project.id,
+      );
+      send(res, 202, { release: result.releaseId, deployments: result.deploymentIds });
+    } catch (error) {
+      if (error instanceof AppError) {
+        send(res, error.code === 'BAD_USER_INPUT' ? 400 : error.code === 'NOT_FOUND' ? 404 : 409, { error: error.message, code: error.code });
+      } else throw error;
+    }
+    return true;
+  };
+}
