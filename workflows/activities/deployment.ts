@@ -332,6 +332,11 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         .innerJoin(releases, eq(releases.id, deployments.releaseId))
         .where(eq(deployments.id, id));
       if (!row) throw ApplicationFailure.nonRetryable(`deployment ${id} does not exist`, 'NotFound');
+      // Delivered already (the worker died before Temporal heard this activity completed): do not
+      // call again. Between the receiver's answer and this record a crash can still repeat the
+      // call; the Idempotency-Key lets the receiver drop that duplicate.
+      const delivered = await db.transaction((tx) => alreadyRecorded(tx, id, 'webhook:delivered'));
+      if (delivered) return;
       const url = row.env.deployTarget.url;
       if (!url) throw ApplicationFailure.nonRetryable('The WEBHOOK deploy target has no url', 'Misconfigured');
       if (!deps.webhookSecret) throw ApplicationFailure.nonRetryable('WEBHOOK_SECRET is not set, so the payload cannot be signed', 'Misconfigured');

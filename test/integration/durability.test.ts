@@ -1,0 +1,137 @@
+// Nothing is lost when every process dies: the API, the worker and the local Temporal are
+// SIGKILLed mid-step and while a webhook deployment waits for its callback; after a restart each
+// deployment finishes with events 1..n, no step run twice, and no second webhook call.
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gqlAt, jwtFor } from '../support/client.ts';
+import { createTestDatabase } from '../support/database.ts';
+import { spawnStageplane, type StageplaneProcess } from '../support/process.ts';
+
+const JWT_SECRET = 'durability-test-secret-0123456789-abcdefgh';
+const WEBHOOK_SECRET = 'durability-webhook-secret-0123';
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let env: Record<string, string>;
+let proc: StageplaneProcess | null = null;
+let admin: string;
+
+const EVENTS = `query($id: ID!) { deployment(id: $id) { status events { seq type step progress } } }`;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await probe().catch(() => null);
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}\n${proc?.output().slice(-2000)}`);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // TEMPORAL_ADDRESS unset: the process starts and supervises its own Temporal, state in DATA_DIR.
+  env = { DATABASE_URL: db.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'stageplane-durable-')), JWT_SECRET, WEBHOOK_SECRET, TEMPORAL_ADDRESS: '' };
+  proc = await spawnStageplane('all', env);
+  admin = await jwtFor(JWT_SECRET, 'ada', ['ADMIN', 'DEVELOPER']);
+}, 180_000);
+afterAll(async () => {
+  await proc?.stop();
+  await db?.drop();
+});
+
+async function project(slug: string, target: Record<string, unknown>) {
+  const created = await gqlAt(proc!.url, admin, `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environment(slug: "development") { id } } }`, {
+    i: { slug, name: slug },
+  });
+  expect(created.errors).toBeUndefined();
+  const p = created.data.createProject;
+  const u = await gqlAt(proc!.url, admin, `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
+    i: { id: p.environment.id, deployTarget: target },
+  });
+  expect(u.errors).toBeUndefined();
+  return p.id as string;
+}
+
+async function pushAt(projectId: string, commitSha: string) {
+  const r = await gqlAt(proc!.url, admin, `mutation($i: RecordPushInput!) { recordPush(input: $i) { deployments { id } } }`, {
+    i: { projectId, branch: 'main', commitSha },
+  });
+  expect(r.errors).toBeUndefined();
+  return r.data.recordPush.deployments[0].id as string;
+}
+
+async function restart() {
+  await proc!.killHard();
+  proc = await spawnStageplane('all', env);
+}
+
+describe('durability across SIGKILL of every process', () => {
+  it('finishes a SIMULATED deployment killed mid-step with no step or event repeated', async () => {
+    const projectId = await project('durable-sim', { provider: 'SIMULATED', stepSeconds: 3 });
+    const id = await pushAt(projectId, 'd00d0001');
+    await waitFor('the deploy step to be under way', async () => {
+      const r = await gqlAt(proc!.url, admin, EVENTS, { id });
+      return r.data?.deployment.events.some((e: any) => e.type === 'STEP_PROGRESS' && e.step === 'deploy');
+    });
+    await restart();
+    const done = await waitFor(
+      'SUCCEEDED after the restart',
+      async () => {
+        const r = await gqlAt(proc!.url, admin, EVENTS, { id });
+        return r.data?.deployment.status === 'SUCCEEDED' ? r.data.deployment : null;
+      },
+      90_000,
+    );
+    const events = done.events as { seq: number; type: string; step: string | null; progress: number | null }[];
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.filter((e) => e.type === 'STARTED')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'STEP_STARTED').map((e) => e.step)).toEqual(['prepare', 'deploy', 'verify']);
+    const progress = events.filter((e) => e.type === 'STEP_PROGRESS').map((e) => `${e.step}:${e.progress}`);
+    expect(new Set(progress).size).toBe(progress.length);
+    expect(progress).toHaveLength(12);
+    expect(events.at(-1)!.type).toBe('SUCCEEDED');
+  }, 180_000);
+
+  it('calls a WEBHOOK target once, even when everything dies while it waits for the callback', async () => {
+    const calls: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        calls.push(body);
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+      const projectId = await project('durable-hook', { provider: 'WEBHOOK', url });
+      const id = await pushAt(projectId, 'd00d0002');
+      // Killed once the delivery is recorded, while the workflow waits for the callback.
+      await waitFor('the recorded webhook delivery', async () => {
+        const r = await gqlAt(proc!.url, admin, EVENTS, { id });
+        return r.data?.deployment.events.some((e: any) => e.type === 'LOG');
+      });
+      await restart();
+      // Give a restarted worker every chance to (wrongly) call again.
+      await new Promise((r) => setTimeout(r, 5000));
+      expect(calls).toHaveLength(1);
+      const { callbackToken } = JSON.parse(calls[0]!);
+      const report = await gqlAt(proc!.url, callbackToken, `mutation($i: ReportDeploymentStatusInput!) { reportDeploymentStatus(input: $i) { status } }`, {
+        i: { deploymentId: id, status: 'SUCCEEDED', message: 'deployed' },
+      });
+      expect(report.errors).toBeUndefined();
+      const done = await waitFor('SUCCEEDED', async () => {
+        const r = await gqlAt(proc!.url, admin, EVENTS, { id });
+        return r.data?.deployment.status === 'SUCCEEDED' ? r.data.deployment : null;
+      });
+      expect(done.events.map((e: any) => e.seq)).toEqual(done.events.map((_: unknown, i: number) => i + 1));
+      expect(done.events.map((e: any) => e.type)).toEqual(['CREATED', 'STARTED', 'LOG', 'SUCCEEDED']);
+      expect(calls).toHaveLength(1);
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+  }, 180_000);
+});
