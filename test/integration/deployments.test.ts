@@ -365,3 +365,30 @@ describe('WEBHOOK deploy target', () => {
     }
   });
 });
+
+describe('determinism', () => {
+  it("replays finished workflows' histories with the current workflow code", async () => {
+    const { Client, Connection } = await import('@temporalio/client');
+    const { Worker } = await import('@temporalio/worker');
+    const { workflowBundle } = await import('../../workflows/worker.ts');
+    const { inject } = await import('vitest');
+    const p = await setupProject(server, 'replay');
+    await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
+      i: { id: p.production, policy: { requiredApprovals: 1, waitTimerSeconds: 1 } },
+    });
+    await promoteToStaging(p, 'aaaa0001');
+    const prod = await server.gql(PROMOTE, { i: { environmentId: p.production } });
+    await waitForStatus(server, prod.data.promote.id, ['PENDING_APPROVAL']);
+    await server.gql(APPROVE, { i: { deploymentId: prod.data.promote.id } }, await server.token('bob', ['APPROVER']));
+    const done = await waitForStatus(server, prod.data.promote.id, ['SUCCEEDED']);
+    expect(done.events.map((e: any) => e.type)).toContain('WAITING');
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      const client = new Client({ connection });
+      const history = await client.workflow.getHandle(done.workflowId).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, done.workflowId);
+    } finally {
+      await connection.close();
+    }
+  });
+});
