@@ -395,3 +395,67 @@ describe('audit log', () => {
     expect(page.data.project.auditLog.pageInfo.hasNextPage).toBe(true);
   });
 });
+
+describe('HTTP surface', () => {
+  it('answers /healthz, /readyz and /metrics', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+    await server.gql('{ viewer { subject } }');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain('graphql_envelop_request');
+  });
+
+  it('shows GraphiQL to a browser', async () => {
+    const r = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toContain('GraphiQL');
+  });
+
+  it('refuses bodies over the limit with 413 and malformed JSON with a 400, then serves the next request', async () => {
+    const token = await server.token('admin', ['ADMIN']);
+    const big = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: `{ viewer { subject } }`, variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }),
+    });
+    expect(big.status).toBe(413);
+    const bad = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: '{"query": "{ viewer { subject } }"',
+    });
+    expect(bad.status).toBe(400);
+    expect((await server.gql('{ viewer { subject } }')).data.viewer.subject).toBe('admin');
+  });
+
+  it('enforces depth, alias, directive and token limits, and refuses batched operations', async () => {
+    const deep = `{ projects { edges { node { environments { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { slug } } } } } } } } } } } } }`;
+    const aliases = `{ ${Array.from({ length: 50 }, (_, i) => `a${i}: viewer { subject }`).join(' ')} }`;
+    const directives = `{ viewer { subject ${'@include(if: true) '.repeat(40)} } }`;
+    const tokens = `{ viewer { ${'subject '.repeat(4000)} } }`;
+    for (const query of [deep, aliases, directives, tokens]) {
+      const r = await server.gql(query);
+      expect(r.data, query.slice(0, 40)).toBeNull();
+      expect(r.errors?.length, query.slice(0, 40)).toBeGreaterThan(0);
+    }
+    const token = await server.token('admin', ['ADMIN']);
+    const batch = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify([{ query: '{ viewer { subject } }' }, { query: '{ viewer { subject } }' }]),
+    });
+    expect(batch.status).toBeGreaterThanOrEqual(400);
+  });
+
+  it('never writes a token or an Authorization header to the log', async () => {
+    const token = await server.token('logged', ['VIEWER']);
+    await server.gql('{ viewer { subject } }', {}, token);
+    await server.gql('{ viewer { subject } }', {}, `${token}x`);
+    const log = server.logs.join('\n');
+    expect(log).toContain('"path":"/graphql"');
+    expect(log).not.toContain(token);
+    expect(log.toLowerCase()).not.toContain('bearer ');
+  });
+});
