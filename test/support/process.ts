@@ -16,7 +16,12 @@ export interface StageplaneProcess {
   stop(): Promise<void>;
 }
 
-export async function spawnStageplane(mode: 'all' | 'api' | 'worker', env: Record<string, string>, port?: number): Promise<StageplaneProcess> {
+export async function spawnStageplane(
+  mode: 'all' | 'api' | 'worker',
+  env: Record<string, string>,
+  port?: number,
+  waitFor: 'readyz' | 'healthz' = 'readyz',
+): Promise<StageplaneProcess> {
   const p = port ?? (await freePort());
   let out = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', mode], {
@@ -55,16 +60,16 @@ export async function spawnStageplane(mode: 'all' | 'api' | 'worker', env: Recor
       clearTimeout(timer);
     },
   };
-  if (mode !== 'worker') await waitReady(proc);
+  if (mode !== 'worker') await waitReady(proc, 120_000, waitFor);
   return proc;
 }
 
-export async function waitReady(proc: StageplaneProcess, timeoutMs = 120_000) {
+export async function waitReady(proc: StageplaneProcess, timeoutMs = 120_000, endpoint: 'readyz' | 'healthz' = 'readyz') {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`stageplane exited during start-up:\n${proc.output().slice(-3000)}`);
     try {
-      const r = await fetch(`${proc.url}/readyz`);
+      const r = await fetch(`${proc.url}/${endpoint}`);
       if (r.status === 200) return;
     } catch {
       // not listening yet
