@@ -19,6 +19,11 @@ export default defineConfig({
         extends: true,
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts'] },
       },
+      {
+        // The ops console in a real browser (Debian's Chromium, driven by playwright-core).
+        extends: true,
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts'], testTimeout: 120_000 },
+      },
     ],
   },
 });

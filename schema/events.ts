@@ -13,8 +13,19 @@ const dropHook = (ctx: Context) => ({
   onDrop: (error: Error) => closeTransport(ctx, SLOW_CONSUMER_CLOSE_CODE, error.message),
 });
 
+/**
+ * Hands a row from the hub to the selection beneath the field. Building the planned query records
+ * that the row carries its columns (it has them all): without that, the drizzle plugin would load
+ * every event again, once per subscriber. A relation selected beneath (none today) would still be
+ * loaded by the plugin's fallback.
+ */
+const asPlanned = (query: () => unknown, event: EventRow) => {
+  query();
+  return event;
+};
+
 builder.subscriptionFields((t) => ({
-  deploymentEvents: t.field({
+  deploymentEvents: t.drizzleField({
     type: DeploymentEventRef,
     description:
       "The deployment's events after `afterSeq`, replayed from the log, then live as they happen; each seq once, ascending. " +
@@ -37,9 +48,9 @@ builder.subscriptionFields((t) => ({
       }
       return ctx.services.events.followDeployment({ deploymentId, projectId: deployment.projectId, afterSeq }, dropHook(ctx));
     },
-    resolve: (event) => event,
+    resolve: (query, event) => asPlanned(query, event as EventRow),
   }),
-  projectEvents: t.field({
+  projectEvents: t.drizzleField({
     type: DeploymentEventRef,
     description: 'Every event of every deployment of the project, live, from the moment of subscribing.',
     args: { projectSlug: t.arg.string({ required: true }) },
@@ -48,6 +59,6 @@ builder.subscriptionFields((t) => ({
       if (!project) throw notFound(`No project with slug ${JSON.stringify(args.projectSlug)}`);
       return ctx.services.events.followProject(project.id, dropHook(ctx));
     },
-    resolve: (event) => event,
+    resolve: (query, event) => asPlanned(query, event as EventRow),
   }),
 }));

@@ -37,6 +37,8 @@ const EnvSchema = z.object({
   ENCRYPTION_KEY: optionalString,
   AWS_REGION: optionalString,
   AWS_ENDPOINT_URL: optionalString.pipe(z.url().optional()),
+  AWS_SECRET_PREFIX: optionalString,
+  SECRET_ROTATION_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
   WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
@@ -57,7 +59,10 @@ export interface Config {
   jwtSecretGeneratedAt: string | undefined;
   secretsBackend: 'local' | 'aws';
   encryptionKey: string | undefined;
-  aws: { region: string | undefined; endpointUrl: string | undefined };
+  /** AWS_SECRET_PREFIX: names are `${secretPrefix}/<project>/<environment>/<SECRET>` (default `stageplane`). */
+  aws: { region: string | undefined; endpointUrl: string | undefined; secretPrefix: string | undefined };
+  /** How often the worker looks for secret values due for rotation (SECRET_ROTATION_INTERVAL_SECONDS). */
+  secretRotationIntervalSeconds: number;
   webhookSecret: string | undefined;
   /** How long a WEBHOOK deployment waits for its receiver's final report. */
   webhookTimeoutSeconds: number;
@@ -101,7 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtSecretGeneratedAt: secret.generatedAt,
     secretsBackend: e.SECRETS_BACKEND,
     encryptionKey: e.ENCRYPTION_KEY,
-    aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },
+    aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL, secretPrefix: e.AWS_SECRET_PREFIX },
+    secretRotationIntervalSeconds: e.SECRET_ROTATION_INTERVAL_SECONDS,
     webhookSecret: e.WEBHOOK_SECRET,
     webhookTimeoutSeconds: e.WEBHOOK_TIMEOUT_SECONDS,
     publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),

@@ -1,7 +1,9 @@
 // The per-request context every resolver receives, over HTTP, SSE and WebSocket alike.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Database, DatabaseHandle } from '../db/client.ts';
 import type { Principal } from '../domain/permissions.ts';
+import type { SecretStore } from '../secrets/store.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
 import type { Config } from './config.ts';
 import type { EventHub } from './events.ts';
@@ -11,8 +13,16 @@ export interface Services {
   config: Config;
   database: DatabaseHandle;
   log: Logger;
+  /** The process's Prometheus metrics, served on /metrics. */
+  metrics: Registry;
   /** The process's live-event fan-out (subscriptions). */
   events: EventHub;
+  /**
+   * Where secret values live (SECRETS_BACKEND). server/main.ts always sets it; optional only so
+   * harnesses that build Services by hand without secrets keep compiling (secret mutations then
+   * fail as an internal error).
+   */
+  secrets?: SecretStore;
   /** Starts and messages deployment workflows; absent in processes without Temporal. */
   workflows?: WorkflowGateway;
 }

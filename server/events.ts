@@ -20,8 +20,10 @@
 // live, dropping anything at or below the last seq it yielded: an event that commits between
 // the replay and the live feed arrives on one or both paths and is delivered exactly once.
 import { and, asc, eq, gt, gte, inArray, lt, notInArray, or, type SQL } from 'drizzle-orm';
+import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import postgres from 'postgres';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Database, DatabaseHandle } from '../db/client.ts';
 import { EVENTS_CHANNEL, type EventNotification } from '../db/events.ts';
 import { deploymentEvents, type DeploymentEventRow } from '../db/schema/index.ts';
@@ -122,17 +124,25 @@ export interface FeedHooks {
   onDrop?: (error: Error) => void;
 }
 
-export class SlowConsumerError extends Error {
+/**
+ * Ends a dropped subscriber. Over WebSocket its socket is closed with SLOW_CONSUMER_CLOSE_CODE
+ * first; over SSE the stream ends with this error (then `complete`, which a deploymentEvents
+ * client tells apart from a real end: no terminal event came).
+ */
+export class SlowConsumerError extends GraphQLError {
   constructor(limit: number) {
-    super(`Dropped: more than ${limit} events waiting for this subscriber (slow consumer); subscribe again with afterSeq`);
-    this.name = 'SlowConsumerError';
+    super(`Dropped: more than ${limit} events were waiting for this subscriber (slow consumer); subscribe again with afterSeq to resume`, {
+      extensions: { code: 'PRECONDITION_FAILED', reason: 'SLOW_CONSUMER' },
+    });
   }
 }
 
-export class HubStoppedError extends Error {
+/** A subscription started while the process shuts down. */
+export class HubStoppedError extends GraphQLError {
   constructor() {
-    super('The server is shutting down; subscribe again (with afterSeq) to resume');
-    this.name = 'HubStoppedError';
+    super('The server is shutting down; subscribe again (with afterSeq) to resume', {
+      extensions: { code: 'PRECONDITION_FAILED', reason: 'SHUTTING_DOWN' },
+    });
   }
 }
 
@@ -405,6 +415,7 @@ export class DeploymentFeed extends Feed {
     // The first page of a resumed stream also reads the event at afterSeq, for its status only:
     // resuming after a terminal event ends at once.
     const includeFrom = this.firstPage && this.afterSeq > 0;
+    if (this.firstPage) await this.hub.whenReady();
     const rows = await this.hub.readLog(this.deploymentId, includeFrom ? this.afterSeq - 1 : this.fetchedSeq, size);
     const full = rows.length === size;
     if (includeFrom && rows[0]?.seq === this.afterSeq) {
@@ -448,6 +459,9 @@ export class EventHub {
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private listening = false;
+  private markReady!: () => void;
+  /** Resolves once the first LISTEN is in place; replays start after it, so nothing falls in between. */
+  readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(deps: EventHubDeps) {
     this.db = deps.db;
@@ -468,13 +482,15 @@ export class EventHub {
     this.sweepTimer.unref();
   }
 
-  /** Stops listening; every open subscription ends with HubStoppedError (clients resume with afterSeq). */
+  /**
+   * Stops listening. Open subscriptions are left to their transports, which the shutdown closes
+   * without `complete` (WebSocket 1001, SSE connection cut), so clients resume with afterSeq.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.markReady();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    const error = new HubStoppedError();
-    for (const feeds of [...this.byDeployment.values(), ...this.byProject.values()]) for (const feed of [...feeds]) feed.fail(error);
     try {
       await this.unlisten?.();
     } catch {
@@ -549,6 +565,11 @@ export class EventHub {
     }
   }
 
+  /** @internal Waits for the first LISTEN (or for stop()). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
   /** @internal */
   logError(error: unknown, deploymentId: string) {
     this.log.warn({ err: error, deploymentId }, 'replaying deployment events failed');
@@ -567,6 +588,7 @@ export class EventHub {
   private onListen() {
     this.listening = true;
     this.listenCount++;
+    this.markReady();
     if (this.listenCount === 1) return;
     // Re-LISTENed after a lost connection: commits in between were not notified.
     this.counters.relistens++;
@@ -737,14 +759,52 @@ export class EventHub {
   }
 }
 
-/** The hub of a process, with its LISTEN source. */
-export function createEventHub(deps: { database: DatabaseHandle; databaseUrl: string | undefined; log: Logger; options?: Partial<EventHubOptions> }): EventHub {
-  return new EventHub({
+/** The hub of a process, with its LISTEN source (and its metrics, when given a registry). */
+export function createEventHub(deps: {
+  database: DatabaseHandle;
+  databaseUrl: string | undefined;
+  log: Logger;
+  metrics?: Registry;
+  options?: Partial<EventHubOptions>;
+}): EventHub {
+  const hub = new EventHub({
     db: deps.database.db,
     source: createNotificationSource(deps.database, deps.databaseUrl),
     log: deps.log,
     options: deps.options,
   });
+  if (deps.metrics) registerHubMetrics(deps.metrics, hub);
+  return hub;
+}
+
+/** The hub's figures on /metrics, read when scraped. */
+export function registerHubMetrics(registry: Registry, hub: EventHub) {
+  new Gauge({
+    name: 'stageplane_subscriptions',
+    help: 'Open subscriptions in this process, by field',
+    labelNames: ['field'],
+    registers: [registry],
+    collect() {
+      const stats = hub.stats();
+      this.set({ field: 'deploymentEvents' }, stats.deploymentSubscribers);
+      this.set({ field: 'projectEvents' }, stats.projectSubscribers);
+    },
+  });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter('stageplane_event_notifications_total', 'Event notifications received on LISTEN', () => hub.counters.notifications);
+  counter('stageplane_event_loads_total', 'Queries that loaded notified events (one per batch, whatever the subscribers)', () => hub.counters.loads);
+  counter('stageplane_event_deliveries_total', 'Events handed to subscribers (one per subscriber per event)', () => hub.counters.delivered);
+  counter('stageplane_subscriptions_dropped_total', 'Subscribers dropped as slow consumers', () => hub.counters.dropped);
+  counter('stageplane_event_relistens_total', 'LISTEN connections re-established after a loss', () => hub.counters.relistens);
 }
 
 /**

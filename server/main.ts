@@ -1,16 +1,20 @@
 // Process entry: `all` (API + worker + local Temporal), `api` or `worker` (see the README).
 import type { Logger } from 'pino';
+import { Counter, Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../db/client.ts';
 import { archiveExpiredEnvironments } from '../schema/environments.ts';
+import { createSecretStore } from '../secrets/store.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Services } from './context.ts';
 import { createEventHub } from './events.ts';
+import { consoleRoute } from './console.ts';
 import { createApp, type App } from './http.ts';
 import { createLogger } from './logger.ts';
 import { pushWebhookRoute } from './webhooks.ts';
 import { attachWebSocket } from './websocket.ts';
 import { connectTemporal, startLocalTemporal, type LocalTemporal } from './temporal.ts';
 import { startWorker } from '../workflows/worker.ts';
+import { ensureRotationSchedule } from '../workflows/rotation-schedule.ts';
 
 type Mode = 'all' | 'api' | 'worker';
 
@@ -34,19 +38,28 @@ export async function start(mode: Mode, config: Config, log: Logger): Promise<Ru
 }
 
 async function startParts(mode: Mode, config: Config, log: Logger, stops: (() => Promise<void>)[], stopAll: () => Promise<void>): Promise<Running> {
+  const metrics = new Registry();
+  // Every SQL statement is counted (benchmarks report statements per request from /metrics).
+  const sqlStatements = new Counter({ name: 'stageplane_sql_statements_total', help: 'SQL statements sent', registers: [metrics] });
   const database: DatabaseHandle = await createDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
+    logger: { logQuery: () => sqlStatements.inc() },
   });
   stops.push(() => database.close());
-  const services: Services = { config, database, log, events: createEventHub({ database, databaseUrl: config.databaseUrl, log }) };
+  // Every mode needs the secret store (the worker rotates values); a bad ENCRYPTION_KEY or a
+  // missing AWS_REGION stops the start here with a ConfigError.
+  const secrets = await createSecretStore(config, { logger: log });
+  stops.push(async () => (secrets as { destroy?: () => void }).destroy?.()); // the AWS client's sockets
+  const services: Services = { config, database, log, metrics, secrets, events: createEventHub({ database, databaseUrl: config.databaseUrl, log, metrics }) };
   let app: App | null = null;
   let url: string | null = null;
 
   if (mode === 'all' || mode === 'api') {
     app = createApp(services);
     app.routes.push(pushWebhookRoute(services));
+    app.routes.push(consoleRoute({ log })); // the ops console at / (server/console.ts)
     // Listen first so /healthz answers and /readyz says 503 while start-up work runs.
     const address = await app.listen();
     url = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
@@ -89,9 +102,18 @@ async function startParts(mode: Mode, config: Config, log: Logger, stops: (() =>
         publicUrl: config.publicUrl,
         webhookTimeoutSeconds: config.webhookTimeoutSeconds,
       },
+      rotation: { db: database.db, log, store: secrets },
     });
     stops.push(() => worker.stop());
     log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+    // Scheduled secret rotation: the task queue's Temporal Schedule, created or updated idempotently.
+    const scheduler = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue);
+    stops.push(() => scheduler.close());
+    const schedule = await ensureRotationSchedule(scheduler.client, {
+      taskQueue: config.temporal.taskQueue,
+      intervalSeconds: config.secretRotationIntervalSeconds,
+    });
+    log.info({ schedule, everySeconds: config.secretRotationIntervalSeconds }, 'secret rotation schedule');
   }
 
   if (app) {
@@ -137,6 +159,10 @@ async function main() {
   try {
     running = await start(mode, config, log);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`stageplane: ${error.message}`);
+      process.exit(1);
+    }
     log.fatal({ err: error }, 'start-up failed');
     process.exit(1);
   }

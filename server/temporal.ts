@@ -153,8 +153,12 @@ export interface TemporalClient {
   close(): Promise<void>;
 }
 
+/**
+ * A client that connects lazily and reconnects by itself: the API starts (and /readyz says 503)
+ * while Temporal is away, and serves again when it is back.
+ */
 export async function connectTemporal(address: string, namespace: string, taskQueue: string): Promise<TemporalClient> {
-  const connection = await Connection.connect({ address });
+  const connection = Connection.lazy({ address });
   const client = new Client({ connection, namespace });
   return {
     client,

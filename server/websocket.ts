@@ -13,6 +13,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate } from './auth.ts';
 import type { Context, Services } from './context.ts';
@@ -114,7 +115,14 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
           // Syntax errors and the token limit (graphql-armor hooks parse) fail the operation, not the socket.
           return [error instanceof GraphQLError ? error : new GraphQLError('Could not parse the query', { extensions: { code: 'BAD_USER_INPUT' } })];
         }
-        const errors = env.validate(env.schema, document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = env.validate(env.schema, document);
+        } catch (error) {
+          // graphql-armor's rules throw their rejection (depth, cost, aliases...).
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         if (errors.length > 0) return errors;
         let contextValue: Context;
         try {
@@ -155,6 +163,14 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
     socket.once('close', () => clearTimeout(timer));
   }
 
+  new Gauge({
+    name: 'stageplane_websocket_connections',
+    help: 'Open GraphQL WebSocket connections',
+    registers: [services.metrics],
+    collect() {
+      this.set(wss.clients.size);
+    },
+  });
   wss.on('error', (err) => log.error({ err }, 'websocket server error'));
   wss.on('connection', (_socket: WebSocket, _request: IncomingMessage) => {
     log.debug({ connections: wss.clients.size }, 'websocket opened');

@@ -5,9 +5,9 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { Registry } from 'prom-client';
 import { schema } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
+import { useRedactInvalidValues } from './redact.ts';
 import type { Context, Services } from './context.ts';
 
 /** The limits every operation meets, on every transport (graphql-armor). */
@@ -45,7 +45,6 @@ function useRequireAuthentication(): Plugin<Context> {
 const hasCode = (e: unknown) => typeof (e as { extensions?: { code?: unknown } }).extensions?.code === 'string';
 
 export function createGraphQLHandler(services: Services) {
-  const registry = new Registry();
   const yoga = createYoga<RequestServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -90,7 +89,8 @@ export function createGraphQLHandler(services: Services) {
         blockFieldSuggestion: { enabled: false },
       }),
       useRequireAuthentication(),
-      usePrometheus({ endpoint: '/metrics', registry }),
+      useRedactInvalidValues(),
+      usePrometheus({ endpoint: '/metrics', registry: services.metrics }),
     ],
   });
   return yoga;

@@ -1,2 +1,3 @@
 // Every workflow the worker runs (the bundle's entry point).
 export { deploymentWorkflow } from './deployment.workflow.ts';
+export { secretRotationWorkflow } from './rotation.workflow.ts';

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
+import { createRotationActivities, type RotationActivityDeps } from './activities/rotation.ts';
 
 export const WORKFLOWS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
 
@@ -36,6 +37,8 @@ export async function startWorker(options: {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** Scheduled secret rotation (workflows/rotation-schedule.ts); without it, its activity is absent. */
+  rotation?: RotationActivityDeps;
   log: Logger;
 }): Promise<RunningWorker> {
   if (!runtimeInstalled) {
@@ -43,13 +46,23 @@ export async function startWorker(options: {
     Runtime.install({ logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: (m) => options.log.warn({ temporal: m }), error: (m) => options.log.error({ temporal: m }) } });
     runtimeInstalled = true;
   }
-  const connection = await NativeConnection.connect({ address: options.address });
+  // A worker without Temporal has nothing to do: wait for it, saying so, rather than crash.
+  let connection: NativeConnection;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      connection = await NativeConnection.connect({ address: options.address });
+      break;
+    } catch (error) {
+      options.log.warn({ address: options.address, attempt, err: (error as Error).message }, 'waiting for Temporal');
+      await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
+    }
+  }
   const worker = await Worker.create({
     connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createDeploymentActivities(options.deps),
+    activities: { ...createDeploymentActivities(options.deps), ...(options.rotation ? createRotationActivities(options.rotation) : {}) },
     shutdownGraceTime: '5 seconds',
   });
   const done = worker.run().finally(() => connection.close());

@@ -449,6 +449,15 @@ describe('HTTP surface', () => {
     expect(batch.status).toBeGreaterThanOrEqual(400);
   });
 
+  it('does not echo input values in variable coercion errors (a secret value could be among them)', async () => {
+    const marker = 'sk_live_MARKER_0123456789';
+    const r = await server.gql(`mutation($i: SetSecretValueInput!) { setSecretValue(input: $i) { isSet } }`, {
+      i: { secretId: 'x', value: marker },
+    });
+    expect(r.errors?.[0]?.message).toMatch(/environment/);
+    expect(r.raw).not.toContain(marker);
+  });
+
   it('never writes a token or an Authorization header to the log', async () => {
     const token = await server.token('logged', ['VIEWER']);
     await server.gql('{ viewer { subject } }', {}, token);
