@@ -1,0 +1,290 @@
+// Every operation the CLI sends, typed by gql.tada from schema/schema.graphql (cli/graphql.ts).
+// test/unit/cli-operations.test.ts validates each of them against the snapshot.
+import { graphql } from './graphql.ts';
+
+export const DeploymentFields = graphql(`
+  fragment DeploymentFields on Deployment {
+    id
+    kind
+    status
+    progress
+    requestedBy
+    requiredApprovals
+    error
+    createdAt
+    startedAt
+    finishedAt
+    environment { slug name }
+    sourceEnvironment { slug }
+    release { id version commitSha branch }
+    approvals { approver decision comment createdAt }
+    steps { name status progress }
+  }
+`);
+
+export const EventFields = graphql(`
+  fragment EventFields on DeploymentEvent {
+    seq
+    deploymentId
+    type
+    status
+    step
+    progress
+    message
+    at
+  }
+`);
+
+export const SettingsFields = graphql(`
+  fragment SettingsFields on EnvironmentSettings {
+    version
+    logLevel
+    featureFlags { key enabled }
+    rateLimit { enabled requestsPerMinute }
+    corsOrigins
+    dataPolicy
+    performanceMonitoring
+    alerting
+    backupSchedule
+    readReplicas
+    runbookUrl
+    securityHardening
+  }
+`);
+
+export const Projects = graphql(`
+  query CliProjects($after: String) {
+    projects(first: 100, after: $after) {
+      edges { node { id slug name createdAt environments { slug } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export const Environments = graphql(`
+  query CliEnvironments($project: String!) {
+    project(slug: $project) {
+      id
+      slug
+      environments {
+        id
+        slug
+        name
+        type
+        position
+        frozen
+        promotesFrom { slug }
+        policy { trigger requiredApprovals }
+        deployTarget { provider }
+        currentRelease { version commitSha }
+        activeDeployment { id status progress }
+        policyReport { passed }
+      }
+    }
+  }
+`);
+
+export const EnvironmentId = graphql(`
+  query CliEnvironmentId($project: String!, $env: String!) {
+    project(slug: $project) {
+      id
+      environment(slug: $env) { id slug }
+    }
+  }
+`);
+
+export const ProjectId = graphql(`
+  query CliProjectId($project: String!) {
+    project(slug: $project) { id slug }
+  }
+`);
+
+export const Deployments = graphql(
+  `
+  query CliDeployments($project: String!, $env: String, $status: [DeploymentStatus!], $first: Int!) {
+    project(slug: $project) {
+      id
+      deployments(first: $first, environment: $env, status: $status) {
+        edges { node { ...DeploymentFields } }
+      }
+    }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Releases = graphql(`
+  query CliReleases($project: String!, $after: String) {
+    project(slug: $project) {
+      releases(first: 100, after: $after) {
+        edges { node { id version commitSha branch } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+
+export const Settings = graphql(
+  `
+  query CliSettings($project: String!, $env: String!) {
+    project(slug: $project) {
+      environment(slug: $env) {
+        id
+        slug
+        settings { ...SettingsFields }
+      }
+    }
+  }
+`,
+  [SettingsFields],
+);
+
+export const UpdateSettings = graphql(
+  `
+  mutation CliUpdateSettings($input: UpdateEnvironmentSettingsInput!) {
+    updateEnvironmentSettings(input: $input) {
+      id
+      slug
+      settings { ...SettingsFields }
+    }
+  }
+`,
+  [SettingsFields],
+);
+
+export const Compare = graphql(`
+  query CliCompare($project: String!, $base: String!, $target: String!) {
+    project(slug: $project) {
+      compareEnvironments(base: $base, target: $target) {
+        base { slug }
+        target { slug }
+        identical
+        differences { path base target }
+      }
+    }
+  }
+`);
+
+export const Policy = graphql(`
+  query CliPolicy($project: String!, $env: String!) {
+    project(slug: $project) {
+      environment(slug: $env) {
+        slug
+        policyReport {
+          passed
+          checks { id title passed severity detail }
+        }
+      }
+    }
+  }
+`);
+
+export const RecordPush = graphql(
+  `
+  mutation CliRecordPush($input: RecordPushInput!) {
+    recordPush(input: $input) {
+      release { id version commitSha branch message author }
+      deployments { ...DeploymentFields }
+    }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Deploy = graphql(
+  `
+  mutation CliDeploy($input: DeployInput!) {
+    deploy(input: $input) { ...DeploymentFields }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Promote = graphql(
+  `
+  mutation CliPromote($input: PromoteInput!) {
+    promote(input: $input) { ...DeploymentFields }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Rollback = graphql(
+  `
+  mutation CliRollback($input: RollbackInput!) {
+    rollback(input: $input) { ...DeploymentFields }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Approve = graphql(
+  `
+  mutation CliApprove($input: DecisionInput!) {
+    approveDeployment(input: $input) { ...DeploymentFields }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Reject = graphql(
+  `
+  mutation CliReject($input: DecisionInput!) {
+    rejectDeployment(input: $input) { ...DeploymentFields }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Cancel = graphql(
+  `
+  mutation CliCancel($id: ID!) {
+    cancelDeployment(id: $id) { ...DeploymentFields }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const Deployment = graphql(
+  `
+  query CliDeployment($id: ID!) {
+    deployment(id: $id) {
+      ...DeploymentFields
+      project { slug }
+    }
+  }
+`,
+  [DeploymentFields],
+);
+
+export const DeploymentEvents = graphql(
+  `
+  subscription CliDeploymentEvents($id: ID!, $afterSeq: Int) {
+    deploymentEvents(deploymentId: $id, afterSeq: $afterSeq) { ...EventFields }
+  }
+`,
+  [EventFields],
+);
+
+/** Every document above, by name, for the schema validation test. */
+export const ALL_OPERATIONS = {
+  Projects,
+  Environments,
+  EnvironmentId,
+  ProjectId,
+  Deployments,
+  Releases,
+  Settings,
+  UpdateSettings,
+  Compare,
+  Policy,
+  RecordPush,
+  Deploy,
+  Promote,
+  Rollback,
+  Approve,
+  Reject,
+  Cancel,
+  Deployment,
+  DeploymentEvents,
+};

@@ -1,0 +1,556 @@
+// The commands. `run` parses the command line, talks to the server through the public API only
+// (GraphQL over HTTP, graphql-ws to follow a deployment) and returns the exit status.
+import { readFileSync } from 'node:fs';
+import { Client, endpointFrom } from './client.ts';
+import { commandHelp, generalHelp, parseCommandLine, parseCount, type CommandSpec, type GlobalOptions } from './commands.ts';
+import { ApiError, describeFailure, EXIT, UnreachableError, UsageError } from './errors.ts';
+import { followDeployment } from './follow.ts';
+import type { ResultOf } from './graphql.ts';
+import * as ops from './operations.ts';
+import { eventView, Output, statusStyle, table, type EventLike } from './output.ts';
+import { buildSettingsPatch, changedKeys, flattenSettings, loadSchema } from './settings.ts';
+
+type DeploymentData = ResultOf<typeof ops.DeploymentFields>;
+
+export interface RunIO {
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+  env?: Record<string, string | undefined>;
+  /** Aborted on Ctrl-C: following stops (the deployment goes on). */
+  signal?: AbortSignal;
+  /** Called with true while a deployment is followed (Ctrl-C then stops following, not the process). */
+  following?: (active: boolean) => void;
+}
+
+interface Ctx {
+  client: Client;
+  out: Output;
+  global: GlobalOptions;
+  args: Record<string, string | string[]>;
+  options: Record<string, string | boolean | undefined>;
+  signal: AbortSignal;
+  following: (active: boolean) => void;
+}
+
+const arg = (ctx: Ctx, name: string) => ctx.args[name] as string;
+const opt = (ctx: Ctx, name: string) => ctx.options[name] as string | undefined;
+
+const notFound = (message: string) => new ApiError('NOT_FOUND', message);
+
+export async function run(argv: string[], io: RunIO = {}): Promise<number> {
+  const env = io.env ?? process.env;
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  let parsed;
+  try {
+    parsed = parseCommandLine(argv, env);
+  } catch (error) {
+    const out = new Output(false, stdout, stderr, env);
+    if (error instanceof UsageError) {
+      out.error(error.message);
+      const command = error.command ? parseCommandSafe(error.command) : null;
+      out.notice('');
+      out.notice(command ? commandHelp(command) : generalHelp());
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
+  if (parsed.kind === 'help') {
+    const out = new Output(false, stdout, stderr, env);
+    out.data(parsed.command ? commandHelp(parsed.command) : generalHelp());
+    return EXIT.OK;
+  }
+  if (parsed.kind === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    stdout.write(`stageplane ${pkg.version}\n`);
+    return EXIT.OK;
+  }
+  const out = new Output(parsed.global.json, stdout, stderr, env);
+  let client: Client;
+  try {
+    client = new Client(endpointFrom(parsed.global.url, parsed.global.token));
+  } catch (error) {
+    const failure = describeFailure(error);
+    out.error(failure.message);
+    return failure.exitCode;
+  }
+  const ctx: Ctx = {
+    client,
+    out,
+    global: parsed.global,
+    args: parsed.args,
+    options: parsed.options,
+    signal: io.signal ?? new AbortController().signal,
+    following: io.following ?? (() => {}),
+  };
+  try {
+    return await HANDLERS[parsed.command.name]!(ctx);
+  } catch (error) {
+    const failure = describeFailure(error);
+    let message = failure.message;
+    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED' && !client.endpoint.token) {
+      message += ' (no token given: set STAGEPLANE_TOKEN or pass --token)';
+    }
+    if (error instanceof UsageError) {
+      out.error(message);
+      const command = parseCommandSafe(error.command ?? parsed.command.name);
+      if (command) out.notice(`\n${commandHelp(command)}`);
+      return EXIT.USAGE;
+    }
+    out.error(message);
+    return failure.exitCode;
+  }
+}
+
+function parseCommandSafe(name: string): CommandSpec | null {
+  try {
+    const parsed = parseCommandLine([...name.split(' '), '--help']);
+    return parsed.kind === 'help' ? parsed.command : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---- look-ups: slugs and versions to ids -----------------------------------------------------
+
+async function projectId(ctx: Ctx, slug: string): Promise<string> {
+  const data = await ctx.client.request(ops.ProjectId, { project: slug });
+  if (!data.project) throw notFound(`No project with slug ${JSON.stringify(slug)}`);
+  return data.project.id;
+}
+
+async function environmentId(ctx: Ctx, project: string, env: string): Promise<string> {
+  const data = await ctx.client.request(ops.EnvironmentId, { project, env });
+  if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+  if (!data.project.environment) throw notFound(`No environment ${JSON.stringify(env)} in project ${project}`);
+  return data.project.environment.id;
+}
+
+/** A release by version, or by commit sha (a prefix of 7 or more hex digits). */
+async function releaseId(ctx: Ctx, project: string, wanted: string): Promise<string> {
+  const sha = wanted.toLowerCase();
+  let after: string | null = null;
+  let bySha: string | null = null;
+  for (;;) {
+    const data: ResultOf<typeof ops.Releases> = await ctx.client.request(ops.Releases, { project, after });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    for (const { node } of data.project.releases.edges) {
+      if (node.version === wanted) return node.id;
+      if (!bySha && (node.commitSha === sha || (/^[0-9a-f]{7,}$/.test(sha) && node.commitSha.startsWith(sha)))) bySha = node.id;
+    }
+    const page = data.project.releases.pageInfo;
+    if (!page.hasNextPage || !page.endCursor) break;
+    after = page.endCursor;
+  }
+  if (bySha) return bySha;
+  throw notFound(`No release ${JSON.stringify(wanted)} in project ${project} (by version or commit sha)`);
+}
+
+// ---- printing ----------------------------------------------------------------------------------
+
+const shortSha = (sha: string) => sha.slice(0, 7);
+const pct = (p: number) => `${Math.round(p * 100)}%`;
+const localTime = (iso: string | null | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
+
+function deploymentRows(ctx: Ctx, list: DeploymentData[]): string {
+  const p = ctx.out.out;
+  return table(
+    ['ID', 'ENV', 'RELEASE', 'KIND', 'STATUS', 'PROGRESS', 'REQUESTED BY', 'CREATED'],
+    list.map((d) => [
+      d.id,
+      d.environment.slug,
+      `${d.release.version}${d.release.version !== shortSha(d.release.commitSha) ? ` (${shortSha(d.release.commitSha)})` : ''}`,
+      d.kind,
+      p(statusStyle(d.status), d.status),
+      pct(d.progress),
+      d.requestedBy,
+      localTime(d.createdAt),
+    ]),
+    p,
+  );
+}
+
+function describeStart(d: DeploymentData, verb?: string): string {
+  const from = d.sourceEnvironment ? ` from ${d.sourceEnvironment.slug}` : '';
+  const approvals = d.status === 'PENDING_APPROVAL' ? `; needs ${d.requiredApprovals - d.approvals.filter((a) => a.decision === 'APPROVE').length} more approval(s)` : '';
+  return `${verb ? `${verb}: ` : ''}${d.kind} of ${d.release.version} to ${d.environment.slug}${from}: ${d.status}${approvals}`;
+}
+
+// ---- following ---------------------------------------------------------------------------------
+
+/** Follows one deployment; returns the exit status (0 SUCCEEDED, 1 otherwise, 130 interrupted). */
+async function follow(ctx: Ctx, deploymentId: string, afterSeq = 0, justReached = false): Promise<number> {
+  const d = (await readDeployment(ctx, deploymentId, justReached)).deployment;
+  if (!d) throw notFound(`No deployment with id ${JSON.stringify(deploymentId)}`);
+  const title = `${d.project.slug}/${d.environment.slug} ${d.release.version}`;
+  const view = eventView(ctx.out, title);
+  if (!ctx.out.json && !ctx.out.interactive) ctx.out.notice(`following deployment ${d.id} (${title}, ${d.kind}), now ${d.status}`);
+
+  // Overall progress for the bar: each step's progress from the events, over the deployment's steps.
+  let steps = d.steps.map((s) => s.name);
+  const stepProgress = new Map(d.steps.map((s) => [s.name, s.progress]));
+  const refreshSteps = () => {
+    ctx.client
+      .request(ops.Deployment, { id: deploymentId })
+      .then((r) => {
+        if (!r.deployment) return;
+        steps = r.deployment.steps.map((s) => s.name);
+        for (const s of r.deployment.steps) stepProgress.set(s.name, Math.max(stepProgress.get(s.name) ?? 0, s.progress));
+        view.progress(overall());
+      })
+      .catch(() => {});
+  };
+  const overall = () => {
+    const names = steps.length ? steps : [...stepProgress.keys()];
+    return names.length ? names.reduce((sum, n) => sum + (stepProgress.get(n) ?? 0), 0) / names.length : 0;
+  };
+  view.progress(d.status === 'SUCCEEDED' ? 1 : overall());
+
+  ctx.following(true);
+  let result;
+  try {
+    result = await followDeployment({
+      endpoint: ctx.client.endpoint,
+      deploymentId: d.id,
+      afterSeq,
+      timeoutMs: ctx.global.timeoutMs,
+      signal: ctx.signal,
+      onEvent: (event: EventLike) => {
+        if (event.step) {
+          if (event.type === 'STEP_SUCCEEDED') stepProgress.set(event.step, 1);
+          else if (typeof event.progress === 'number') stepProgress.set(event.step, event.progress);
+          else if (!stepProgress.has(event.step)) stepProgress.set(event.step, 0);
+        }
+        view.event(event);
+        view.progress(event.status === 'SUCCEEDED' ? 1 : overall(), event.step ?? undefined);
+        if (ctx.out.interactive && event.type === 'STARTED') refreshSteps();
+      },
+      onNotice: (text) => view.notice(text),
+      currentStatus: async () => (await ctx.client.request(ops.Deployment, { id: d.id })).deployment?.status ?? null,
+    });
+  } finally {
+    ctx.following(false);
+    view.stop();
+  }
+  if (result.interrupted) {
+    ctx.out.notice(
+      `stopped watching deployment ${d.id} after event #${result.lastSeq}; the deployment goes on.\n` +
+        `follow it again with: stageplane watch ${d.id}${result.lastSeq ? ` --after-seq ${result.lastSeq}` : ''}`,
+    );
+    return EXIT.INTERRUPTED;
+  }
+  const status = result.status ?? 'UNKNOWN';
+  if (status === 'SUCCEEDED') {
+    ctx.out.notice(`deployment ${d.id} ${ctx.out.err('green', 'SUCCEEDED')}`);
+    return EXIT.OK;
+  }
+  let why = '';
+  try {
+    const final = (await ctx.client.request(ops.Deployment, { id: d.id })).deployment;
+    if (final?.error) why = `: ${final.error}`;
+  } catch {
+    // the outcome is known; the reason is a nicety
+  }
+  ctx.out.notice(`deployment ${d.id} ended ${ctx.out.err('red', status)}${why}`);
+  return EXIT.DEPLOYMENT_NOT_SUCCEEDED;
+}
+
+/**
+ * The deployment to follow. Right after a mutation the server was there a moment ago: a failure to
+ * reach it now is a blip, retried like a lost stream (for up to --timeout). Otherwise (`watch`), a
+ * server that cannot be reached at all is reported at once.
+ */
+async function readDeployment(ctx: Ctx, id: string, retry: boolean): Promise<ResultOf<typeof ops.Deployment>> {
+  const deadline = Date.now() + ctx.global.timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ctx.client.request(ops.Deployment, { id });
+    } catch (error) {
+      if (!retry || !(error instanceof UnreachableError) || Date.now() >= deadline || ctx.signal.aborted) throw error;
+      if (attempt === 0) ctx.out.notice(`${error.message}; retrying for up to ${Math.round(ctx.global.timeoutMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
+    }
+  }
+}
+
+/** Prints a deployment just started or decided, then follows it with --wait. */
+async function startedDeployment(ctx: Ctx, d: DeploymentData, verb?: string): Promise<number> {
+  const wait = Boolean(ctx.options.wait);
+  if (ctx.out.json) {
+    if (!wait) ctx.out.jsonValue(d);
+  } else {
+    ctx.out.data(deploymentRows(ctx, [d]));
+  }
+  ctx.out.notice(describeStart(d, verb));
+  if (!wait) return EXIT.OK;
+  return follow(ctx, d.id, 0, true);
+}
+
+// ---- commands ----------------------------------------------------------------------------------
+
+const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
+  async projects(ctx) {
+    const all: NonNullable<ResultOf<typeof ops.Projects>['projects']['edges'][number]['node']>[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const data: ResultOf<typeof ops.Projects> = await ctx.client.request(ops.Projects, { after });
+      all.push(...data.projects.edges.map((e) => e.node));
+      if (!data.projects.pageInfo.hasNextPage || !data.projects.pageInfo.endCursor) break;
+      after = data.projects.pageInfo.endCursor;
+    }
+    if (ctx.out.json) {
+      ctx.out.jsonValue(all);
+      return EXIT.OK;
+    }
+    if (all.length === 0) {
+      ctx.out.notice('no projects yet');
+      return EXIT.OK;
+    }
+    ctx.out.data(
+      table(
+        ['SLUG', 'NAME', 'ENVIRONMENTS', 'CREATED'],
+        all.map((p) => [p.slug, p.name, p.environments.map((e) => e.slug).join(','), localTime(p.createdAt)]),
+        ctx.out.out,
+      ),
+    );
+    return EXIT.OK;
+  },
+
+  async envs(ctx) {
+    const project = arg(ctx, 'project');
+    const data = await ctx.client.request(ops.Environments, { project });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const envs = data.project.environments;
+    if (ctx.out.json) {
+      ctx.out.jsonValue(envs);
+      return EXIT.OK;
+    }
+    const p = ctx.out.out;
+    ctx.out.data(
+      table(
+        ['SLUG', 'TYPE', 'FROM', 'TRIGGER', 'TARGET', 'RELEASE', 'ACTIVE', 'FROZEN', 'POLICY'],
+        envs.map((e) => [
+          e.slug,
+          e.type,
+          e.promotesFrom?.slug ?? '-',
+          e.policy.trigger + (e.policy.trigger === 'APPROVAL_REQUIRED' ? ` (${e.policy.requiredApprovals})` : ''),
+          e.deployTarget.provider,
+          e.currentRelease ? `${e.currentRelease.version}` : '-',
+          e.activeDeployment ? p(statusStyle(e.activeDeployment.status), `${e.activeDeployment.status} ${pct(e.activeDeployment.progress)}`) : '-',
+          e.frozen ? p('yellow', 'frozen') : 'no',
+          e.policyReport.passed ? p('green', 'passed') : p('red', 'failed'),
+        ]),
+        p,
+      ),
+    );
+    return EXIT.OK;
+  },
+
+  async deployments(ctx) {
+    const project = arg(ctx, 'project');
+    const first = opt(ctx, 'first') === undefined ? 20 : parseCount(opt(ctx, 'first')!, '--first', 1, 100);
+    let status: string[] | null = null;
+    const statusText = opt(ctx, 'status');
+    if (statusText !== undefined) {
+      const known = enumValues('DeploymentStatus');
+      status = statusText
+        .split(',')
+        .map((s) => s.trim().toUpperCase())
+        .filter(Boolean);
+      const unknown = status.filter((s) => !known.includes(s));
+      if (unknown.length || status.length === 0) {
+        throw new UsageError(`--status takes statuses among ${known.join(', ')}${unknown.length ? `, not ${unknown.join(', ')}` : ''}`, 'deployments');
+      }
+    }
+    const data = await ctx.client.request(ops.Deployments, {
+      project,
+      env: opt(ctx, 'env') ?? null,
+      status: status as never,
+      first,
+    });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const list = data.project.deployments.edges.map((e) => e.node);
+    const envSlug = opt(ctx, 'env');
+    if (envSlug && list.length === 0) await environmentId(ctx, project, envSlug); // NOT_FOUND for a mistyped environment
+    if (ctx.out.json) {
+      ctx.out.jsonValue(list);
+      return EXIT.OK;
+    }
+    if (list.length === 0) {
+      ctx.out.notice('no deployments match');
+      return EXIT.OK;
+    }
+    ctx.out.data(deploymentRows(ctx, list));
+    return EXIT.OK;
+  },
+
+  async 'config get'(ctx) {
+    const project = arg(ctx, 'project');
+    const env = arg(ctx, 'env');
+    const settings = await readSettings(ctx, project, env);
+    if (ctx.out.json) {
+      ctx.out.jsonValue(settings.settings);
+      return EXIT.OK;
+    }
+    const p = ctx.out.out;
+    ctx.out.data(flattenSettings(loadSchema(), settings.settings).map(([k, v]) => `${p('cyan', k)}=${v}`).join('\n'));
+    return EXIT.OK;
+  },
+
+  async 'config set'(ctx) {
+    const project = arg(ctx, 'project');
+    const env = arg(ctx, 'env');
+    const assignments = ctx.args['key=value'] as string[];
+    const schema = loadSchema();
+    // Malformed assignments are usage errors before anything is read.
+    buildSettingsPatch(schema, {}, assignments);
+    const before = await readSettings(ctx, project, env);
+    const patch = buildSettingsPatch(schema, before.settings, assignments);
+    const data = await ctx.client.request(ops.UpdateSettings, {
+      input: { environmentId: before.id, patch: patch as never, expectedVersion: before.settings.version },
+    });
+    const after = data.updateEnvironmentSettings.settings;
+    const changed = changedKeys(schema, before.settings, after);
+    if (ctx.out.json) {
+      ctx.out.jsonValue({ environment: env, previousVersion: before.settings.version, version: after.version, changed, settings: after });
+      return EXIT.OK;
+    }
+    if (after.version === before.settings.version) ctx.out.data(`${project}/${env}: no change (settings version ${after.version})`);
+    else ctx.out.data(`${project}/${env}: settings version ${before.settings.version} -> ${after.version}; changed ${changed.join(', ')}`);
+    return EXIT.OK;
+  },
+
+  async diff(ctx) {
+    const project = arg(ctx, 'project');
+    const data = await ctx.client.request(ops.Compare, { project, base: arg(ctx, 'base'), target: arg(ctx, 'target') });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const cmp = data.project.compareEnvironments;
+    if (ctx.out.json) {
+      ctx.out.jsonValue(cmp);
+      return EXIT.OK;
+    }
+    if (cmp.identical) {
+      ctx.out.data(`${cmp.base.slug} and ${cmp.target.slug} are identical`);
+      return EXIT.OK;
+    }
+    const show = (v: unknown) => (v === undefined || v === null ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
+    ctx.out.data(table(['PATH', cmp.base.slug.toUpperCase(), cmp.target.slug.toUpperCase()], cmp.differences.map((d) => [d.path, show(d.base), show(d.target)]), ctx.out.out));
+    return EXIT.OK;
+  },
+
+  async policy(ctx) {
+    const project = arg(ctx, 'project');
+    const env = arg(ctx, 'env');
+    const data = await ctx.client.request(ops.Policy, { project, env });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    if (!data.project.environment) throw notFound(`No environment ${JSON.stringify(env)} in project ${project}`);
+    const report = data.project.environment.policyReport;
+    if (ctx.out.json) {
+      ctx.out.jsonValue({ environment: env, ...report });
+      return EXIT.OK;
+    }
+    const p = ctx.out.out;
+    ctx.out.data(
+      table(
+        ['CHECK', 'SEVERITY', 'RESULT', 'DETAIL'],
+        report.checks.map((c) => [c.id, c.severity, c.passed ? p('green', 'passed') : p(c.severity === 'error' ? 'red' : 'yellow', 'failed'), c.detail ?? '']),
+        p,
+      ),
+    );
+    const failed = report.checks.filter((c) => !c.passed && c.severity === 'error').length;
+    ctx.out.notice(report.passed ? `policy of ${env}: passed` : `policy of ${env}: ${failed} failed error check(s) block deployments`);
+    return EXIT.OK;
+  },
+
+  async push(ctx) {
+    const project = arg(ctx, 'project');
+    const id = await projectId(ctx, project);
+    const data = await ctx.client.request(ops.RecordPush, {
+      input: {
+        projectId: id,
+        branch: opt(ctx, 'branch')!,
+        commitSha: opt(ctx, 'sha')!,
+        message: opt(ctx, 'message') ?? null,
+        author: opt(ctx, 'author') ?? null,
+        version: opt(ctx, 'version') ?? null,
+      },
+    });
+    const { release, deployments } = data.recordPush;
+    const wait = Boolean(ctx.options.wait);
+    if (ctx.out.json) {
+      if (!wait) ctx.out.jsonValue(data.recordPush);
+    } else if (deployments.length) {
+      ctx.out.data(deploymentRows(ctx, deployments));
+    }
+    ctx.out.notice(
+      `release ${release.version} (${shortSha(release.commitSha)} on ${release.branch}): ` +
+        (deployments.length ? `deploying to ${deployments.map((d) => d.environment.slug).join(', ')}` : 'no environment deploys this branch on push'),
+    );
+    if (!wait) return EXIT.OK;
+    let exit: number = EXIT.OK;
+    for (const d of deployments) {
+      const code = await follow(ctx, d.id, 0, true);
+      if (code === EXIT.INTERRUPTED) return code;
+      if (code !== EXIT.OK) exit = code;
+    }
+    return exit;
+  },
+
+  async deploy(ctx) {
+    const project = arg(ctx, 'project');
+    const environmentIdValue = await environmentId(ctx, project, arg(ctx, 'env'));
+    const release = await releaseId(ctx, project, opt(ctx, 'release')!);
+    const data = await ctx.client.request(ops.Deploy, { input: { environmentId: environmentIdValue, releaseId: release } });
+    return startedDeployment(ctx, data.deploy);
+  },
+
+  async promote(ctx) {
+    const project = arg(ctx, 'project');
+    const target = await environmentId(ctx, project, arg(ctx, 'env'));
+    const wanted = opt(ctx, 'release');
+    const release = wanted ? await releaseId(ctx, project, wanted) : null;
+    const data = await ctx.client.request(ops.Promote, { input: { environmentId: target, releaseId: release } });
+    return startedDeployment(ctx, data.promote);
+  },
+
+  async rollback(ctx) {
+    const project = arg(ctx, 'project');
+    const target = await environmentId(ctx, project, arg(ctx, 'env'));
+    const wanted = opt(ctx, 'release');
+    const release = wanted ? await releaseId(ctx, project, wanted) : null;
+    const data = await ctx.client.request(ops.Rollback, { input: { environmentId: target, releaseId: release } });
+    return startedDeployment(ctx, data.rollback);
+  },
+
+  async approve(ctx) {
+    const data = await ctx.client.request(ops.Approve, { input: { deploymentId: arg(ctx, 'deployment'), comment: opt(ctx, 'comment') ?? null } });
+    return startedDeployment(ctx, data.approveDeployment, 'approved');
+  },
+
+  async reject(ctx) {
+    const data = await ctx.client.request(ops.Reject, { input: { deploymentId: arg(ctx, 'deployment'), comment: opt(ctx, 'comment') ?? null } });
+    return startedDeployment(ctx, data.rejectDeployment, 'rejected');
+  },
+
+  async cancel(ctx) {
+    const data = await ctx.client.request(ops.Cancel, { id: arg(ctx, 'deployment') });
+    return startedDeployment(ctx, data.cancelDeployment, 'cancelled');
+  },
+
+  async watch(ctx) {
+    const after = opt(ctx, 'after-seq');
+    return follow(ctx, arg(ctx, 'deployment'), after === undefined ? 0 : parseCount(after, '--after-seq'));
+  },
+};
+
+async function readSettings(ctx: Ctx, project: string, env: string) {
+  const data = await ctx.client.request(ops.Settings, { project, env });
+  if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+  if (!data.project.environment) throw notFound(`No environment ${JSON.stringify(env)} in project ${project}`);
+  return data.project.environment;
+}
+
+function enumValues(name: string): string[] {
+  const type = loadSchema().getType(name) as { getValues?: () => { name: string }[] } | undefined;
+  return type?.getValues?.().map((v) => v.name) ?? [];
+}
