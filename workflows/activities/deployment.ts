@@ -220,6 +220,14 @@ export function createDeploymentActivities(deps: ActivityDeps) {
      * Joins the environment's queue and long-polls for the lease: one RUNNING deployment per
      * environment, first come (created) first served. The policy gate runs again right here,
      * in the same transaction that makes the deployment RUNNING.
+     *
+     * Why a lease in the database rather than a per-environment queue workflow: the order and the
+     * "one RUNNING" rule are facts about rows we already lock (the environment row serialises the
+     * decision, and a partial unique index makes two RUNNING rows impossible), so no second source
+     * of truth has to be kept in step with the event log; a cancelled or failed deployment leaves
+     * the queue just by reaching a terminal status, with no signal to lose; and each workflow stays
+     * independent, so one environment's stuck queue cannot block another's. The long poll (with
+     * heartbeats) keeps workflow histories short: one activity per minute of waiting.
      */
     async acquireLease(id: string): Promise<{ outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus }> {
       const ctx = Context.current();
