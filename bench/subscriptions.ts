@@ -12,14 +12,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createDatabase, type DatabaseHandle } from '../db/client.ts';
-import { startLocalTemporal } from '../server/temporal.ts';
-import { createTestDatabase } from '../test/support/database.ts';
-import { spawnStageplane } from '../test/support/process.ts';
-import { appendEvent, createDeploymentFixture } from '../test/support/ws.ts';
-import { jwtFor, JWT_SECRET, percentile, writeResult } from './lib.ts';
+import type { DatabaseHandle } from '../db/client.ts';
+import type { spawnStageplane } from '../test/support/process.ts';
+// The rest is imported in main(): the raw server child loads nothing but `ws`.
 
 const LEVELS = [1000, 5000, 10_000];
 const ROUNDS: Record<number, number> = { 1000: 10, 5000: 5, 10_000: 4 };
@@ -87,6 +83,12 @@ interface LevelResult {
   rssBytes: number;
   rssPerSubscriberBytes: number;
   incomplete: number;
+}
+
+/** The p-th percentile of sorted values (nearest rank). */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 function summarize(subscribers: number, rounds: number, samples: number[], rss: number, baseRss: number, incomplete: number): LevelResult {
@@ -187,6 +189,13 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs: number,
 
 async function main() {
   const began = Date.now();
+  const { default: pino } = await import('pino');
+  const { createDatabase } = await import('../db/client.ts');
+  const { startLocalTemporal } = await import('../server/temporal.ts');
+  const { createTestDatabase } = await import('../test/support/database.ts');
+  const { spawnStageplane } = await import('../test/support/process.ts');
+  const { appendEvent, createDeploymentFixture } = await import('../test/support/ws.ts');
+  const { jwtFor, JWT_SECRET, writeResult } = await import('./lib.ts');
   const log = pino({ level: 'warn' });
   console.log(`subscription delivery bench: ${LEVELS.join(', ')} subscribers; ${cpus().length} CPUs, node ${process.version}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'stageplane-bench-subs-'));

@@ -10,7 +10,7 @@
 // Ordering and completeness. Per deployment, appendDeploymentEvent assigns seq under the
 // deployment's row lock, so commits (and notifications) of one deployment arrive in seq order.
 // The hub remembers, per deployment it has dispatched for, the last seq it dispatched: a
-// notification at or below it is a duplicate, one beyond it plus one reveals a gap, which the
+// notification at or below it is a duplicate, one more than a seq ahead reveals a gap, which the
 // same batch query fills from the log. When the LISTEN connection is lost (database restart,
 // network), postgres.js re-LISTENs with backoff; the hub then replays from the log what it may
 // have missed: exactly by seq for the deployments it follows, and by id above the highest id it
@@ -19,6 +19,8 @@
 // A deployment subscriber subscribes first, then replays from the log (in pages), then goes
 // live, dropping anything at or below the last seq it yielded: an event that commits between
 // the replay and the live feed arrives on one or both paths and is delivered exactly once.
+// Waiting readers are woken in batches (`wakeBatch` per event-loop turn), so an event for many
+// thousands of subscribers does not hold the event loop for the whole fan-out.
 import { and, asc, eq, gt, gte, inArray, lt, notInArray, or, type SQL } from 'drizzle-orm';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
@@ -46,8 +48,13 @@ export interface EventHubOptions {
   maxBatch: number;
   /** How long the hub remembers the last seq of a finished deployment (dedup after a reconnect). */
   finishedRetentionMs: number;
-  /** Wait before retrying a failed load. */
+  /** Wait before retrying a failed load (doubling up to 10 s). */
   retryDelayMs: number;
+  /**
+   * Subscribers woken per event-loop turn. An event for 10k subscribers runs 10k executions;
+   * in batches, other requests (and the LISTEN socket) are served in between.
+   */
+  wakeBatch: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: EventHubOptions = {
@@ -56,6 +63,7 @@ export const DEFAULT_HUB_OPTIONS: EventHubOptions = {
   maxBatch: 1000,
   finishedRetentionMs: 120_000,
   retryDelayMs: 500,
+  wakeBatch: 200,
 };
 
 /**
@@ -102,6 +110,7 @@ export function createNotificationSource(database: DatabaseHandle, url: string |
 }
 
 export interface HubStats {
+  /** A LISTEN has been established (postgres.js re-establishes it on its own after a loss). */
   listening: boolean;
   /** How many times the LISTEN was re-established after a loss. */
   relistens: number;
@@ -251,17 +260,31 @@ abstract class Feed implements AsyncIterableIterator<EventRow> {
     });
   }
 
-  /** Delivers a row to a reader waiting for one, or queues it (bounded). */
+  /** Set while the feed waits on the hub's wake list. */
+  woken = false;
+
+  /** Queues a live row (bounded); a waiting reader gets it on the hub's next wake-up round. */
   protected enqueueLive(row: EventRow) {
-    const waiter = this.waiter;
-    if (waiter && this.queue.length === 0) {
-      this.waiter = null;
-      this.hub.counters.delivered++;
-      waiter.resolve(this.yielded(row));
-      return;
-    }
     if (this.queue.length >= this.hub.options.maxBuffered) return this.overflow();
     this.queue.push(row);
+    if (this.waiter) this.hub.wake(this);
+  }
+
+  /** The next queued row to hand over, if any. */
+  protected nextLive(): EventRow | undefined {
+    return this.queue.shift();
+  }
+
+  /** @internal Hands the oldest queued row to the waiting reader (the hub calls it in batches). */
+  deliver() {
+    this.woken = false;
+    const waiter = this.waiter;
+    if (!waiter || this.finished) return;
+    const row = this.nextLive();
+    if (!row) return;
+    this.waiter = null;
+    this.hub.counters.delivered++;
+    waiter.resolve(this.yielded(row));
   }
 
   /** Bookkeeping for a row handed to the reader; returns its iterator result. */
@@ -288,7 +311,7 @@ export class ProjectFeed extends Feed {
   async next(): Promise<IteratorResult<EventRow>> {
     if (this.failure) throw this.failure;
     if (this.finished) return DONE;
-    const row = this.queue.shift();
+    const row = this.nextLive();
     if (row) {
       this.hub.counters.delivered++;
       return { done: false, value: row };
@@ -349,6 +372,12 @@ export class DeploymentFeed extends Feed {
     this.enqueueLive(row);
   }
 
+  /** Live rows at or below the last seq handed over (replayed already) are skipped. */
+  protected override nextLive(): EventRow | undefined {
+    for (let row = this.queue.shift(); row; row = this.queue.shift()) if (row.seq > this.lastSeq) return row;
+    return undefined;
+  }
+
   protected override yielded(row: EventRow): IteratorResult<EventRow> {
     this.lastSeq = row.seq;
     this.lastStatus = row.status;
@@ -401,8 +430,8 @@ export class DeploymentFeed extends Feed {
       if (this.failure) throw this.failure;
       if (this.finished) return DONE;
     }
-    for (let row = this.queue.shift(); row; row = this.queue.shift()) {
-      if (row.seq <= this.lastSeq) continue;
+    const row = this.nextLive();
+    if (row) {
       this.hub.counters.delivered++;
       return this.yielded(row);
     }
@@ -514,6 +543,11 @@ export class EventHub {
     };
   }
 
+  /** Open subscriptions to one deployment's or one project's events in this process. */
+  subscribers(target: { deploymentId: string } | { projectId: string }): number {
+    return 'deploymentId' in target ? (this.byDeployment.get(target.deploymentId)?.size ?? 0) : (this.byProject.get(target.projectId)?.size ?? 0);
+  }
+
   /** Subscribes to a deployment's events after `afterSeq`: replay, then live; ends after a terminal event. */
   followDeployment(target: { deploymentId: string; projectId: string; afterSeq: number }, hooks: FeedHooks = {}): DeploymentFeed {
     const feed = new DeploymentFeed(this, target.deploymentId, target.projectId, target.afterSeq, hooks);
@@ -564,6 +598,30 @@ export class EventHub {
       }
     }
   }
+
+  private wakeList: Feed[] = [];
+  private wakeScheduled = false;
+
+  /** @internal A feed has a queued row and a waiting reader: hand it over on the next round. */
+  wake(feed: Feed) {
+    if (feed.woken) return;
+    feed.woken = true;
+    this.wakeList.push(feed);
+    if (!this.wakeScheduled) {
+      this.wakeScheduled = true;
+      setImmediate(this.runWakes);
+    }
+  }
+
+  private readonly runWakes = () => {
+    this.wakeScheduled = false;
+    const batch = this.wakeList.length <= this.options.wakeBatch ? this.wakeList.splice(0) : this.wakeList.splice(0, this.options.wakeBatch);
+    for (const feed of batch) feed.deliver();
+    if (this.wakeList.length > 0) {
+      this.wakeScheduled = true;
+      setImmediate(this.runWakes);
+    }
+  };
 
   /** @internal Waits for the first LISTEN (or for stop()). */
   whenReady(): Promise<void> {
@@ -624,21 +682,30 @@ export class EventHub {
 
   /** Processes recoveries and notification batches one at a time, so rows are dispatched in commit order. */
   private async pump(): Promise<void> {
+    let delay = this.options.retryDelayMs;
     try {
       while (!this.stopped && (this.recoverPending || this.pending.length > 0)) {
         try {
           if (this.recoverPending) {
             this.recoverPending = false;
-            await this.recover();
+            try {
+              await this.recover();
+            } catch (error) {
+              this.recoverPending = true;
+              throw error;
+            }
+            delay = this.options.retryDelayMs;
             continue;
           }
           const batch = this.pending.slice(0, this.options.maxBatch);
           await this.loadAndDispatch(batch);
           this.pending.splice(0, batch.length);
+          delay = this.options.retryDelayMs;
         } catch (error) {
           if (this.stopped) return;
-          this.log.warn({ err: error }, 'loading events failed; retrying');
-          await new Promise((r) => setTimeout(r, this.options.retryDelayMs));
+          this.log.warn({ err: error, retryInMs: delay }, 'loading events failed; retrying');
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 10_000);
         }
       }
     } finally {

@@ -258,7 +258,7 @@ describe('environments', () => {
     expect(ok).toHaveLength(1);
     expect(results.filter((r) => codeOf(r) === 'CONFLICT')).toHaveLength(7);
     const unconditioned = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => server.gql(q, { input: { environmentId: staging.id, patch: { readReplicas: i + 2 } } })),
+      Array.from({ length: 6 }, (_, i) => server.gql(q, { input: { environmentId: staging.id, patch: { readReplicas: 10 + i } } })),
     );
     const versions = unconditioned.map((r) => r.data.updateEnvironmentSettings.settings.version).sort();
     expect(new Set(versions).size).toBe(6);

@@ -65,7 +65,7 @@ async function gql(url: string, token: string, query: string, variables: Record<
 }
 
 describe('two API replicas on one database', () => {
-  it('a subscriber on one replica sees the events caused through the other', async () => {
+  it('a subscriber on one replica sees the events caused through the other', { timeout: 120_000 }, async () => {
     const [a, b] = await Promise.all([api(), api()]);
     const admin = await signToken(secret, 'root', ['ADMIN']);
     const dev = await signToken(secret, 'dora', ['DEVELOPER']);
@@ -109,7 +109,7 @@ describe('two API replicas on one database', () => {
 });
 
 describe('restarts', () => {
-  it('a client resumes from afterSeq after the server is SIGKILLed and restarted', async () => {
+  it('a client resumes from afterSeq after the server is SIGKILLed and restarted', { timeout: 120_000 }, async () => {
     const first = await api();
     const viewer = await signToken(secret, 'vic', ['VIEWER']);
     const d = await createDeploymentFixture(database.db);
@@ -167,7 +167,7 @@ describe('restarts', () => {
     await second.kill('SIGTERM');
   });
 
-  it('SIGTERM closes WebSocket subscribers with 1001 and cuts SSE streams without `complete`, then exits 0', async () => {
+  it('SIGTERM closes WebSocket subscribers with 1001 and cuts SSE streams without `complete`, then exits 0', { timeout: 120_000 }, async () => {
     const server = await api();
     const viewer = await signToken(secret, 'vic', ['VIEWER']);
     const d = await createDeploymentFixture(database.db);

@@ -89,7 +89,7 @@ describe('deploymentEvents: replay, then live', () => {
     expect(one).toMatchObject({ seq: 61, type: 'SUCCEEDED', status: 'SUCCEEDED', deploymentId: d.globalId });
     expect(subscribers).toHaveLength(36);
     await Promise.all(clients.map((c) => c.dispose()));
-    await until(() => server.hub.stats().deploymentSubscribers === 0, 5000, 'subscribers released');
+    await until(() => server.hub.subscribers(d) === 0, 5000, 'subscribers released');
   });
 
   it('delivers an event committed between the replay and the live feed exactly once', async () => {
@@ -151,7 +151,7 @@ describe('deploymentEvents: replay, then live', () => {
     await appendProgress(server.database, d.deploymentId, 4);
     await until(() => before.events.length === 4);
     await first.dispose();
-    await until(() => server.hub.stats().deploymentSubscribers === 0, 5000, 'the hub to release the subscriber');
+    await until(() => server.hub.subscribers(d) === 0, 5000, 'the hub to release the subscriber');
     await appendProgress(server.database, d.deploymentId, 3); // while nobody listens
     const lastSeen = before.events.at(-1)!.seq;
     const second = wsClient(server.wsUrl, token);
@@ -185,7 +185,7 @@ describe('projectEvents', () => {
     const client = wsClient(server.wsUrl, token);
     const ws = collect(client, PROJECT_EVENTS, { slug: project.projectSlug });
     const stream = await sse(server.url, token, PROJECT_EVENTS, { slug: project.projectSlug });
-    await until(() => server.hub.stats().projectSubscribers >= 2, 5000, 'both project subscribers');
+    await until(() => server.hub.subscribers(project) === 2, 5000, 'both project subscribers');
     const b = await createDeploymentFixture(server.database.db, project);
     await Promise.all([
       appendProgress(server.database, a.deploymentId, 3),
@@ -202,7 +202,7 @@ describe('projectEvents', () => {
     expect(ws.completed()).toBe(false);
     stream.abort();
     await client.dispose();
-    await until(() => server.hub.stats().projectSubscribers === 0, 5000, 'project subscribers released');
+    await until(() => server.hub.subscribers(project) === 0, 5000, 'project subscribers released');
   });
 });
 
@@ -216,8 +216,7 @@ describe('fan-out', () => {
       collect(c, PROJECT_EVENTS, { slug: project.projectSlug }),
     ]);
     await until(() => {
-      const s = server.hub.stats();
-      return s.deploymentSubscribers === 40 && s.projectSubscribers === 10;
+      return server.hub.subscribers(d) === 40 && server.hub.subscribers(project) === 10;
     }, 10_000, '50 subscribers');
     await sleep(100); // let the replays finish
     const loadsBefore = server.hub.stats().loads;
@@ -238,7 +237,7 @@ describe('fan-out', () => {
     const ds = await Promise.all(Array.from({ length: 8 }, () => createDeploymentFixture(server.database.db, project)));
     const client = wsClient(server.wsUrl, token);
     const sub = collect(client, PROJECT_EVENTS, { slug: project.projectSlug });
-    await until(() => server.hub.stats().projectSubscribers >= 1);
+    await until(() => server.hub.subscribers(project) === 1);
     const before = server.hub.stats();
     // One transaction, eight events: their notifications are delivered together at commit.
     await server.database.db.transaction(async (tx) => {
@@ -297,7 +296,7 @@ describe('fan-out', () => {
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: DEPLOYMENT_EVENTS, variables: { id: d.globalId } }),
     });
-    await until(() => server.hub.stats().deploymentSubscribers >= 1);
+    await until(() => server.hub.subscribers(d) === 1);
     const droppedBefore = server.hub.stats().dropped;
     const big = 'y'.repeat(64 * 1024);
     for (let i = 0; i < 600 && server.hub.stats().dropped === droppedBefore; i++) {
@@ -398,7 +397,7 @@ describe('errors, auth and limits over WebSocket', () => {
     const d = await fixture();
     const goodClient = wsClient(server.wsUrl, token);
     const good = collect(goodClient, DEPLOYMENT_EVENTS, { id: d.globalId });
-    await until(() => server.hub.stats().deploymentSubscribers >= 1);
+    await until(() => server.hub.subscribers(d) === 1);
     for (const garbage of ['not json', '{"type":"subscribe"}', '{"type":"bogus","id":"1"}', '{"id":"1","type":"subscribe","payload":{}}']) {
       const bad = await rawSocket(server.wsUrl, token);
       bad.send(garbage);
@@ -441,15 +440,14 @@ describe('errors, auth and limits over WebSocket', () => {
 
   it(`caps the operations of one connection at ${MAX_OPERATIONS}`, async () => {
     const d = await fixture();
-    const base = server.hub.stats().deploymentSubscribers;
     const client = wsClient(server.wsUrl, token);
     const subs = Array.from({ length: MAX_OPERATIONS }, () => collect(client, DEPLOYMENT_EVENTS, { id: d.globalId }));
-    await until(() => server.hub.stats().deploymentSubscribers === base + MAX_OPERATIONS);
+    await until(() => server.hub.subscribers(d) === MAX_OPERATIONS);
     const extra = collect(client, DEPLOYMENT_EVENTS, { id: d.globalId });
     await expect(extra.done).rejects.toBeDefined();
     expect((extra.errors[0] as any).extensions.code).toBe('PRECONDITION_FAILED');
     subs[0]!.stop();
-    await until(() => server.hub.stats().deploymentSubscribers === base + MAX_OPERATIONS - 1);
+    await until(() => server.hub.subscribers(d) === MAX_OPERATIONS - 1);
     const again = collect(client, DEPLOYMENT_EVENTS, { id: d.globalId });
     await succeed(d.deploymentId);
     await Promise.all([again.done, ...subs.slice(1).map((s) => s.done)]);
@@ -488,6 +486,7 @@ describe('the LISTEN connection', () => {
     const client = wsClient(server.wsUrl, token, { retryAttempts: 0 });
     const dep = collect(client, DEPLOYMENT_EVENTS, { id: d.globalId });
     const proj = collect(client, PROJECT_EVENTS, { slug: project.projectSlug });
+    await until(() => server.hub.subscribers(project) === 1 && server.hub.subscribers(d) === 1, 10_000, 'both subscriptions');
     await appendProgress(server.database, d.deploymentId, 2);
     await until(() => dep.events.length === 2 && proj.events.length === 2, 10_000, () => `the first two events: ${JSON.stringify({ dep: dep.events.length, proj: proj.events.length, hub: server.hub.stats() })}`);
     const relistens = server.hub.stats().relistens;
@@ -550,3 +549,40 @@ async function apiTokenHelper() {
     },
   };
 }
+
+describe('embedded PGlite', () => {
+  it("fans out through PGlite's own LISTEN: replay, live, completion", async () => {
+    const { createEventHub } = await import('../../server/events.ts');
+    const pino = (await import('pino')).default;
+    const embedded = await createDatabase({});
+    try {
+      await embedded.migrate();
+      const hub = createEventHub({ database: embedded, databaseUrl: undefined, log: pino({ level: 'silent' }) });
+      await hub.start();
+      const d = await createDeploymentFixture(embedded.db);
+      await appendProgress(embedded, d.deploymentId, 2);
+      const feed = hub.followDeployment({ deploymentId: d.deploymentId, projectId: d.projectId, afterSeq: 1 });
+      const project = hub.followProject(d.projectId);
+      const got: number[] = [];
+      const reading = (async () => {
+        for await (const row of feed) got.push(row.seq);
+      })();
+      await until(() => got.length === 1);
+      await appendProgress(embedded, d.deploymentId, 2);
+      await appendEvent(embedded, d.deploymentId, { type: 'CANCELLED', status: 'CANCELLED' });
+      await reading;
+      expect(got).toEqual([2, 3, 4, 5]);
+      const live: number[] = [];
+      for (let i = 0; i < 3; i++) live.push((await project.next()).value!.seq);
+      expect(live).toEqual([3, 4, 5]);
+      await project.return();
+      const stats = hub.stats();
+      expect(stats).toMatchObject({ deploymentSubscribers: 0, projectSubscribers: 0, loadedRows: 3 });
+      expect(stats.loads).toBeGreaterThanOrEqual(1);
+      expect(stats.loads).toBeLessThanOrEqual(3);
+      await hub.stop();
+    } finally {
+      await embedded.close();
+    }
+  });
+});
