@@ -4,7 +4,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -24,6 +23,7 @@ import type { Services } from '../../server/context.ts';
 import { createEventHub, type EventHub, type EventHubOptions } from '../../server/events.ts';
 import { createApp, type App } from '../../server/http.ts';
 import { REDACT_PATHS } from '../../server/logger.ts';
+import { freePort } from '../../server/temporal.ts';
 import { attachWebSocket, type WebSocketEndpoint, type WebSocketOptions } from '../../server/websocket.ts';
 import { TEST_JWT_SECRET } from './server.ts';
 
@@ -40,17 +40,6 @@ export async function until<T>(check: () => T | Promise<T>, timeoutMs = 10_000, 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await sleep(20);
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
