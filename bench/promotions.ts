@@ -14,14 +14,24 @@ const CONCURRENT = Number(process.env.BENCH_DEPLOYMENTS ?? 100);
 const APPROVALS = Number(process.env.BENCH_APPROVALS ?? 30);
 
 const rig = await startRig();
-const ws = createClient({
-  url: rig.api.url.replace('http', 'ws') + '/graphql',
-  webSocketImpl: WebSocket,
-  connectionParams: { authorization: `Bearer ${rig.admin}` },
-  lazy: false,
-});
+// A connection takes at most 100 subscriptions: one connection per 50, like dashboards would.
+const clients: ReturnType<typeof createClient>[] = [];
+let opened = 0;
+const connection = () => {
+  if (opened++ % 50 === 0) {
+    clients.push(
+      createClient({
+        url: rig.api.url.replace('http', 'ws') + '/graphql',
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${rig.admin}` },
+        lazy: false,
+      }),
+    );
+  }
+  return clients.at(-1)!;
+};
 const subscribe = (query: string, variables: Record<string, unknown>, onEvent: (e: any) => void) =>
-  ws.subscribe({ query, variables }, { next: (r) => onEvent((r.data as any) ?? {}), error: (e) => console.error('subscription error', e), complete: () => {} });
+  connection().subscribe({ query, variables }, { next: (r) => onEvent((r.data as any) ?? {}), error: (e) => console.error('subscription error', e), complete: () => {} });
 
 async function project(slug: string) {
   const r = await gqlAt(rig.api.url, rig.admin, `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environments { id slug } } }`, {
@@ -129,7 +139,7 @@ try {
   console.table([{ ...throughput, bare_completions_per_s: bare.completions_per_s, ratio: +(throughput.completions_per_s / bare.completions_per_s).toFixed(2) }]);
   writeResult('promotions', { target: 'approve→event p50 < 100 ms', throughput, bare, approval });
 } finally {
-  await ws.dispose();
+  await Promise.all(clients.map((c) => c.dispose()));
   await rig.close();
 }
 

@@ -129,8 +129,15 @@ export function createApp(services: Services): App {
     response.headers.forEach((value, key) => {
       outHeaders[key] = value;
     });
+    const contentType = response.headers.get('content-type') ?? '';
+    if (!response.body || !/text\/event-stream|multipart\/mixed/.test(contentType)) {
+      // One write for ordinary responses: headers and body leave in one packet.
+      const body = Buffer.from(await response.arrayBuffer());
+      outHeaders['content-length'] = String(body.length);
+      res.writeHead(response.status, outHeaders);
+      return void res.end(body);
+    }
     res.writeHead(response.status, outHeaders);
-    if (!response.body) return void res.end();
     // Streams SSE subscriptions chunk by chunk; stops reading when the client goes away.
     const reader = response.body.getReader();
     res.on('close', () => void reader.cancel().catch(() => {}));
