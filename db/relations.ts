@@ -16,6 +16,17 @@ export const relations = defineRelations(schema, (r) => ({
     databaseValues: r.many.databaseConnectionValues(),
     secretValues: r.many.secretValues(),
     deployments: r.many.deployments({ from: r.environments.id, to: r.deployments.environmentId }),
+    // Filtered views, so currentRelease and activeDeployment plan into the pipeline query itself.
+    succeededDeployments: r.many.deployments({
+      from: r.environments.id,
+      to: r.deployments.environmentId,
+      where: { status: 'SUCCEEDED' },
+    }),
+    unfinishedDeployments: r.many.deployments({
+      from: r.environments.id,
+      to: r.deployments.environmentId,
+      where: { status: { notIn: ['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'] } },
+    }),
   },
   databaseConnections: {
     project: r.one.projects({ from: r.databaseConnections.projectId, to: r.projects.id, optional: false }),

@@ -220,32 +220,26 @@ builder.drizzleObjectFields(EnvironmentRef, (t) => ({
     type: ReleaseRef,
     nullable: true,
     description: 'of the last SUCCEEDED deployment',
-    select: {
+    select: (_args, _ctx, nestedSelection) => ({
       with: {
-        deployments: {
-          where: { status: 'SUCCEEDED' },
+        succeededDeployments: {
           orderBy: { finishedAt: 'desc', createdAt: 'desc' },
           limit: 1,
-          with: { release: true },
+          columns: { id: true },
+          with: { release: nestedSelection() },
         },
       },
-    },
-    resolve: (env) => env.deployments[0]?.release ?? null,
+    }),
+    resolve: (env) => env.succeededDeployments[0]?.release ?? null,
   }),
   activeDeployment: t.field({
     type: DeploymentRef,
     nullable: true,
     description: 'the one not yet finished, if any',
-    select: {
-      with: {
-        deployments: {
-          where: { status: { notIn: [...TERMINAL_STATUSES] } },
-          orderBy: { createdAt: 'asc' },
-          limit: 1,
-        },
-      },
-    },
-    resolve: (env) => env.deployments[0] ?? null,
+    select: (_args, _ctx, nestedSelection) => ({
+      with: { unfinishedDeployments: nestedSelection({ orderBy: { createdAt: 'asc' }, limit: 1 }) },
+    }),
+    resolve: (env) => env.unfinishedDeployments[0] ?? null,
   }),
   deployments: t.relatedConnection('deployments', { query: () => ({ orderBy: { createdAt: 'desc' } }) }, DeploymentConnection),
 }));

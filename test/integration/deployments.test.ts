@@ -111,6 +111,12 @@ describe('promotion and approval', () => {
     const pending = await waitForStatus(server, id, ['PENDING_APPROVAL']);
     expect(pending.requiredApprovals).toBe(1);
     expect(pending.events.map((e: any) => e.type)).toEqual(['CREATED', 'APPROVAL_REQUESTED']);
+    const envs = await server.gql(`{ project(slug: "pipeline") { environments { slug currentRelease { version } activeDeployment { id status } } } }`);
+    expect(envs.data.project.environments).toEqual([
+      { slug: 'development', currentRelease: { version: 'aaaaaaa' }, activeDeployment: null },
+      { slug: 'staging', currentRelease: { version: 'aaaaaaa' }, activeDeployment: null },
+      { slug: 'production', currentRelease: null, activeDeployment: { id, status: 'PENDING_APPROVAL' } },
+    ]);
 
     // The requester may not approve, nor a role outside approverRoles.
     const self = await server.token('quinn', ['QA', 'APPROVER']);
