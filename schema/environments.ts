@@ -429,7 +429,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateEnvironmentSettingsInput, required: true }) },
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(UpdateEnvironmentSettingsInputSchema, args.input, 'input');
-      const id = await mutate(ctx, async (tx, actor) => {
+      const row = await mutate(ctx, async (tx, actor) => {
         const env = await lockEnvironment(tx, args.input.environmentId);
         assertAuthorized('updateEnvironmentSettings', actor, { environment: env });
         if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is archived`);
@@ -454,8 +454,11 @@ builder.mutationFields((t) => ({
           await tx.update(environments).set({ settings: next, settingsVersion: version }).where(eq(environments.id, env.id));
           await tx.insert(environmentSettingsVersions).values({ environmentId: env.id, version, settings: next, changedBy: actor.subject });
         }
+        // Read back inside the transaction: the version returned is the one this write made, even
+        // when another write commits right after it (clients send it back as expectedVersion).
+        const written = await tx.query.environments.findFirst(query({ where: { id: env.id } }));
         return {
-          result: env.id,
+          result: written!,
           audit: {
             projectId: env.projectId,
             action: 'environment.settings.update',
@@ -465,8 +468,8 @@ builder.mutationFields((t) => ({
         };
       });
       // Deployments waiting for approval pinned the old configuration; their approvals may be void.
-      await signalConfigChanged(ctx.services.workflows, ctx.db, id);
-      return (await ctx.db.query.environments.findFirst(query({ where: { id } })))!;
+      await signalConfigChanged(ctx.services.workflows, ctx.db, localId(args.input.environmentId, 'Environment'));
+      return row;
     },
   }),
 
