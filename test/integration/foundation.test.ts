@@ -1,5 +1,6 @@
 // The configuration API end to end: a real server over HTTP on a real PostgreSQL database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { badJwts } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { codeOf, startTestServer, type TestServer } from '../support/server.ts';
 
@@ -48,15 +49,8 @@ describe('authentication', () => {
 
   it('refuses forged, alg:none and expired JWTs', async () => {
     const good = await server.token('alice', ['VIEWER']);
-    const [h, p] = good.split('.');
-    const forged = `${h}.${p}.${'A'.repeat(43)}`;
-    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
+    const { forged, none, expired } = await badJwts(good, server.config.jwtSecret);
     const { SignJWT } = await import('jose');
-    const expired = await new SignJWT({ roles: ['ADMIN'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('old')
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
-      .sign(server.config.jwtSecret);
     const noExp = await new SignJWT({ roles: ['ADMIN'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').sign(server.config.jwtSecret);
     const badRoles = await new SignJWT({ roles: ['ROOT'] })
       .setProtectedHeader({ alg: 'HS256' })

@@ -3,6 +3,7 @@
 // ordering under concurrent writes, resume, fan-out cost, slow consumers, protocol and auth
 // failures, limits, keep-alive and the LISTEN connection's recovery. Deployments and their
 // events are written straight into the database, as the workflows write them.
+import { badJwts } from '../support/client.ts';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -359,15 +360,7 @@ describe('errors, auth and limits over WebSocket', () => {
     };
     expect(await closeCode({})).toBe(4401);
     expect(await closeCode({ authorization: '' })).toBe(4401);
-    const [h, p] = token.split('.');
-    const forged = `${h}.${p}.${'A'.repeat(43)}`;
-    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
-    const { SignJWT } = await import('jose');
-    const expired = await new SignJWT({ roles: ['ADMIN'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('old')
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
-      .sign(server.config.jwtSecret);
+    const { forged, none, expired } = await badJwts(token, server.config.jwtSecret);
     for (const bad of [`Bearer ${forged}`, `Bearer ${none}`, `Bearer ${expired}`, 'Bearer garbage', token, 'Basic abc']) {
       expect(await closeCode({ authorization: bad }), bad).toBe(4403);
     }
