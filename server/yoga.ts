@@ -8,6 +8,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { schema } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
 import { useRedactInvalidValues } from './redact.ts';
+import { useSharedSubscriptionExecution } from './shared-subscriptions.ts';
 import type { Context, Services } from './context.ts';
 
 /** The limits every operation meets, on every transport (graphql-armor). */
@@ -103,6 +104,7 @@ export function createGraphQLHandler(services: Services) {
           graphql_envelop_phase_validate: false,
         },
       }),
+      useSharedSubscriptionExecution(),
     ],
   });
   return yoga;
