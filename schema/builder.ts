@@ -8,6 +8,7 @@ import { getTableConfig } from 'drizzle-orm/pg-core';
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { relations } from '../db/relations.ts';
 import { AppError, badInput, notFound } from '../domain/errors.ts';
+import { authorize, type Action, type Principal } from '../domain/permissions.ts';
 import type { Role } from '../domain/types.ts';
 import type { Context } from '../server/context.ts';
 
@@ -30,6 +31,11 @@ export interface PothosTypes {
   };
 }
 
+const refusalOf = (action: Action, principal: Principal) => {
+  const decision = authorize(action, principal);
+  return decision.allowed ? null : decision.reason;
+};
+
 export const builder = new SchemaBuilder<PothosTypes>({
   plugins: [ScopeAuthPlugin, RelayPlugin, DrizzlePlugin],
   defaultFieldNullability: false,
@@ -45,14 +51,15 @@ export const builder = new SchemaBuilder<PothosTypes>({
   },
   scopeAuth: {
     authScopes: (ctx) => ({
-      authenticated: ctx.principal !== null && ctx.principal.kind !== 'callback',
+      // The contract's 'read' row: any role, not a callback token, and not a token without roles.
+      authenticated: ctx.principal !== null && authorize('read', ctx.principal).allowed,
       callback: ctx.principal?.kind === 'callback',
     }),
     authorizeOnSubscribe: true,
     unauthorizedError: (_parent, context) =>
       context.principal === null
         ? new AppError('UNAUTHENTICATED', context.authError ?? 'A valid bearer token is required')
-        : new AppError('FORBIDDEN', 'This token may not do that'),
+        : new AppError('FORBIDDEN', refusalOf('read', context.principal) ?? 'This token may not do that'),
   },
 });
 
