@@ -15,10 +15,15 @@
 //
 // Values that could be secret (SetSecretValueInput.value) never appear in a message: messages
 // name the field and the rule, never the input.
+//
+// Text: every string field is built on storableString(), the one rule of domain/text.ts (no NUL,
+// no unpaired surrogate), so text PostgreSQL would refuse is BAD_USER_INPUT naming the field.
+// SetSecretValueInput.value alone may hold a NUL (it is stored encrypted), not a lone surrogate.
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
 import { badInput } from './errors.ts';
 import type { Action } from './permissions.ts';
+import { textProblem, unpairedSurrogateProblem } from './text.ts';
 import type { DeployTarget, Role } from './types.ts';
 
 // ---------------------------------------------------------------- enums
@@ -49,6 +54,17 @@ export const StepStatusSchema = z.enum(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAIL
 
 const between = (min: number, max: number) => `must be between ${min} and ${max}`;
 
+/**
+ * The base of every string input: text PostgreSQL can store (domain/text.ts: no NUL, no unpaired
+ * surrogate). It runs first and stops that field's other checks, so the message names this rule
+ * rather than a pattern the bad character happens to break.
+ */
+export const storableString = () =>
+  z.string().check((ctx) => {
+    const problem = textProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value, continue: false });
+  });
+
 const intBetween = (min: number, max: number) =>
   z
     .number()
@@ -58,10 +74,10 @@ const intBetween = (min: number, max: number) =>
 
 /** Trimmed, non-blank, at most `max` characters (after trimming). */
 const text = (max: number) =>
-  z.string().trim().min(1, 'must not be blank').max(max, `must be at most ${max} characters`);
+  storableString().trim().min(1, 'must not be blank').max(max, `must be at most ${max} characters`);
 
 /** Free text kept as typed (comments, messages); may be empty. */
-const longText = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const longText = (max: number) => storableString().max(max, `must be at most ${max} characters`);
 
 /** Drops null-valued keys except `keep`: GraphQL's null means "not given" unless documented. */
 const nullMeansAbsent = <S extends z.ZodType>(schema: S, keep: readonly string[] = []) =>
@@ -81,16 +97,14 @@ const uniqueList = <T extends z.ZodType>(item: T, what: string, key: (v: z.outpu
     });
   });
 
-export const IdSchema = z.string().min(1, 'must not be empty').max(512, 'must be at most 512 characters');
+export const IdSchema = storableString().min(1, 'must not be empty').max(512, 'must be at most 512 characters');
 
 const SLUG_RE = /^[a-z][a-z0-9-]{1,38}$/;
-export const SlugSchema = z
-  .string()
+export const SlugSchema = storableString()
   .regex(SLUG_RE, 'must match ^[a-z][a-z0-9-]{1,38}$ (2 to 39 lower-case letters, digits or hyphens, starting with a letter)');
 
 const SECRET_NAME_RE = /^[A-Z][A-Z0-9_]{0,127}$/;
-export const SecretNameSchema = z
-  .string()
+export const SecretNameSchema = storableString()
   .regex(SECRET_NAME_RE, 'must match ^[A-Z][A-Z0-9_]{0,127}$ (UPPER_SNAKE_CASE, at most 128 characters)');
 
 const uniqueRoles = uniqueList(RoleSchema, 'role', (r) => r);
@@ -121,8 +135,7 @@ export function isHostname(s: string): boolean {
 }
 
 /** A host name, an IPv4 address or an IPv6 address (without brackets). */
-export const HostSchema = z
-  .string()
+export const HostSchema = storableString()
   .trim()
   .min(1, 'must not be blank')
   .max(253, 'must be at most 253 characters')
@@ -143,8 +156,7 @@ function httpUrlProblem(value: string): string | null {
 }
 
 /** Absolute http(s) URL, at most 2048 characters, without credentials. */
-export const HttpUrlSchema = z
-  .string()
+export const HttpUrlSchema = storableString()
   .trim()
   .min(1, 'must not be blank')
   .max(2048, 'must be at most 2048 characters')
@@ -162,8 +174,7 @@ const ORIGIN_MESSAGE = 'must be an origin scheme://host[:port] without path, e.g
  * origins like `capacitor://localhost` work. Scheme and host are lower-cased: origins compare
  * case-insensitively there, and one spelling keeps comparisons and diffs exact.
  */
-export const OriginSchema = z
-  .string()
+export const OriginSchema = storableString()
   .trim()
   .max(300, 'must be at most 300 characters')
   .transform((value, ctx) => {
@@ -201,8 +212,7 @@ export function gitBranchProblem(branch: string): string | null {
   return null;
 }
 
-export const GitBranchSchema = z
-  .string()
+export const GitBranchSchema = storableString()
   .min(1, 'must not be empty')
   .max(255, 'must be at most 255 characters')
   .superRefine((b, ctx) => {
@@ -211,8 +221,7 @@ export const GitBranchSchema = z
   });
 
 /** 7 to 40 hex digits, lower-cased: the same commit is one release whatever its case. */
-export const CommitShaSchema = z
-  .string()
+export const CommitShaSchema = storableString()
   .trim()
   .regex(/^[0-9a-fA-F]{7,40}$/, 'must be 7 to 40 hexadecimal digits')
   .transform((s) => s.toLowerCase());
@@ -220,8 +229,7 @@ export const CommitShaSchema = z
 // ---------------------------------------------------------------- policy and target
 
 /** Glob for branches: `*` is the only wildcard; the characters of the contract's examples. */
-export const BranchPatternSchema = z
-  .string()
+export const BranchPatternSchema = storableString()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
   .regex(/^[A-Za-z0-9._/*-]+$/, 'must be a glob of letters, digits and . _ / * -');
@@ -355,8 +363,7 @@ export const UpdateEnvironmentInputSchema = nullMeansAbsent(
 // ---------------------------------------------------------------- settings
 
 export const FeatureFlagInputSchema = z.object({
-  key: z
-    .string()
+  key: storableString()
     .regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$/, 'must match ^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$ (at most 64 characters)'),
   enabled: z.boolean(),
 });
@@ -376,8 +383,7 @@ export const RateLimitInputSchema = nullMeansAbsent(
   ['requestsPerMinute'],
 );
 
-export const CronSchema = z
-  .string()
+export const CronSchema = storableString()
   .trim()
   .max(200, 'must be at most 200 characters')
   .refine((v) => isValidCron(v), 'must be a valid 5-field cron expression (minute hour day-of-month month day-of-week)');
@@ -491,8 +497,15 @@ export const SetSecretValueInputSchema = nullMeansAbsent(
   z.object({
     secretId: IdSchema,
     environment: SlugSchema,
-    // Kept byte for byte: no trimming, since whitespace may be part of a secret.
+    // Kept byte for byte: no trimming, since whitespace may be part of a secret. Not free text:
+    // only encrypted (or in the store) it may hold a NUL, but like all text it must be
+    // well-formed Unicode (domain/text.ts), or it would not come back byte for byte.
     value: z.string().superRefine((v, ctx) => {
+      const surrogate = unpairedSurrogateProblem(v);
+      if (surrogate) {
+        ctx.addIssue({ code: 'custom', message: surrogate });
+        return;
+      }
       const bytes = utf8.encode(v).length;
       if (bytes < 1) ctx.addIssue({ code: 'custom', message: 'must not be empty' });
       if (bytes > MAX_SECRET_VALUE_BYTES) {

@@ -1,4 +1,5 @@
 // The audit log: every mutation runs in one transaction that also records who did what.
+import { pgErrorOf } from '../db/errors.ts';
 import { and, desc, eq, lt, or } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
 
@@ -18,30 +19,64 @@ export function principalOf(ctx: Context): Principal {
 }
 
 /**
+ * Reads, inside the mutation's transaction and after its writes, what the mutation answers; gets
+ * the transaction and what `work` returned (usually the written row's id). For a Pothos
+ * `drizzleField`, pass `(tx, id) => tx.query.<table>.findFirst(query({ where: { id } }))` so the
+ * answer still plans its nested fields in one statement.
+ */
+export type ReadBack<T, R> = (tx: Transaction, result: T) => Promise<R | null | undefined>;
+
+/**
  * Runs a mutation's writes in one transaction; the audit entries it returns are written in the
  * same transaction, so a failed mutation leaves neither data nor audit behind.
+ *
+ * With `readBack`, the answer is read in that same transaction, after the writes and the audit:
+ * it is exactly the state this mutation's write produced, never a concurrent writer's later
+ * commit (which re-reading after commit could show). Work that must follow the commit (signals
+ * to workflows, ...) stays with the caller, after `mutate` returns.
  */
-export async function mutate<T>(
+export function mutate<T>(
   ctx: Context,
   work: (tx: Transaction, actor: Principal) => Promise<{ result: T; audit: AuditEntry | AuditEntry[] }>,
-): Promise<T> {
+): Promise<T>;
+export function mutate<T, R>(
+  ctx: Context,
+  work: (tx: Transaction, actor: Principal) => Promise<{ result: T; audit: AuditEntry | AuditEntry[] }>,
+  readBack: ReadBack<T, R>,
+): Promise<R>;
+export async function mutate<T, R>(
+  ctx: Context,
+  work: (tx: Transaction, actor: Principal) => Promise<{ result: T; audit: AuditEntry | AuditEntry[] }>,
+  readBack?: ReadBack<T, R>,
+): Promise<T | R> {
   const actor = principalOf(ctx);
   try {
     return await ctx.db.transaction(async (tx) => {
       const { result, audit } = await work(tx, actor);
       for (const entry of Array.isArray(audit) ? audit : [audit]) await recordAudit(tx, actor.subject, entry);
-      return result;
+      if (!readBack) return result;
+      const answer = await readBack(tx, result);
+      // The row was just written in this transaction; not finding it is a bug, and rolls back.
+      if (answer == null) throw new Error('A mutation could not read back the row it wrote');
+      return answer;
     });
   } catch (error) {
     throw translateDatabaseError(error);
   }
 }
 
-/** Constraint violations become contract errors; anything else stays an internal error. */
+/**
+ * Constraint violations and data exceptions become contract errors; anything else stays an
+ * internal error. Class 22 (data exception: 22021 a NUL in text, 22P05 a NUL or lone surrogate in
+ * jsonb, 22P02 malformed input, values out of range, ...) is input the database cannot take:
+ * BAD_USER_INPUT. domain/validation.ts refuses such text first; this is the safety net. The
+ * driver's message is not passed on: it may quote the value.
+ */
 export function translateDatabaseError(error: unknown): unknown {
   if (error instanceof AppError) return error;
-  const pg = findPgError(error);
+  const pg = pgErrorOf(error);
   if (!pg) return error;
+  if (pg.code.startsWith('22')) return badInput(`Invalid value: the database cannot store it (SQLSTATE ${pg.code})`);
   switch (pg.code) {
     case '23505':
       return conflict(`Already exists (${pg.constraint ?? 'unique constraint'})`);
@@ -55,17 +90,6 @@ export function translateDatabaseError(error: unknown): unknown {
     default:
       return error;
   }
-}
-
-function findPgError(error: unknown): { code: string; constraint?: string } | null {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-      const constraint = (e as { constraint?: string; constraint_name?: string }).constraint ?? (e as { constraint_name?: string }).constraint_name;
-      return constraint ? { code, constraint } : { code };
-    }
-  }
-  return null;
 }
 
 export interface AuditEventShape {

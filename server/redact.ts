@@ -24,11 +24,20 @@ function endOfValue(text: string, from: number): number {
   return text.length;
 }
 
+// The scalar's or enum's own reason repeats the value too: 'String cannot represent a non string
+// value: { secret: "…" }', 'Value "…" does not exist in "Role" enum.'
+const SCALAR_REASON = /( cannot represent [^:;]*): .*$/s;
+const ENUM_REASON = /Value ".*" does not exist in ("[^"]+" enum)/s;
+
 export function redactInvalidValue(message: string): string {
   const m = PREFIX.exec(message);
   if (!m) return message;
   const start = m[0].length;
-  return message.slice(0, start) + '(value not shown)' + message.slice(endOfValue(message, start));
+  const rest = message
+    .slice(endOfValue(message, start))
+    .replace(SCALAR_REASON, '$1: (value not shown)')
+    .replace(ENUM_REASON, 'Value (not shown) does not exist in $1');
+  return message.slice(0, start) + '(value not shown)' + rest;
 }
 
 function redactResult(result: ExecutionResult): ExecutionResult | null {

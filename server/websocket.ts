@@ -17,6 +17,7 @@ import { Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate } from './auth.ts';
 import type { Context, Services } from './context.ts';
+import { withRequestErrorCodes } from './error-codes.ts';
 import { setTransportCloser } from './events.ts';
 import type { App } from './http.ts';
 
@@ -81,7 +82,16 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
           socket.close(4401, 'Unauthorized: connectionParams.authorization must be "Bearer <token>"');
           return false;
         }
-        const auth = await authenticate(services.database.db, services.config.jwtSecret, authorization);
+        let auth;
+        try {
+          auth = await authenticate(services.database.db, services.config.jwtSecret, authorization);
+        } catch (error) {
+          // An API token is looked up in the database; while that is down, say so (clients retry
+          // 1013) without the driver's message, which graphql-ws would otherwise put in the reason.
+          log.warn({ err: error }, 'could not authenticate a WebSocket connection');
+          socket.close(1013, 'Try again later: authentication is unavailable');
+          return false;
+        }
         if (!auth.principal) {
           socket.close(4403, `Forbidden: ${auth.error}`.slice(0, 120));
           return false;
@@ -112,18 +122,21 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
         try {
           document = env.parse(payload.query);
         } catch (error) {
-          // Syntax errors and the token limit (graphql-armor hooks parse) fail the operation, not the socket.
-          return [error instanceof GraphQLError ? error : new GraphQLError('Could not parse the query', { extensions: { code: 'BAD_USER_INPUT' } })];
+          // Syntax errors and the token limit (graphql-armor hooks parse) fail the operation, not the
+          // socket; like every request refusal, with BAD_USER_INPUT (server/error-codes.ts).
+          return withRequestErrorCodes([
+            error instanceof GraphQLError ? error : new GraphQLError('Could not parse the query', { extensions: { code: 'BAD_USER_INPUT' } }),
+          ]);
         }
         let errors: readonly GraphQLError[];
         try {
           errors = env.validate(env.schema, document);
         } catch (error) {
           // graphql-armor's rules throw their rejection (depth, cost, aliases...).
-          if (error instanceof GraphQLError) return [error];
+          if (error instanceof GraphQLError) return withRequestErrorCodes([error]);
           throw error;
         }
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return withRequestErrorCodes(errors);
         let contextValue: Context;
         try {
           contextValue = (await env.contextFactory()) as unknown as Context;

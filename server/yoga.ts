@@ -5,8 +5,10 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { isDataException, sqlStateOf } from '../db/errors.ts';
 import { schema } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
+import { useRequestErrorCodes } from './error-codes.ts';
 import { useRedactInvalidValues } from './redact.ts';
 import { useSharedSubscriptionExecution } from './shared-subscriptions.ts';
 import type { Context, Services } from './context.ts';
@@ -64,6 +66,13 @@ export function createGraphQLHandler(services: Services) {
         const original = (error as GraphQLError).originalError;
         // Refusals (GraphQLErrors with a contract code) reach the client as they are.
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError || hasCode(original))) return error;
+        // A value PostgreSQL cannot take (a NUL in a query argument, say) is the caller's input;
+        // mutations translate these themselves (schema/audit.ts), queries land here.
+        if (isDataException(original)) {
+          return new GraphQLError(`Invalid value: the database cannot take it (SQLSTATE ${sqlStateOf(original)})`, {
+            extensions: { code: 'BAD_USER_INPUT' },
+          });
+        }
         services.log.error({ err: original ?? error }, 'unexpected error in a resolver');
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },
@@ -91,6 +100,7 @@ export function createGraphQLHandler(services: Services) {
       }),
       useRequireAuthentication(),
       useRedactInvalidValues(),
+      useRequestErrorCodes(),
       usePrometheus({
         endpoint: '/metrics',
         registry: services.metrics,

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { deployments } from '../db/schema/index.ts';
-import { AppError, preconditionFailed } from '../domain/errors.ts';
+import { AppError, badInput, preconditionFailed } from '../domain/errors.ts';
 import type { DeploymentStatus } from '../domain/types.ts';
 import {
   approveUpdate,
@@ -37,6 +37,10 @@ function refusal(error: unknown): never {
   if (error instanceof WorkflowUpdateFailedError) {
     for (let e: unknown = error.cause; e; e = (e as { cause?: unknown }).cause) {
       if (e instanceof ApplicationFailure && e.type === REFUSAL.forbidden) throw new AppError('FORBIDDEN', e.message);
+      if (e instanceof ApplicationFailure && e.type === REFUSAL.badInput) {
+        const field = (e.details?.[0] as { field?: unknown } | undefined)?.field;
+        throw badInput(e.message, typeof field === 'string' ? field : undefined);
+      }
       if (e instanceof ApplicationFailure && (e.type === REFUSAL.precondition || e.type === 'IllegalTransition')) {
         throw new AppError('PRECONDITION_FAILED', e.message);
       }

@@ -31,4 +31,6 @@ export const statusQuery = defineQuery<DeploymentStatus>('status');
 export const REFUSAL = {
   forbidden: 'FORBIDDEN',
   precondition: 'PRECONDITION_FAILED',
+  /** Input the workflow (validator) or the database (activity, non-retryable) refuses. */
+  badInput: 'BAD_USER_INPUT',
 } as const;

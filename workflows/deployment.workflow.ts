@@ -11,6 +11,7 @@ import {
   setHandler,
   sleep,
 } from '@temporalio/workflow';
+import { textProblem, toStorableText } from '../domain/text.ts';
 import type { DeploymentStatus } from '../domain/types.ts';
 import type { DeploymentActivities } from './activities/deployment.ts';
 import {
@@ -72,6 +73,20 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
     }
     if (deciders.has(subject)) throw ApplicationFailure.create({ type: REFUSAL.forbidden, message: `${subject} has already decided on this deployment` });
   };
+  // The request's own text, which recordDecision stores: the API checks it first (the shared rule
+  // of domain/text.ts); a client of Temporal that skips the API is refused here, before the update
+  // is accepted. Pure, like every validator. Only in the validator: accepted updates are replayed
+  // through the handler, which must schedule what it scheduled before.
+  const validateDecisionText = ({ comment }: DecisionRequest) => {
+    const problem = comment === null || comment === undefined ? null : textProblem(comment);
+    if (problem) {
+      throw ApplicationFailure.create({ type: REFUSAL.badInput, message: `input.comment: ${problem}`, details: [{ field: 'input.comment' }] });
+    }
+  };
+  const validateDecisionRequest = (request: DecisionRequest) => {
+    validateDecisionText(request);
+    validateDecision(request);
+  };
   // condition() wakes every waiter at once, so each re-checks after waking: a real mutex.
   const lock = async () => {
     while (busy) await condition(() => !busy);
@@ -82,7 +97,15 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
     try {
       validateDecision(request); // again: the state may have moved while this update waited
       deciders.add(request.subject);
-      const result = await db.recordDecision(deploymentId, { ...request, decision, required: plan.requiredApprovals });
+      let result;
+      try {
+        result = await db.recordDecision(deploymentId, { ...request, decision, required: plan.requiredApprovals });
+      } catch (error) {
+        // Not recorded (e.g. the database refused the comment, a non-retryable failure): the
+        // update fails, and this person may still decide.
+        deciders.delete(request.subject);
+        throw error;
+      }
       status = result.status;
       approvals = result.approvals;
       return status;
@@ -90,8 +113,8 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
       busy = false;
     }
   };
-  setHandler(approveUpdate, decide('APPROVE'), { validator: validateDecision });
-  setHandler(rejectUpdate, decide('REJECT'), { validator: validateDecision });
+  setHandler(approveUpdate, decide('APPROVE'), { validator: validateDecisionRequest });
+  setHandler(rejectUpdate, decide('REJECT'), { validator: validateDecisionRequest });
   setHandler(
     cancelUpdate,
     async ({ subject }) => {
@@ -110,7 +133,9 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
     configChanged = true;
   });
   setHandler(webhookOutcomeSignal, (outcome) => {
-    webhookOutcome ??= outcome;
+    // The message ends up in the event log and the deployment's error: storable text only (the
+    // API refuses anything else; a signal from elsewhere is made storable, not refused).
+    webhookOutcome ??= { status: outcome.status, message: outcome.message === null ? null : toStorableText(outcome.message) };
   });
 
   const finishCancelled = async () => {

@@ -372,6 +372,65 @@ describe('WEBHOOK deploy target', () => {
   });
 });
 
+describe('text the database cannot store', () => {
+  it('refuses a decision comment with a NUL or an unpaired surrogate at once: in the API, in the workflow, and in the activity without retrying', async () => {
+    const { Client, Connection } = await import('@temporalio/client');
+    const { decodeGlobalID } = await import('@pothos/plugin-relay');
+    const { decide } = await import('../../workflows/client.ts');
+    const { createDeploymentActivities } = await import('../../workflows/activities/deployment.ts');
+    const { createDatabase } = await import('../../db/client.ts');
+    const pino = (await import('pino')).default;
+    const p = await setupProject(server, 'nul-comment');
+    await promoteToStaging(p, 'dddd0001');
+    const prod = await server.gql(PROMOTE, { i: { environmentId: p.production } });
+    const id = prod.data.promote.id;
+    await waitForStatus(server, id, ['PENDING_APPROVAL']);
+    const bob = await server.token('bob', ['APPROVER']);
+
+    // The API refuses it before sending the update.
+    for (const comment of ['LGTM\u0000', '\ud800LGTM', 'a\udfffb']) {
+      for (const document of [APPROVE, REJECT]) {
+        const r = await server.gql(document, { i: { deploymentId: id, comment } }, bob);
+        expect(codeOf(r), JSON.stringify(r.errors)).toBe('BAD_USER_INPUT');
+        expect(r.errors![0]!.extensions!.field).toBe('input.comment');
+      }
+    }
+
+    const uuid = decodeGlobalID(id).id;
+    // A Temporal client that skips the API meets the workflow's update validator.
+    const connection = await Connection.connect({ address: server.config.temporal.address! });
+    const handle = await createDatabase({ url: server.config.databaseUrl, poolSize: 1 });
+    try {
+      const gw = { client: new Client({ connection, namespace: server.config.temporal.namespace }), taskQueue: server.config.temporal.taskQueue };
+      await expect(decide(gw, uuid, 'APPROVE', { subject: 'bob', roles: ['APPROVER'], comment: 'no\u0000' })).rejects.toMatchObject({
+        extensions: { code: 'BAD_USER_INPUT', field: 'input.comment' },
+      });
+      // The activity itself, given such text: a non-retryable failure, nothing written.
+      const activities = createDeploymentActivities({
+        db: handle.db,
+        log: pino({ level: 'silent' }),
+        webhookSecret: undefined,
+        callbackKey: server.config.jwtSecret,
+        publicUrl: server.config.publicUrl,
+      });
+      await expect(activities.recordDecision(uuid, { subject: 'bob', comment: 'no\u0000', decision: 'APPROVE', required: 1 })).rejects.toMatchObject({
+        type: 'BAD_USER_INPUT',
+        nonRetryable: true,
+      });
+    } finally {
+      await handle.close();
+      await connection.close();
+    }
+
+    // Nothing was recorded, and bob may still decide.
+    expect((await deployment(server, id)).status).toBe('PENDING_APPROVAL');
+    const approved = await server.gql(APPROVE, { i: { deploymentId: id, comment: 'LGTM 🚀' } }, bob);
+    expect(approved.errors).toBeUndefined();
+    expect(approved.data.approveDeployment.approvals).toEqual([{ approver: 'bob', decision: 'APPROVE' }]);
+    await waitForStatus(server, id, ['SUCCEEDED']);
+  });
+});
+
 describe('determinism', () => {
   it("replays finished workflows' histories with the current workflow code", async () => {
     const { Client, Connection } = await import('@temporalio/client');

@@ -222,6 +222,14 @@ describe('environments', () => {
     expect(node.data.node).toEqual({ __typename: 'Environment', slug: 'development' });
   });
 
+  it('answers BAD_USER_INPUT, not an internal error, when a query argument is text PostgreSQL cannot take', async () => {
+    for (const slug of ['a\u0000b', 'x\ud800']) {
+      const r = await server.gql(`query($slug: String!) { project(slug: $slug) { id } }`, { slug });
+      expect(r.status).toBeLessThan(500);
+      expect(codeOf(r)).toBe(slug.includes('\u0000') ? 'BAD_USER_INPUT' : null);
+    }
+  });
+
   it('updates settings with optimistic concurrency and keeps every version', async () => {
     const project = await createProject('settings');
     const staging = project.environments[1];

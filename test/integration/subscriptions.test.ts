@@ -413,18 +413,33 @@ describe('errors, auth and limits over WebSocket', () => {
   it('applies the graphql-armor limits and syntax checks per operation, keeping the socket open', async () => {
     let connections = 0;
     const client = wsClient(server.wsUrl, token, { lazy: false, on: { connected: () => void connections++ } });
-    const run = (query: string) =>
+    const run = (query: string, variables?: Record<string, unknown>) =>
       new Promise<any>((resolve) => {
-        client.subscribe({ query }, { next: resolve, error: (e) => resolve({ errors: Array.isArray(e) ? e : [e] }), complete: () => {} });
+        client.subscribe({ query, variables }, { next: resolve, error: (e) => resolve({ errors: Array.isArray(e) ? e : [e] }), complete: () => {} });
       });
+    // Every refusal of the operation itself carries the contract's BAD_USER_INPUT.
+    const codes = (result: any) => (result?.errors ?? []).map((e: any) => e.extensions?.code);
     const deep = `{ projects { edges { node { environments { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { slug } } } } } } } } } } } } } }`;
     const deepResult = await run(deep);
     expect(JSON.stringify(deepResult.errors)).toMatch(/depth/i);
+    expect(codes(deepResult)).toEqual(['BAD_USER_INPUT']);
     const aliases = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: viewer { subject }`).join(' ')} }`;
-    expect(JSON.stringify((await run(aliases)).errors)).toMatch(/alias/i);
+    const aliasResult = await run(aliases);
+    expect(JSON.stringify(aliasResult.errors)).toMatch(/alias/i);
+    expect(codes(aliasResult)).toEqual(['BAD_USER_INPUT']);
     const tokens = `{ viewer { ${Array.from({ length: 3100 }, () => 'subject').join(' ')} } }`;
-    expect(JSON.stringify((await run(tokens)).errors)).toMatch(/token/i);
-    expect(JSON.stringify((await run('{ viewer { '))?.errors)).toMatch(/Syntax Error/);
+    const tokenResult = await run(tokens);
+    expect(JSON.stringify(tokenResult.errors)).toMatch(/token/i);
+    expect(codes(tokenResult)).toEqual(['BAD_USER_INPUT']);
+    const syntaxResult = await run('{ viewer { ');
+    expect(JSON.stringify(syntaxResult?.errors)).toMatch(/Syntax Error/);
+    expect(codes(syntaxResult)).toEqual(['BAD_USER_INPUT']);
+    const unknownField = await run('{ viewer { subject passwordHash } }');
+    expect(JSON.stringify(unknownField.errors)).toMatch(/passwordHash/);
+    expect(codes(unknownField)).toEqual(['BAD_USER_INPUT']);
+    const coercion = await run('query($slug: String!) { project(slug: $slug) { id } }', { slug: 42 });
+    expect(JSON.stringify(coercion.errors)).toMatch(/\$slug/);
+    expect(codes(coercion)).toEqual(['BAD_USER_INPUT']);
     const ok = await run('{ viewer { subject } }');
     expect(ok.data.viewer.subject).toBe('vera');
     expect(connections).toBe(1);

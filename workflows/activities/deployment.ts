@@ -8,6 +8,7 @@ import { and, count, eq, inArray, isNotNull, isNull, lt, ne, or, sql } from 'dri
 import type { Logger } from 'pino';
 import { recordAudit } from '../../db/audit.ts';
 import type { Database, Transaction } from '../../db/client.ts';
+import { isDataException, sqlStateOf } from '../../db/errors.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../../db/configuration.ts';
 import { appendDeploymentEvent } from '../../db/events.ts';
 import { approvals, deploymentEvents, deployments, environments, projects, releases, type DeploymentRow } from '../../db/schema/index.ts';
@@ -15,6 +16,7 @@ import { failedErrorChecks } from '../../domain/policy.ts';
 import { callbackTokenFor } from '../../domain/callback-token.ts';
 import { buildSnapshot, sameConfiguration } from '../../domain/snapshot.ts';
 import type { DeploymentStatus, DeploymentStep } from '../../domain/types.ts';
+import { REFUSAL } from '../definitions.ts';
 import { IllegalTransition, isTerminal, SIMULATED_STEPS, SIMULATED_TICKS, transition, type Happening } from '../state-machine.ts';
 
 export interface ActivityDeps {
@@ -44,7 +46,32 @@ export interface DeploymentPlan {
   webhookTimeoutSeconds: number;
 }
 
+/**
+ * Each activity, failing non-retryably (type BAD_USER_INPUT, which the API maps to that code) when
+ * the database refuses a value as a data exception: retrying the same write cannot succeed, and a
+ * Workflow Update waiting on it (approve, reject) would never answer. The message names the
+ * SQLSTATE only: the driver's may quote the value.
+ */
+function failDataExceptions<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A): A {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        if (!isDataException(error)) throw error;
+        throw ApplicationFailure.nonRetryable(`The database refused a value as invalid (SQLSTATE ${sqlStateOf(error)})`, REFUSAL.badInput);
+      }
+    };
+  }
+  return wrapped as A;
+}
+
 export function createDeploymentActivities(deps: ActivityDeps) {
+  return failDataExceptions(deploymentActivities(deps));
+}
+
+function deploymentActivities(deps: ActivityDeps) {
   const { db, log } = deps;
   const doFetch = deps.fetch ?? fetch;
 

@@ -11,6 +11,7 @@
 //   environment allows it again rotates the value.
 // Values are never returned, logged or put in Temporal's history: the result holds counts and the
 // workflow ids of deployments to tell that their target's configuration changed.
+import { sqlStateOf } from '../../db/errors.ts';
 import { Context } from '@temporalio/activity';
 import { and, asc, desc, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -166,7 +167,7 @@ export function createRotationActivities(deps: RotationActivityDeps) {
                 environmentId: due.environmentId,
                 ...(error instanceof SecretStoreError
                   ? { code: error.code, retryable: error.retryable, reason: error.message }
-                  : { error: (error as Error)?.name ?? 'Error', sqlState: sqlStateOf(error) }),
+                  : { error: (error as Error)?.name ?? 'Error', sqlState: sqlStateOf(error) ?? undefined }),
               },
               'scheduled secret rotation failed; the next tick tries again',
             );
@@ -187,15 +188,6 @@ export function createRotationActivities(deps: RotationActivityDeps) {
       return result;
     },
   };
-}
-
-/** The SQLSTATE of a database error (drizzle wraps the driver's error in `cause`). */
-function sqlStateOf(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
 }
 
 /** The activity context when running as an activity (null when called directly, e.g. in tests). */
