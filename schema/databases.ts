@@ -75,7 +75,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(CreateDatabaseConnectionInputSchema, args.input, 'input');
       const projectId = localId(args.input.projectId, 'Project');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         assertAuthorized('createDatabaseConnection', actor);
         const [row] = await tx
           .insert(databaseConnections)
@@ -85,8 +85,7 @@ builder.mutationFields((t) => ({
           result: row!.id,
           audit: { projectId, action: 'database.create', targetId: row!.id, detail: { name: input.name } },
         };
-      });
-      return (await ctx.db.query.databaseConnections.findFirst(query({ where: { id } })))!;
+      }, (tx, id) => tx.query.databaseConnections.findFirst(query({ where: { id } })));
     },
   }),
 
@@ -97,7 +96,7 @@ builder.mutationFields((t) => ({
       const input = parseInput(SetDatabaseConnectionValueInputSchema, args.input, 'input');
       const connectionId = localId(args.input.connectionId, 'DatabaseConnection');
       let environmentId = '';
-      const id = await mutate(ctx, async (tx, actor) => {
+      const row = await mutate(ctx, async (tx, actor) => {
         const [connection] = await tx.select().from(databaseConnections).where(eq(databaseConnections.id, connectionId));
         if (!connection) throw notFound(`No DatabaseConnection with id ${JSON.stringify(args.input.connectionId)}`);
         const [env] = await tx
@@ -152,9 +151,9 @@ builder.mutationFields((t) => ({
             },
           },
         };
-      });
+      }, (tx, id) => tx.query.databaseConnectionValues.findFirst(query({ where: { id } })));
       await signalConfigChanged(ctx.services.workflows, ctx.db, environmentId);
-      return (await ctx.db.query.databaseConnectionValues.findFirst(query({ where: { id } })))!;
+      return row;
     },
   }),
 }));

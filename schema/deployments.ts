@@ -479,15 +479,14 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: DeployInput, required: true }) },
     resolve: async (query, _root, args, ctx) => {
       parseInput(DeployInputSchema, args.input, 'input');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         const env = await lockTarget(tx, args.input.environmentId);
         assertAuthorized('deploy', actor, { environment: env });
         const release = await releaseOf(tx, args.input.releaseId, env.projectId);
         await assertDeployable(tx, env);
         const id = await createDeployment(ctx.services, tx, { env, releaseId: release.id, kind: 'MANUAL', requestedBy: actor.subject, sourceEnvironmentId: null });
         return { result: id, audit: { projectId: env.projectId, action: 'deployment.create', targetId: id, detail: { environment: env.slug, version: release.version, kind: 'MANUAL' } } };
-      });
-      return findDeployment(ctx, query, id);
+      }, (tx, id) => tx.query.deployments.findFirst(query({ where: { id } })));
     },
   }),
 
@@ -496,7 +495,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: PromoteInput, required: true }) },
     resolve: async (query, _root, args, ctx) => {
       parseInput(PromoteInputSchema, args.input, 'input');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         const env = await lockTarget(tx, args.input.environmentId);
         assertAuthorized('promote', actor, { environment: env });
         if (!env.promotesFromId) throw preconditionFailed(`Nothing to promote: ${env.slug} does not promote from another environment`);
@@ -515,8 +514,7 @@ builder.mutationFields((t) => ({
         await assertDeployable(tx, env);
         const id = await createDeployment(ctx.services, tx, { env, releaseId, kind: 'PROMOTION', requestedBy: actor.subject, sourceEnvironmentId: source!.id });
         return { result: id, audit: { projectId: env.projectId, action: 'deployment.promote', targetId: id, detail: { from: source!.slug, to: env.slug } } };
-      });
-      return findDeployment(ctx, query, id);
+      }, (tx, id) => tx.query.deployments.findFirst(query({ where: { id } })));
     },
   }),
 
@@ -525,7 +523,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RollbackInput, required: true }) },
     resolve: async (query, _root, args, ctx) => {
       parseInput(RollbackInputSchema, args.input, 'input');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         const env = await lockTarget(tx, args.input.environmentId);
         assertAuthorized('rollback', actor, { environment: env });
         const succeeded = await successfulReleases(tx, env.id);
@@ -544,8 +542,7 @@ builder.mutationFields((t) => ({
         await assertDeployable(tx, env);
         const id = await createDeployment(ctx.services, tx, { env, releaseId, kind: 'ROLLBACK', requestedBy: actor.subject, sourceEnvironmentId: null });
         return { result: id, audit: { projectId: env.projectId, action: 'deployment.rollback', targetId: id, detail: { environment: env.slug } } };
-      });
-      return findDeployment(ctx, query, id);
+      }, (tx, id) => tx.query.deployments.findFirst(query({ where: { id } })));
     },
   }),
 
@@ -586,7 +583,7 @@ builder.mutationFields((t) => ({
         deploymentId: id,
         callbackDeploymentId: actor.subject.replace(/^callback:/, ''),
       });
-      const outcome = await mutate(ctx, async (tx) => {
+      const { outcome, row } = await mutate(ctx, async (tx) => {
         const [d] = await tx.select().from(deployments).where(eq(deployments.id, id)).for('update');
         if (!d) throw notFound(`No Deployment with id ${JSON.stringify(args.input.deploymentId)}`);
         if (d.status !== 'RUNNING') throw preconditionFailed(`The deployment is ${d.status}, not RUNNING`);
@@ -615,9 +612,14 @@ builder.mutationFields((t) => ({
           result: ends ? { status: input.status as 'SUCCEEDED' | 'FAILED', message: input.message ?? null } : null,
           audit: { projectId: d.projectId, action: 'deployment.report', targetId: id, detail: { step: input.step ?? null, status: input.status } },
         };
+      }, async (tx, outcome) => {
+        const row = await tx.query.deployments.findFirst(query({ where: { id } }));
+        return row && { outcome, row };
       });
+      // After commit: the workflow ends the deployment (SUCCEEDED/FAILED) on its own write; the
+      // answer is the state this report wrote.
       if (outcome) await reportWebhookOutcome(gateway(ctx.services), id, outcome);
-      return findDeployment(ctx, query, id);
+      return row;
     },
   }),
 }));

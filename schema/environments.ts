@@ -337,7 +337,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(CreateEnvironmentInputSchema, args.input, 'input');
       const projectId = localId(args.input.projectId, 'Project');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
         if (!project) throw notFound(`No Project with id ${JSON.stringify(args.input.projectId)}`);
         assertAuthorized('createEnvironment', actor);
@@ -379,8 +379,7 @@ builder.mutationFields((t) => ({
             detail: { slug: input.slug, type: input.type, promotesFrom: upstream?.slug ?? null, copySettingsFrom: input.copySettingsFrom ?? null },
           },
         };
-      });
-      return (await ctx.db.query.environments.findFirst(query({ where: { id } })))!;
+      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
     },
   }),
 
@@ -389,7 +388,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateEnvironmentInput, required: true }) },
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(UpdateEnvironmentInputSchema, args.input, 'input');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         const env = await lockEnvironment(tx, args.input.id);
         assertAuthorized('updateEnvironment', actor, { environment: env });
         if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is archived`);
@@ -419,8 +418,7 @@ builder.mutationFields((t) => ({
           result: env.id,
           audit: { projectId: env.projectId, action, targetId: env.id, detail: { slug: env.slug, changed: Object.keys(changes).sort() } },
         };
-      });
-      return (await ctx.db.query.environments.findFirst(query({ where: { id } })))!;
+      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
     },
   }),
 
@@ -454,11 +452,11 @@ builder.mutationFields((t) => ({
           await tx.update(environments).set({ settings: next, settingsVersion: version }).where(eq(environments.id, env.id));
           await tx.insert(environmentSettingsVersions).values({ environmentId: env.id, version, settings: next, changedBy: actor.subject });
         }
-        // Read back inside the transaction: the version returned is the one this write made, even
-        // when another write commits right after it (clients send it back as expectedVersion).
-        const written = await tx.query.environments.findFirst(query({ where: { id: env.id } }));
+        // mutate reads the answer back inside this transaction: the version returned is the one this
+        // write made, even when another write commits right after it (clients send it back as
+        // expectedVersion).
         return {
-          result: written!,
+          result: env.id,
           audit: {
             projectId: env.projectId,
             action: 'environment.settings.update',
@@ -466,7 +464,7 @@ builder.mutationFields((t) => ({
             detail: { slug: env.slug, fromVersion: env.settingsVersion, toVersion: version, changed },
           },
         };
-      });
+      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
       // Deployments waiting for approval pinned the old configuration; their approvals may be void.
       await signalConfigChanged(ctx.services.workflows, ctx.db, localId(args.input.environmentId, 'Environment'));
       return row;
@@ -477,7 +475,7 @@ builder.mutationFields((t) => ({
     type: 'environments',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, args, ctx) => {
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         const env = await lockEnvironment(tx, args.id);
         assertAuthorized('archiveEnvironment', actor, { environment: env });
         if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is already archived`);
@@ -492,8 +490,7 @@ builder.mutationFields((t) => ({
         }
         await tx.update(environments).set({ archivedAt: new Date() }).where(eq(environments.id, env.id));
         return { result: env.id, audit: { projectId: env.projectId, action: 'environment.archive', targetId: env.id, detail: { slug: env.slug } } };
-      });
-      return (await ctx.db.query.environments.findFirst(query({ where: { id } })))!;
+      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
     },
   }),
 }));

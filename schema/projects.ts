@@ -57,7 +57,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateProjectInput, required: true }) },
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(CreateProjectInputSchema, args.input, 'input');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         assertAuthorized('createProject', actor);
         const [project] = await tx.insert(projects).values({ slug: input.slug, name: input.name }).returning();
         const created: string[] = [];
@@ -95,8 +95,7 @@ builder.mutationFields((t) => ({
             detail: { slug: input.slug, name: input.name, environments: created },
           },
         };
-      });
-      return (await ctx.db.query.projects.findFirst(query({ where: { id } })))!;
+      }, (tx, id) => tx.query.projects.findFirst(query({ where: { id } })));
     },
   }),
 }));

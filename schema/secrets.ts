@@ -203,7 +203,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(CreateSecretInputSchema, args.input, 'input');
       const projectId = localId(args.input.projectId, 'Project');
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         assertAuthorized('createSecret', actor);
         const [row] = await tx
           .insert(secrets)
@@ -224,8 +224,7 @@ builder.mutationFields((t) => ({
             detail: { name: row!.name, rotationEnabled: row!.rotationEnabled, rotationDays: row!.rotationDays },
           },
         };
-      });
-      return (await ctx.db.query.secrets.findFirst(query({ where: { id } })))!;
+      }, (tx, id) => tx.query.secrets.findFirst(query({ where: { id } })));
     },
   }),
 
@@ -235,7 +234,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const input = parseInput(UpdateSecretInputSchema, args.input, 'input');
       const existing = await findSecret(ctx, args.input.id);
-      const id = await mutate(ctx, async (tx, actor) => {
+      return mutate(ctx, async (tx, actor) => {
         assertAuthorized('updateSecret', actor);
         const changes: Partial<typeof secrets.$inferInsert> = {};
         if (input.description !== undefined) changes.description = input.description ?? '';
@@ -266,8 +265,7 @@ builder.mutationFields((t) => ({
             detail: { name: existing.name, changed: Object.keys(changes).sort() },
           },
         };
-      });
-      return (await ctx.db.query.secrets.findFirst(query({ where: { id } })))!;
+      }, (tx, id) => tx.query.secrets.findFirst(query({ where: { id } })));
     },
   }),
 
