@@ -54,6 +54,13 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   return options.url ? createPostgres(options.url, options) : createPglite(options);
 }
 
+/**
+ * Seconds before postgres.js reconnects. Its default, (0.5..1) x min(3^retries / 100, 20), counts
+ * retries for the whole pool, so after a 3 s PostgreSQL restart some connections waited up to ~20 s
+ * (npm run faults: readyz 200 after 2-6 s, live events after 5-14 s). Capped at 2 s with jitter.
+ */
+export const reconnectBackoff = (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.1 * 2 ** retries, 2);
+
 async function createPostgres(url: string, options: DatabaseOptions): Promise<DatabaseHandle> {
   const client = postgres(url, {
     max: options.poolSize ?? 10,
@@ -61,6 +68,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     // Connection errors surface as query errors; keep idle connections from piling up.
     idle_timeout: 30,
     connect_timeout: 10,
+    backoff: reconnectBackoff,
   });
   const db = drizzlePostgres({ client: preparing(client), relations, logger: options.logger ?? false }) as unknown as Database;
   return {

@@ -26,7 +26,7 @@ import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import postgres from 'postgres';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Database, DatabaseHandle } from '../db/client.ts';
+import { reconnectBackoff, type Database, type DatabaseHandle } from '../db/client.ts';
 import { EVENTS_CHANNEL, type EventNotification } from '../db/events.ts';
 import { deploymentEvents, type DeploymentEventRow } from '../db/schema/index.ts';
 import { TERMINAL_STATUSES } from '../schema/deployments.ts';
@@ -87,6 +87,7 @@ export function createNotificationSource(database: DatabaseHandle, url: string |
       max: 1,
       onnotice: () => {},
       connect_timeout: 10,
+      backoff: reconnectBackoff,
       connection: { application_name: 'stageplane-events' },
     });
     return {

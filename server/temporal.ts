@@ -43,13 +43,18 @@ export async function freePort(): Promise<number> {
 
 export interface LocalTemporal {
   address: string;
-  pid: number | undefined;
+  /** The current dev server's supervising shell; a new one after each restart. */
+  readonly pid: number | undefined;
+  /** How many times the dev server was restarted after it exited on its own. */
+  readonly restarts: number;
+  /** Stops the dev server for good (no restart). */
   stop(): Promise<void>;
 }
 
 // The dev server runs under a tiny shell that kills it when our stdin closes: when this process
 // exits for any reason, SIGKILL included, the pipe closes and the dev server goes with it.
-// (Background jobs get /dev/null as stdin, hence the copy of stdin on fd 3.)
+// (Background jobs get /dev/null as stdin, hence the copy of stdin on fd 3.) The shell exits with
+// the dev server's status (137 after a SIGKILL), which is what the restart log line reports.
 const SUPERVISOR = `
 exec 3<&0
 bin="$1"; pidfile="$2"; shift 2
@@ -60,6 +65,11 @@ trap 'kill -TERM "$child" 2>/dev/null' TERM INT
 ( cat <&3 >/dev/null; kill -TERM "$child" 2>/dev/null ) &
 wait "$child"
 `;
+
+/** Restart backoff: 0.5 s, then 1 s, 2 s, ... up to 10 s while the dev server keeps dying young. */
+const RESTART_DELAY_MS = (failures: number) => Math.min(10_000, 250 * 2 ** failures);
+/** A dev server that ran this long before exiting was healthy: its restart starts the backoff over. */
+const HEALTHY_RUN_MS = 60_000;
 
 /** Kills a dev server left behind by a previous run that died before it could stop it. */
 async function killStale(pidfile: string, log: Logger) {
@@ -77,6 +87,12 @@ async function killStale(pidfile: string, log: Logger) {
   }
 }
 
+/**
+ * Starts the local dev server and supervises it: `npm start` promises a Temporal, so when the dev
+ * server exits on its own (crash, OOM kill, someone's `kill`) it is started again on the same port
+ * with the same state file, with backoff. Its SQLite state survives, so running workflows go on;
+ * the worker and the API's client reconnect by themselves. Only stop() ends it for good.
+ */
 export async function startLocalTemporal(options: { dataDir: string; port?: number | undefined; namespace: string; log: Logger }): Promise<LocalTemporal> {
   const { log } = options;
   const bin = await provisionTemporalCli(log);
@@ -84,6 +100,8 @@ export async function startLocalTemporal(options: { dataDir: string; port?: numb
   const pidfile = join(options.dataDir, 'temporal.pid');
   await killStale(pidfile, log);
   const port = options.port ?? (await freePort());
+  const address = `127.0.0.1:${port}`;
+  const db = join(options.dataDir, 'temporal.db');
   const args = [
     'server',
     'start-dev',
@@ -93,22 +111,60 @@ export async function startLocalTemporal(options: { dataDir: string; port?: numb
     '--port',
     String(port),
     '--db-filename',
-    join(options.dataDir, 'temporal.db'),
+    db,
     '--log-level',
     'warn',
     ...(options.namespace !== 'default' ? ['--namespace', options.namespace] : []),
   ];
-  const child: ChildProcess = spawn('bash', ['-c', SUPERVISOR, 'stageplane-temporal', bin, pidfile, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d) => log.debug({ line: String(d).trim() }, 'temporal'));
-  child.stderr!.on('data', (d) => log.debug({ line: String(d).trim() }, 'temporal'));
-  let exited = false;
-  child.on('exit', (code, signal) => {
-    exited = true;
-    log.warn({ code, signal }, 'local Temporal dev server exited');
-  });
-  const address = `127.0.0.1:${port}`;
+
+  let child!: ChildProcess;
+  let exited = false; // the current child has exited
+  let up = false; // the first dev server answered: from then on an exit means a restart
+  let stopping = false;
+  let restarts = 0;
+  let failures = 0; // consecutive exits of young dev servers, for the backoff
+  let restartTimer: NodeJS.Timeout | null = null;
+
+  const launch = () => {
+    const startedAt = Date.now();
+    const current = spawn('bash', ['-c', SUPERVISOR, 'stageplane-temporal', bin, pidfile, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child = current;
+    exited = false;
+    current.stdout!.on('data', (d) => log.debug({ line: String(d).trim() }, 'temporal'));
+    current.stderr!.on('data', (d) => log.debug({ line: String(d).trim() }, 'temporal'));
+    current.on('exit', (code, signal) => {
+      exited = true;
+      // The shell's stdin watcher outlives a dev server that died on its own: let it go too.
+      current.stdin!.end();
+      if (stopping) return log.info({ address }, 'local Temporal dev server stopped');
+      if (!up) return log.warn({ code, signal }, 'local Temporal dev server exited during start-up');
+      failures = Date.now() - startedAt < HEALTHY_RUN_MS ? failures + 1 : 1;
+      const restartInMs = RESTART_DELAY_MS(failures);
+      log.error({ code, signal, address, restartInMs, restarts }, 'local Temporal dev server exited; restarting it');
+      restartTimer = setTimeout(() => void restart(), restartInMs);
+    });
+  };
+
+  const restart = async () => {
+    restartTimer = null;
+    if (stopping) return;
+    restarts++;
+    launch();
+    const current = child;
+    const since = Date.now();
+    // Say when it answers again; should it die first, its exit handler schedules the next try.
+    while (!stopping && current === child && !exited) {
+      try {
+        await pingTemporal(address, options.namespace, 2000);
+        log.info({ address, restarts, ms: Date.now() - since }, 'local Temporal dev server is up again');
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
+
+  launch();
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited) throw new Error('the local Temporal dev server exited during start-up');
@@ -116,19 +172,32 @@ export async function startLocalTemporal(options: { dataDir: string; port?: numb
       await pingTemporal(address, options.namespace, 2000);
       break;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`the local Temporal dev server did not answer on ${address}: ${(error as Error).message}`);
+      if (Date.now() > deadline) {
+        stopping = true;
+        child.stdin!.end(); // do not leave it running behind a failed start
+        throw new Error(`the local Temporal dev server did not answer on ${address}: ${(error as Error).message}`);
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  log.info({ address, db: join(options.dataDir, 'temporal.db') }, 'local Temporal dev server is up');
+  up = true;
+  log.info({ address, db }, 'local Temporal dev server is up');
   return {
     address,
-    pid: child.pid,
+    get pid() {
+      return child.pid;
+    },
+    get restarts() {
+      return restarts;
+    },
     stop: async () => {
+      stopping = true;
+      if (restartTimer) clearTimeout(restartTimer);
       if (exited) return;
-      const gone = new Promise<void>((r) => child.once('exit', () => r()));
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const current = child;
+      const gone = new Promise<void>((r) => current.once('exit', () => r()));
+      current.stdin!.end();
+      const timer = setTimeout(() => current.kill('SIGKILL'), 10_000);
       await gone;
       clearTimeout(timer);
     },
@@ -160,13 +229,19 @@ export interface TemporalClient {
 export async function connectTemporal(address: string, namespace: string, taskQueue: string): Promise<TemporalClient> {
   const connection = Connection.lazy({ address });
   const client = new Client({ connection, namespace });
+  // Readiness asks whether Temporal answers now. The client's connection retries unavailable
+  // calls with backoff, so a ping through it would wait out a short outage (a dev server being
+  // restarted) and report ready; the probe has no retry interceptor.
+  const probe = Connection.lazy({ address, interceptors: [] });
   return {
     client,
     connection,
     taskQueue,
     ping: async () => {
-      await connection.workflowService.describeNamespace({ namespace });
+      await probe.workflowService.describeNamespace({ namespace });
     },
-    close: () => connection.close(),
+    close: async () => {
+      await Promise.all([connection.close(), probe.close()]);
+    },
   };
 }

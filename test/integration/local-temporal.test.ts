@@ -1,0 +1,74 @@
+// The local Temporal dev server that `npm start` runs is supervised: killed, it comes back on the
+// same port with the same state, with backoff; stop() ends it for good.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pingTemporal, startLocalTemporal, type LocalTemporal } from '../../server/temporal.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'stageplane-supervised-'));
+const pidfile = join(dataDir, 'temporal.pid');
+const logs: { msg: string; restartInMs?: number; code?: number }[] = [];
+const log = pino(
+  { level: 'info' },
+  new Writable({
+    write(chunk, _enc, done) {
+      logs.push(JSON.parse(String(chunk)));
+      done();
+    },
+  }),
+);
+let temporal: LocalTemporal | null = null;
+
+afterAll(async () => {
+  await temporal?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const readPid = () => Number(readFileSync(pidfile, 'utf8').trim());
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+
+async function until<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await Promise.resolve().then(probe).catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the supervised local Temporal dev server', () => {
+  it('comes back on the same address after a SIGKILL, with backoff, and stop() ends it for good', async () => {
+    temporal = await startLocalTemporal({ dataDir, namespace: 'default', log });
+    const { address } = temporal;
+    const first = readPid();
+
+    process.kill(first, 'SIGKILL');
+    await until('a new dev server', () => readPid() !== first && pingTemporal(address, 'default').then(() => true));
+    expect(temporal.restarts).toBe(1);
+    expect(temporal.address).toBe(address);
+    const second = readPid();
+    expect(alive(first)).toBe(false);
+
+    // Dying again soon after a restart: the next restart waits longer.
+    process.kill(second, 'SIGKILL');
+    await until('a third dev server', () => readPid() !== second && pingTemporal(address, 'default').then(() => true));
+    expect(temporal.restarts).toBe(2);
+    const restarts = logs.filter((l) => l.msg === 'local Temporal dev server exited; restarting it');
+    expect(restarts.map((l) => l.restartInMs)).toEqual([500, 1000]);
+    expect(restarts.every((l) => l.code === 137)).toBe(true);
+    expect(logs.filter((l) => l.msg === 'local Temporal dev server is up again')).toHaveLength(2);
+
+    const third = readPid();
+    await temporal.stop();
+    expect(alive(third)).toBe(false);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(readPid()).toBe(third); // nothing was started after stop()
+    expect(temporal.restarts).toBe(2);
+    await expect(pingTemporal(address, 'default', 500)).rejects.toThrow();
+    temporal = null;
+  }, 120_000);
+});
