@@ -43,7 +43,7 @@ export async function startWorker(options: {
 }): Promise<RunningWorker> {
   if (!runtimeInstalled) {
     // Keep the SDK's own logging quiet and out of our JSON log stream.
-    Runtime.install({ logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: (m) => options.log.warn({ temporal: m }), error: (m) => options.log.error({ temporal: m }) } });
+    Runtime.install({ logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: (message, meta) => options.log.warn({ temporal: meta }, `temporal: ${message}`), error: (message, meta) => options.log.error({ temporal: meta }, `temporal: ${message}`) } });
     runtimeInstalled = true;
   }
   // A worker without Temporal has nothing to do: wait for it, saying so, rather than crash.
