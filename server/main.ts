@@ -1,4 +1,5 @@
 // Process entry: `all` (API + worker + local Temporal), `api` or `worker` (see the README).
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../db/client.ts';
@@ -12,7 +13,7 @@ import { createApp, type App } from './http.ts';
 import { createLogger } from './logger.ts';
 import { pushWebhookRoute } from './webhooks.ts';
 import { attachWebSocket } from './websocket.ts';
-import { connectTemporal, startLocalTemporal, type LocalTemporal } from './temporal.ts';
+import { connectTemporal, startLocalTemporal } from './temporal.ts';
 import { startWorker } from '../workflows/worker.ts';
 import { ensureRotationSchedule } from '../workflows/rotation-schedule.ts';
 
@@ -38,6 +39,16 @@ export async function start(mode: Mode, config: Config, log: Logger): Promise<Ru
 }
 
 async function startParts(mode: Mode, config: Config, log: Logger, stops: (() => Promise<void>)[], stopAll: () => Promise<void>): Promise<Running> {
+  // The local Temporal dev server (`npm start` without TEMPORAL_ADDRESS) starts first, so its ~1.5 s
+  // overlap opening and migrating the database. Stopped last (stops run in reverse).
+  const localTemporal =
+    !config.temporal.address && mode === 'all'
+      ? startLocalTemporal({ dataDir: config.dataDir, port: config.temporal.localPort, namespace: config.temporal.namespace, log })
+      : null;
+  if (localTemporal) {
+    localTemporal.catch(() => {}); // awaited below; a failure before then is not unhandled
+    stops.push(async () => (await localTemporal.catch(() => null))?.stop());
+  }
   const metrics = new Registry();
   // Every SQL statement is counted (benchmarks report statements per request from /metrics).
   const sqlStatements = new Counter({ name: 'stageplane_sql_statements_total', help: 'SQL statements sent', registers: [metrics] });
@@ -76,20 +87,12 @@ async function startParts(mode: Mode, config: Config, log: Logger, stops: (() =>
 
   // Temporal: a local dev server when `npm start` has no TEMPORAL_ADDRESS, else the given one.
   let temporalAddress = config.temporal.address;
-  if (!temporalAddress && mode === 'all') {
-    const local: LocalTemporal = await startLocalTemporal({
-      dataDir: config.dataDir,
-      port: config.temporal.localPort,
-      namespace: config.temporal.namespace,
-      log,
-    });
-    stops.push(() => local.stop());
-    temporalAddress = local.address;
-  }
+  if (localTemporal) temporalAddress = (await localTemporal).address;
   temporalAddress ??= '127.0.0.1:7233';
 
   if (mode === 'all' || mode === 'worker') {
     const worker = await startWorker({
+      bundleCacheDir: join(config.dataDir, 'cache'),
       address: temporalAddress,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,

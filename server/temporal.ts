@@ -138,6 +138,12 @@ export async function startLocalTemporal(options: { dataDir: string; port?: numb
       current.stdin!.end();
       if (stopping) return log.info({ address }, 'local Temporal dev server stopped');
       if (!up) return log.warn({ code, signal }, 'local Temporal dev server exited during start-up');
+      // SIGINT/SIGTERM reach the dev server with ours when the whole process group is signalled
+      // (Ctrl-C on `npm start`); it then shuts down cleanly (exit 0). That is a shutdown under
+      // way, not a crash to recover from (a crash or a SIGKILL exits non-zero, 137).
+      if (signal === 'SIGINT' || signal === 'SIGTERM' || code === 0 || code === 130 || code === 143) {
+        return log.warn({ code, signal, address }, 'local Temporal dev server was stopped by a signal; not restarting it');
+      }
       failures = Date.now() - startedAt < HEALTHY_RUN_MS ? failures + 1 : 1;
       const restartInMs = RESTART_DELAY_MS(failures);
       log.error({ code, signal, address, restartInMs, restarts }, 'local Temporal dev server exited; restarting it');

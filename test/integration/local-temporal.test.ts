@@ -60,7 +60,8 @@ describe('the supervised local Temporal dev server', () => {
     const restarts = logs.filter((l) => l.msg === 'local Temporal dev server exited; restarting it');
     expect(restarts.map((l) => l.restartInMs)).toEqual([500, 1000]);
     expect(restarts.every((l) => l.code === 137)).toBe(true);
-    expect(logs.filter((l) => l.msg === 'local Temporal dev server is up again')).toHaveLength(2);
+    // Logged just after the dev server answers, so possibly a moment after our own ping did.
+    await until('both "up again" notices', () => logs.filter((l) => l.msg === 'local Temporal dev server is up again').length === 2);
 
     const third = readPid();
     await temporal.stop();
@@ -70,5 +71,21 @@ describe('the supervised local Temporal dev server', () => {
     expect(temporal.restarts).toBe(2);
     await expect(pingTemporal(address, 'default', 500)).rejects.toThrow();
     temporal = null;
+  }, 120_000);
+
+  it('is not restarted when a SIGTERM or SIGINT stops it (Ctrl-C signals the whole process group)', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const local = await startLocalTemporal({ dataDir, namespace: 'default', log });
+      temporal = local;
+      const pid = readPid();
+      process.kill(pid, signal);
+      await until('the notice', () => logs.some((l) => l.msg === 'local Temporal dev server was stopped by a signal; not restarting it') && !alive(pid)).catch((e) => { console.log(JSON.stringify(logs)); throw e; });
+      await new Promise((r) => setTimeout(r, 1500)); // past the first restart delay
+      expect(local.restarts).toBe(0);
+      expect(readPid()).toBe(pid);
+      await local.stop();
+      temporal = null;
+      logs.length = 0;
+    }
   }, 120_000);
 });
