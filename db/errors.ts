@@ -1,4 +1,6 @@
-// What kind of PostgreSQL error something is, through the driver's and drizzle's wrappers.
+// What kind of PostgreSQL error something is, through the driver's and drizzle's wrappers, and the
+// contract error it becomes (mutations in schema/audit.ts, everything else in server/yoga.ts).
+import { AppError, badInput, conflict, notFound } from '../domain/errors.ts';
 
 /** The first PostgreSQL error in `error`'s cause chain (drizzle wraps the driver's): its SQLSTATE and constraint. */
 export function pgErrorOf(error: unknown): { code: string; constraint?: string } | null {
@@ -21,3 +23,30 @@ export const sqlStateOf = (error: unknown): string | null => pgErrorOf(error)?.c
  * pointless.
  */
 export const isDataException = (error: unknown): boolean => sqlStateOf(error)?.startsWith('22') ?? false;
+
+/**
+ * Constraint violations and data exceptions become contract errors; anything else stays an
+ * internal error. Class 22 (data exception: 22021 a NUL in text, 22P05 a NUL or lone surrogate in
+ * jsonb, 22P02 malformed input, values out of range, ...) is input the database cannot take:
+ * BAD_USER_INPUT. domain/validation.ts refuses such text first; this is the safety net. The
+ * driver's message is not passed on: it may quote the value.
+ */
+export function translateDatabaseError(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  const pg = pgErrorOf(error);
+  if (!pg) return error;
+  if (pg.code.startsWith('22')) return badInput(`Invalid value: the database cannot store it (SQLSTATE ${pg.code})`);
+  switch (pg.code) {
+    case '23505':
+      return conflict(`Already exists (${pg.constraint ?? 'unique constraint'})`);
+    case '23514':
+      return badInput(`Invalid value (${pg.constraint ?? 'check constraint'})`);
+    case '23503':
+      return notFound(`A referenced record does not exist (${pg.constraint ?? 'foreign key'})`);
+    case '40001':
+    case '40P01':
+      return conflict('A concurrent change got there first; try again');
+    default:
+      return error;
+  }
+}

@@ -1,14 +1,13 @@
 // The audit log: every mutation runs in one transaction that also records who did what.
-import { pgErrorOf } from '../db/errors.ts';
+import { translateDatabaseError } from '../db/errors.ts';
 import { and, desc, eq, lt, or } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
 
 export { recordAudit, type AuditEntry };
 import { recordAudit, type AuditEntry } from '../db/audit.ts';
 import { auditEvents } from '../db/schema/index.ts';
-import { AppError, badInput, conflict, notFound } from '../domain/errors.ts';
 import type { Principal } from '../domain/permissions.ts';
-import { unauthenticated } from '../domain/errors.ts';
+import { badInput, unauthenticated } from '../domain/errors.ts';
 import type { Context } from '../server/context.ts';
 import { builder, pageSize } from './builder.ts';
 
@@ -62,33 +61,6 @@ export async function mutate<T, R>(
     });
   } catch (error) {
     throw translateDatabaseError(error);
-  }
-}
-
-/**
- * Constraint violations and data exceptions become contract errors; anything else stays an
- * internal error. Class 22 (data exception: 22021 a NUL in text, 22P05 a NUL or lone surrogate in
- * jsonb, 22P02 malformed input, values out of range, ...) is input the database cannot take:
- * BAD_USER_INPUT. domain/validation.ts refuses such text first; this is the safety net. The
- * driver's message is not passed on: it may quote the value.
- */
-export function translateDatabaseError(error: unknown): unknown {
-  if (error instanceof AppError) return error;
-  const pg = pgErrorOf(error);
-  if (!pg) return error;
-  if (pg.code.startsWith('22')) return badInput(`Invalid value: the database cannot store it (SQLSTATE ${pg.code})`);
-  switch (pg.code) {
-    case '23505':
-      return conflict(`Already exists (${pg.constraint ?? 'unique constraint'})`);
-    case '23514':
-      return badInput(`Invalid value (${pg.constraint ?? 'check constraint'})`);
-    case '23503':
-      return notFound(`A referenced record does not exist (${pg.constraint ?? 'foreign key'})`);
-    case '40001':
-    case '40P01':
-      return conflict('A concurrent change got there first; try again');
-    default:
-      return error;
   }
 }
 

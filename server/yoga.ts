@@ -5,7 +5,8 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { isDataException, sqlStateOf } from '../db/errors.ts';
+import { translateDatabaseError } from '../db/errors.ts';
+import { AppError } from '../domain/errors.ts';
 import { schema } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
 import { useRequestErrorCodes } from './error-codes.ts';
@@ -66,13 +67,10 @@ export function createGraphQLHandler(services: Services) {
         const original = (error as GraphQLError).originalError;
         // Refusals (GraphQLErrors with a contract code) reach the client as they are.
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError || hasCode(original))) return error;
-        // A value PostgreSQL cannot take (a NUL in a query argument, say) is the caller's input;
-        // mutations translate these themselves (schema/audit.ts), queries land here.
-        if (isDataException(original)) {
-          return new GraphQLError(`Invalid value: the database cannot take it (SQLSTATE ${sqlStateOf(original)})`, {
-            extensions: { code: 'BAD_USER_INPUT' },
-          });
-        }
+        // A database error that is the caller's doing (a NUL in a query argument, say): the same
+        // translation mutations get (schema/audit.ts); queries land here.
+        const translated = translateDatabaseError(original);
+        if (translated instanceof AppError) return translated;
         services.log.error({ err: original ?? error }, 'unexpected error in a resolver');
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },

@@ -1,9 +1,9 @@
 // The one text rule (domain/text.ts): no NUL, no unpaired surrogate, in every string input of
 // every mutation (domain/validation.ts), refused as BAD_USER_INPUT naming the field; and the
-// database-side safety nets (schema/audit.ts translateDatabaseError, db/errors.ts).
+// database-side safety nets (db/errors.ts translateDatabaseError).
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { isDataException, sqlStateOf } from '../../db/errors.ts';
+import { isDataException, sqlStateOf, translateDatabaseError } from '../../db/errors.ts';
 import { AppError } from '../../domain/errors.ts';
 import { NUL_MESSAGE, textProblem, toStorableText, UNPAIRED_SURROGATE_MESSAGE } from '../../domain/text.ts';
 import {
@@ -23,7 +23,6 @@ import {
   UpdateEnvironmentSettingsInputSchema,
   UpdateSecretInputSchema,
 } from '../../domain/validation.ts';
-import { translateDatabaseError } from '../../schema/audit.ts';
 
 const HOSTILE: [label: string, value: string, message: string][] = [
   ['a NUL', 'a\u0000b', NUL_MESSAGE],
