@@ -10,12 +10,12 @@
 import {
   createSourceEventStream,
   execute,
+  getOperationAST,
   Kind,
   visit,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
-  type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
@@ -30,12 +30,6 @@ type Result = Promise<ExecutionResult> | ExecutionResult;
 /** Per event row, per document: result by sharing key. Rows are dropped by the hub once delivered, and so is this. */
 const resultsByEvent = new WeakMap<object, Map<DocumentNode, Map<string, Result>>>();
 
-function operationOf(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | null {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  if (operationName) return operations.find((o) => o.name?.value === operationName) ?? null;
-  return operations.length === 1 ? operations[0]! : null;
-}
-
 /** Decides once per document and operation (documents come from Yoga's parse cache). */
 export function sharingOf(document: DocumentNode, operationName: string | null | undefined): Sharing {
   let byOperation = sharingByDocument.get(document);
@@ -48,7 +42,7 @@ export function sharingOf(document: DocumentNode, operationName: string | null |
 }
 
 function decide(document: DocumentNode, operationName: string | null | undefined): Sharing {
-  const operation = operationOf(document, operationName);
+  const operation = getOperationAST(document, operationName);
   if (!operation || operation.operation !== 'subscription') return null;
   const selections = operation.selectionSet.selections;
   const root = selections[0];
