@@ -40,41 +40,39 @@ export function ComparePage({ slug }: { slug: string }) {
   );
 }
 
-function ChooseEnvironments({ slug, environments, base, target }: { slug: string; environments: readonly { slug: string; name: string }[]; base: string; target: string }) {
+type EnvironmentOption = { slug: string; name: string };
+
+function ChooseEnvironments({ slug, environments, base, target }: { slug: string; environments: readonly EnvironmentOption[]; base: string; target: string }) {
   const [b, setB] = useState(base);
   const [t, setT] = useState(target);
-  const baseId = useId();
-  const targetId = useId();
   const submit = (event: FormEvent) => {
     event.preventDefault();
     navigate(paths.compare(slug, b, t), { replace: true });
   };
   return (
     <form className="card compare-form" onSubmit={submit} aria-label="Environments to compare">
-      <p className="field">
-        <label htmlFor={baseId}>Base</label>
-        <select id={baseId} value={b} onChange={(e) => setB(e.target.value)}>
-          {environments.map((e) => (
-            <option key={e.slug} value={e.slug}>
-              {e.name}
-            </option>
-          ))}
-        </select>
-      </p>
-      <p className="field">
-        <label htmlFor={targetId}>Target</label>
-        <select id={targetId} value={t} onChange={(e) => setT(e.target.value)}>
-          {environments.map((e) => (
-            <option key={e.slug} value={e.slug}>
-              {e.name}
-            </option>
-          ))}
-        </select>
-      </p>
+      <EnvironmentSelect label="Base" environments={environments} value={b} onChange={setB} />
+      <EnvironmentSelect label="Target" environments={environments} value={t} onChange={setT} />
       <button type="submit" className="button-primary">
         Compare
       </button>
     </form>
+  );
+}
+
+function EnvironmentSelect({ label, environments, value, onChange }: { label: string; environments: readonly EnvironmentOption[]; value: string; onChange: (slug: string) => void }) {
+  const id = useId();
+  return (
+    <p className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        {environments.map((e) => (
+          <option key={e.slug} value={e.slug}>
+            {e.name}
+          </option>
+        ))}
+      </select>
+    </p>
   );
 }
 
