@@ -360,6 +360,9 @@ async function createDeployment(
   const snapshot = buildSnapshot(snapshotContent(config, input.env.id), new Date());
   const id = randomUUID();
   const requiredApprovals = input.env.policy.trigger === 'APPROVAL_REQUIRED' ? input.env.policy.requiredApprovals : 0;
+  // A deployment that needs approval waits for it from its first moment: the mutation's answer
+  // says PENDING_APPROVAL, and the workflow (told so in its input) accepts decisions at once.
+  const status = requiredApprovals > 0 ? 'PENDING_APPROVAL' : 'QUEUED';
   await tx.insert(deployments).values({
     id,
     projectId: input.env.projectId,
@@ -367,15 +370,23 @@ async function createDeployment(
     releaseId: input.releaseId,
     sourceEnvironmentId: input.sourceEnvironmentId,
     kind: input.kind,
-    status: 'QUEUED',
+    status,
     requestedBy: input.requestedBy,
     requiredApprovals,
     snapshot,
     workflowId: workflowIdFor(id),
   });
   await appendDeploymentEvent(tx, id, { type: 'CREATED', status: 'QUEUED', message: `${input.kind} requested by ${input.requestedBy}`, idempotencyKey: 'created' });
+  if (status === 'PENDING_APPROVAL') {
+    // The same event, with the same key, that the workflow's requestApproval used to record.
+    await appendDeploymentEvent(tx, id, { type: 'APPROVAL_REQUESTED', status, idempotencyKey: 'approval-requested' });
+  }
   try {
-    await startDeploymentWorkflow(gateway(services), id);
+    await startDeploymentWorkflow(gateway(services), id, {
+      status,
+      requestedBy: input.requestedBy,
+      preventSelfApproval: input.env.policy.preventSelfApproval,
+    });
   } catch (error) {
     if (error instanceof AppError) throw error;
     services.log.error({ err: error }, 'could not start a deployment workflow');

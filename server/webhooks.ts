@@ -1,5 +1,5 @@
 // POST /webhooks/push: a GitHub `push` event, signed with WEBHOOK_SECRET, has the effect of
-// recordPush for the project whose slug is repository.name.
+// recordPush for the project whose slug is repository.name (compared case-insensitively).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { eq } from 'drizzle-orm';
@@ -33,6 +33,8 @@ export function pushWebhookRoute(services: Services) {
     }
     const event = req.headers['x-github-event'];
     if (event === 'ping') return send(res, 200, { ok: true }), true;
+    // A repository webhook may be subscribed to more than pushes: answer them, act on none.
+    if (event !== undefined && event !== 'push') return send(res, 202, { ignored: `not a push event (${String(event)})` }), true;
     let payload: {
       ref?: unknown;
       after?: unknown;
@@ -48,7 +50,8 @@ export function pushWebhookRoute(services: Services) {
     const ref = typeof payload.ref === 'string' ? payload.ref : '';
     if (!ref.startsWith('refs/heads/')) return send(res, 202, { ignored: 'not a branch push' }), true;
     if (payload.deleted === true) return send(res, 202, { ignored: 'branch deletion' }), true;
-    const slug = typeof payload.repository?.name === 'string' ? payload.repository.name : '';
+    // Slugs are lower case; GitHub keeps the repository's own case (`Shop-API` is project shop-api).
+    const slug = typeof payload.repository?.name === 'string' ? payload.repository.name.toLowerCase() : '';
     const [project] = await services.database.db.select().from(projects).where(eq(projects.slug, slug));
     if (!project) return send(res, 404, { error: `no project ${JSON.stringify(slug)}` }), true;
     const message = payload.head_commit?.message;

@@ -1,7 +1,7 @@
 // The API's side of deployment workflows: start them, and send them decisions, cancellations and
 // notices. Refusals from a workflow's validators become contract errors.
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { deployments } from '../db/schema/index.ts';
@@ -17,6 +17,8 @@ import {
   webhookOutcomeSignal,
   workflowIdFor,
   type DecisionRequest,
+  type DeploymentFacts,
+  type DeploymentWorkflowInput,
 } from './definitions.ts';
 
 export interface WorkflowGateway {
@@ -24,18 +26,24 @@ export interface WorkflowGateway {
   taskQueue: string;
 }
 
-export async function startDeploymentWorkflow(gw: WorkflowGateway, deploymentId: string): Promise<void> {
+export async function startDeploymentWorkflow(gw: WorkflowGateway, deploymentId: string, initial: DeploymentFacts): Promise<void> {
   await gw.client.workflow.start(DEPLOYMENT_WORKFLOW, {
     taskQueue: gw.taskQueue,
     workflowId: workflowIdFor(deploymentId),
-    args: [{ deploymentId }],
+    args: [{ deploymentId, initial } satisfies DeploymentWorkflowInput],
   });
 }
 
-/** A refusal by the workflow (validator, or a transition the state no longer allows). */
+/**
+ * Every way Temporal can turn a decision or a cancellation down, as a contract error: a client
+ * never sees an internal error for a request the contract allows.
+ */
 function refusal(error: unknown): never {
+  if (error instanceof AppError) throw error;
   if (error instanceof WorkflowUpdateFailedError) {
+    let innermost: unknown = error;
     for (let e: unknown = error.cause; e; e = (e as { cause?: unknown }).cause) {
+      innermost = e;
       if (e instanceof ApplicationFailure && e.type === REFUSAL.forbidden) throw new AppError('FORBIDDEN', e.message);
       if (e instanceof ApplicationFailure && e.type === REFUSAL.badInput) {
         const field = (e.details?.[0] as { field?: unknown } | undefined)?.field;
@@ -45,7 +53,16 @@ function refusal(error: unknown): never {
         throw new AppError('PRECONDITION_FAILED', e.message);
       }
     }
+    // A workflow started before its handlers were registered from the first activation (an
+    // older deployment), or one that ended while the update waited.
+    const message = innermost instanceof Error ? innermost.message : '';
+    if (/No registered handler/.test(message)) throw preconditionFailed('The deployment is starting; try again in a moment');
+    throw preconditionFailed('The deployment is no longer in a state that accepts this request');
   }
+  // The workflow has completed (Temporal answers NOT_FOUND for updates to closed workflows).
+  if (error instanceof WorkflowNotFoundError) throw preconditionFailed('The deployment has already ended');
+  // Temporal unreachable, or the call timed out before the workflow answered.
+  if (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw temporalUnavailable();
   throw error;
 }
 

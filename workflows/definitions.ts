@@ -8,6 +8,20 @@ export const workflowIdFor = (deploymentId: string) => `deployment-${deploymentI
 
 export interface DeploymentWorkflowInput {
   deploymentId: string;
+  /**
+   * What the creating transaction wrote, so that the workflow can judge decisions and
+   * cancellations from its first activation, before its first activity has read the row: the
+   * status a client sees in the mutation's answer is one the workflow is ready to act on.
+   * Absent in workflows started before it existed (they read it all from the database).
+   */
+  initial?: DeploymentFacts;
+}
+
+/** The facts a decision's validator needs. */
+export interface DeploymentFacts {
+  status: DeploymentStatus;
+  requestedBy: string;
+  preventSelfApproval: boolean;
 }
 
 export interface DecisionRequest {

@@ -3,6 +3,7 @@
 // clock, randomness or I/O here.
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -13,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { textProblem, toStorableText } from '../domain/text.ts';
 import type { DeploymentStatus } from '../domain/types.ts';
-import type { DeploymentActivities } from './activities/deployment.ts';
+import type { DeploymentActivities, DeploymentPlan } from './activities/deployment.ts';
 import {
   approveUpdate,
   cancelUpdate,
@@ -23,6 +24,7 @@ import {
   statusQuery,
   webhookOutcomeSignal,
   type DecisionRequest,
+  type DeploymentFacts,
   type DeploymentWorkflowInput,
 } from './definitions.ts';
 import { awaitsDecision, isTerminal } from './state-machine.ts';
@@ -43,35 +45,37 @@ const provider = proxyActivities<DeploymentActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, maximumAttempts: 20 },
 });
 
-export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInput): Promise<DeploymentStatus> {
-  let plan;
-  try {
-    plan = await proxyActivities<DeploymentActivities>({
-      startToCloseTimeout: '10 seconds',
-      retry: { initialInterval: '1 second', maximumInterval: '5 seconds', maximumAttempts: 15 },
-    }).loadDeployment(deploymentId);
-  } catch (error) {
-    // The creating transaction never committed: there is no deployment to run.
-    if (error instanceof ActivityFailure) return 'CANCELLED';
-    throw error;
-  }
-  let status: DeploymentStatus = plan.status;
-  const deciders = new Set(plan.decidedBy);
-  let approvals = plan.approvals;
+export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWorkflowInput): Promise<DeploymentStatus> {
+  // Every handler is registered before the first await: an update or signal sent the instant the
+  // deployment exists reaches the workflow's first activation, and must find its handler there.
+  // Until the plan is loaded, the validators judge from `initial`, which the creating transaction
+  // wrote (a workflow started without it refuses decisions until then, as before).
+  let plan: DeploymentPlan | undefined;
+  let facts: DeploymentFacts | undefined = initial;
+  let loadFailed = false;
+  let status: DeploymentStatus = initial?.status ?? 'QUEUED';
+  const deciders = new Set<string>();
   let cancelRequestedBy: string | null = null;
   let configChanged = false;
   let webhookOutcome: { status: 'SUCCEEDED' | 'FAILED'; message: string | null } | null = null;
-  let busy = false; // one decision at a time: validators run before a handler's activity ends
+  let busy = false; // one transition at a time: validators run before a handler's activity ends
+  // A re-pin after the last approval may put the deployment back to PENDING_APPROVAL; the
+  // database (which clients read) says so before this workflow hears it, so decisions sent in
+  // that instant are accepted and judged once the re-pin is done.
+  let repinning = false;
   const running = new CancellationScope();
 
   setHandler(statusQuery, () => status);
 
-  const validateDecision = ({ subject }: DecisionRequest) => {
-    if (!awaitsDecision(status)) throw ApplicationFailure.create({ type: REFUSAL.precondition, message: `The deployment is ${status}, not waiting for a decision` });
-    if (plan.preventSelfApproval && subject === plan.requestedBy) {
-      throw ApplicationFailure.create({ type: REFUSAL.forbidden, message: 'The requester may not decide on their own deployment' });
+  const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message });
+  const validateDecision = ({ subject }: DecisionRequest, { final }: { final: boolean }) => {
+    if (!awaitsDecision(status) && !(repinning && !final)) {
+      throw refuse(REFUSAL.precondition, `The deployment is ${status}, not waiting for a decision`);
     }
-    if (deciders.has(subject)) throw ApplicationFailure.create({ type: REFUSAL.forbidden, message: `${subject} has already decided on this deployment` });
+    if (facts?.preventSelfApproval && subject === facts.requestedBy) {
+      throw refuse(REFUSAL.forbidden, 'The requester may not decide on their own deployment');
+    }
+    if (deciders.has(subject) && (final || !repinning)) throw refuse(REFUSAL.forbidden, `${subject} has already decided on this deployment`);
   };
   // The request's own text, which recordDecision stores: the API checks it first (the shared rule
   // of domain/text.ts); a client of Temporal that skips the API is refused here, before the update
@@ -85,21 +89,26 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
   };
   const validateDecisionRequest = (request: DecisionRequest) => {
     validateDecisionText(request);
-    validateDecision(request);
+    validateDecision(request, { final: false });
   };
-  // condition() wakes every waiter at once, so each re-checks after waking: a real mutex.
+  // condition() wakes every waiter at once, so each re-checks after waking: a real mutex. Nothing
+  // takes it before the plan is loaded: a decision accepted in the first activation waits here.
   const lock = async () => {
-    while (busy) await condition(() => !busy);
+    while (busy || (!plan && !loadFailed)) await condition(() => !busy && (plan !== undefined || loadFailed));
     busy = true;
+  };
+  const unlock = () => {
+    busy = false;
   };
   const decide = (decision: 'APPROVE' | 'REJECT') => async (request: DecisionRequest) => {
     await lock();
     try {
-      validateDecision(request); // again: the state may have moved while this update waited
+      if (loadFailed) throw refuse(REFUSAL.precondition, 'The deployment does not exist');
+      validateDecision(request, { final: true }); // again: the state may have moved while this update waited
       deciders.add(request.subject);
       let result;
       try {
-        result = await db.recordDecision(deploymentId, { ...request, decision, required: plan.requiredApprovals });
+        result = await db.recordDecision(deploymentId, { ...request, decision, required: plan!.requiredApprovals });
       } catch (error) {
         // Not recorded (e.g. the database refused the comment, a non-retryable failure): the
         // update fails, and this person may still decide.
@@ -107,10 +116,9 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
         throw error;
       }
       status = result.status;
-      approvals = result.approvals;
       return status;
     } finally {
-      busy = false;
+      unlock();
     }
   };
   setHandler(approveUpdate, decide('APPROVE'), { validator: validateDecisionRequest });
@@ -125,7 +133,7 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
     },
     {
       validator: (_request: { subject: string }) => {
-        if (isTerminal(status)) throw ApplicationFailure.create({ type: REFUSAL.precondition, message: `The deployment has already ended (${status})` });
+        if (isTerminal(status)) throw refuse(REFUSAL.precondition, `The deployment has already ended (${status})`);
       },
     },
   );
@@ -138,97 +146,136 @@ export async function deploymentWorkflow({ deploymentId }: DeploymentWorkflowInp
     webhookOutcome ??= { status: outcome.status, message: outcome.message === null ? null : toStorableText(outcome.message) };
   });
 
-  const finishCancelled = async () => {
-    await lock();
-    status = (await db.finish(deploymentId, { outcome: 'CANCELLED', actor: cancelRequestedBy, message: null })).status;
-    return status;
-  };
+  const final = await run();
+  // Decisions and cancellations still waiting for the lock are answered (refused, now that the
+  // deployment has ended) before the workflow completes.
+  await condition(allHandlersFinished);
+  return final;
 
-  if (isTerminal(status)) return status;
-
-  // ---- approval ------------------------------------------------------------------------------
-  if (plan.requiredApprovals > 0) {
-    if (status === 'QUEUED') status = (await db.requestApproval(deploymentId)).status;
-    for (;;) {
-      const decided = await condition(
-        () => cancelRequestedBy !== null || configChanged || (!busy && status !== 'PENDING_APPROVAL'),
-        `${plan.approvalTimeoutSeconds} seconds`,
-      );
-      if (cancelRequestedBy) return finishCancelled();
-      if (configChanged) {
-        configChanged = false;
-        await lock();
-        const r = await db.repinSnapshot(deploymentId).finally(() => (busy = false));
-        status = r.status;
-        if (r.invalidated) {
-          approvals = 0;
-          deciders.clear();
-        }
-        if (status === 'PENDING_APPROVAL') continue;
-      }
-      if (!decided) {
-        await lock();
-        status = (await db.expire(deploymentId)).status;
-        return status;
-      }
-      if (isTerminal(status)) return status; // REJECTED
-      // Quorum reached: approvals approve exactly the pinned snapshot, so check it still holds.
-      const r = await db.repinSnapshot(deploymentId);
-      status = r.status;
-      if (r.invalidated) {
-        approvals = 0;
-        deciders.clear();
-        continue;
-      }
-      break;
-    }
-  }
-  void approvals;
-
-  // ---- wait timer ----------------------------------------------------------------------------
-  if (plan.waitTimerSeconds > 0) {
-    status = (await db.startWaitTimer(deploymentId)).status;
-    await condition(() => cancelRequestedBy !== null, `${plan.waitTimerSeconds} seconds`);
-    if (cancelRequestedBy) return finishCancelled();
-  }
-
-  // ---- the environment's queue, then the policy gate, then RUNNING ---------------------------
-  for (;;) {
-    if (cancelRequestedBy) return finishCancelled();
-    let lease;
+  async function run(): Promise<DeploymentStatus> {
     try {
-      lease = await running.run(() => queue.acquireLease(deploymentId));
+      plan = await proxyActivities<DeploymentActivities>({
+        startToCloseTimeout: '10 seconds',
+        retry: { initialInterval: '1 second', maximumInterval: '5 seconds', maximumAttempts: 15 },
+      }).loadDeployment(deploymentId);
     } catch (error) {
-      if (isCancellation(error) || cancelRequestedBy) return finishCancelled();
+      // The creating transaction never committed: there is no deployment to run.
+      if (error instanceof ActivityFailure) {
+        loadFailed = true;
+        return (status = 'CANCELLED');
+      }
       throw error;
     }
-    status = lease.status;
-    if (lease.outcome === 'started') break;
-    if (lease.outcome === 'blocked') return status; // FAILED by the gate
-    await sleep('1 second'); // 'waiting': the long poll timed out; ask again
-  }
+    status = plan.status;
+    facts = { status: plan.status, requestedBy: plan.requestedBy, preventSelfApproval: plan.preventSelfApproval };
+    for (const subject of plan.decidedBy) deciders.add(subject);
+    const p = plan;
 
-  // ---- deploy --------------------------------------------------------------------------------
-  try {
-    await running.run(async () => {
-      if (plan.provider === 'WEBHOOK') {
-        await provider.sendWebhook(deploymentId);
-        const reported = await condition(() => webhookOutcome !== null, `${plan.webhookTimeoutSeconds} seconds`);
-        if (!reported) throw ApplicationFailure.nonRetryable(`No status reported within ${plan.webhookTimeoutSeconds} seconds`, 'WebhookTimeout');
-        if (webhookOutcome!.status === 'FAILED') {
-          throw ApplicationFailure.nonRetryable(webhookOutcome!.message ?? 'The deploy target reported a failure', 'WebhookFailed');
-        }
-      } else {
-        for (let step = 0; step < plan.stepCount; step++) await provider.runSimulatedStep(deploymentId, step);
+    const finishCancelled = async () => {
+      await lock();
+      try {
+        status = (await db.finish(deploymentId, { outcome: 'CANCELLED', actor: cancelRequestedBy, message: null })).status;
+        return status;
+      } finally {
+        unlock();
       }
-    });
-  } catch (error) {
-    if (cancelRequestedBy || isCancellation(error)) return CancellationScope.nonCancellable(finishCancelled);
-    const message = error instanceof ActivityFailure ? (error.cause?.message ?? error.message) : (error as Error).message;
-    status = (await db.finish(deploymentId, { outcome: 'FAILED', actor: null, message })).status;
+    };
+    /** Re-pins the snapshot under the lock; approvals so far are void if it changed. */
+    const repin = async () => {
+      repinning = true;
+      await lock();
+      try {
+        const r = await db.repinSnapshot(deploymentId);
+        status = r.status;
+        if (r.invalidated) deciders.clear();
+        return r;
+      } finally {
+        repinning = false;
+        unlock();
+      }
+    };
+
+    if (isTerminal(status)) return status;
+
+    // ---- approval ----------------------------------------------------------------------------
+    // Deployments created since decisions are taken from the first moment are PENDING_APPROVAL
+    // already; older ones (and their replays) request approval here.
+    if (p.requiredApprovals > 0) {
+      if (status === 'QUEUED') status = (await db.requestApproval(deploymentId)).status;
+      for (;;) {
+        const decided = await condition(
+          () => cancelRequestedBy !== null || configChanged || (!busy && status !== 'PENDING_APPROVAL'),
+          `${p.approvalTimeoutSeconds} seconds`,
+        );
+        if (cancelRequestedBy) return finishCancelled();
+        if (configChanged) {
+          configChanged = false;
+          await repin();
+          if (status === 'PENDING_APPROVAL') continue;
+        }
+        if (!decided) {
+          await lock();
+          try {
+            // A decision may have taken the lock first: time out only what still waits.
+            if (status === 'PENDING_APPROVAL') status = (await db.expire(deploymentId)).status;
+          } finally {
+            unlock();
+          }
+        }
+        if (isTerminal(status)) return status; // EXPIRED, REJECTED
+        // Quorum reached: approvals approve exactly the pinned snapshot, so check it still holds.
+        const r = await repin();
+        if (r.invalidated) continue;
+        break;
+      }
+    }
+
+    // ---- wait timer --------------------------------------------------------------------------
+    if (p.waitTimerSeconds > 0) {
+      if (cancelRequestedBy) return finishCancelled();
+      status = (await db.startWaitTimer(deploymentId)).status;
+      await condition(() => cancelRequestedBy !== null, `${p.waitTimerSeconds} seconds`);
+      if (cancelRequestedBy) return finishCancelled();
+    }
+
+    // ---- the environment's queue, then the policy gate, then RUNNING -------------------------
+    for (;;) {
+      if (cancelRequestedBy) return finishCancelled();
+      let lease;
+      try {
+        lease = await running.run(() => queue.acquireLease(deploymentId));
+      } catch (error) {
+        if (isCancellation(error) || cancelRequestedBy) return finishCancelled();
+        throw error;
+      }
+      status = lease.status;
+      if (lease.outcome === 'started') break;
+      if (lease.outcome === 'blocked') return status; // FAILED by the gate
+      await sleep('1 second'); // 'waiting': the long poll timed out; ask again
+    }
+
+    // ---- deploy ------------------------------------------------------------------------------
+    try {
+      await running.run(async () => {
+        if (p.provider === 'WEBHOOK') {
+          await provider.sendWebhook(deploymentId);
+          const reported = await condition(() => webhookOutcome !== null, `${p.webhookTimeoutSeconds} seconds`);
+          if (!reported) throw ApplicationFailure.nonRetryable(`No status reported within ${p.webhookTimeoutSeconds} seconds`, 'WebhookTimeout');
+          if (webhookOutcome!.status === 'FAILED') {
+            throw ApplicationFailure.nonRetryable(webhookOutcome!.message ?? 'The deploy target reported a failure', 'WebhookFailed');
+          }
+        } else {
+          for (let step = 0; step < p.stepCount; step++) await provider.runSimulatedStep(deploymentId, step);
+        }
+      });
+    } catch (error) {
+      if (cancelRequestedBy || isCancellation(error)) return CancellationScope.nonCancellable(finishCancelled);
+      const message = error instanceof ActivityFailure ? (error.cause?.message ?? error.message) : (error as Error).message;
+      status = (await db.finish(deploymentId, { outcome: 'FAILED', actor: null, message })).status;
+      return status;
+    }
+    if (cancelRequestedBy) return finishCancelled();
+    status = (await db.finish(deploymentId, { outcome: 'SUCCEEDED', actor: null, message: null })).status;
     return status;
   }
-  if (cancelRequestedBy) return finishCancelled();
-  status = (await db.finish(deploymentId, { outcome: 'SUCCEEDED', actor: null, message: null })).status;
-  return status;
 }

@@ -1,6 +1,7 @@
 // Deployments end to end: a real API and worker against real PostgreSQL and a real Temporal.
 import { createServer, type IncomingMessage } from 'node:http';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import githubExamples from '@octokit/webhooks-examples';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.ts';
 import { DEPLOYMENT_FIELDS, deployment, expectGaplessEvents, push, setupProject, sha, waitForStatus } from '../support/deployments.ts';
@@ -91,6 +92,67 @@ describe('push', () => {
     r = await server.gql(`{ project(slug: "hooked") { releases { edges { node { version message author branch } } } deployments { edges { node { kind requestedBy } } } } }`);
     expect(r.data.project.releases.edges[0].node).toEqual({ version: 'cafebab', message: 'Ship it', author: 'Grace', branch: 'main' });
     expect(r.data.project.deployments.edges[0].node).toEqual({ kind: 'PUSH', requestedBy: 'webhook:github' });
+  });
+});
+
+describe('GitHub webhooks, as GitHub sends them (@octokit/webhooks-examples)', () => {
+  type Example = { name: string; examples: Record<string, any>[] };
+  const examples = githubExamples as unknown as Example[];
+  const payloadsOf = (name: string) => examples.find((e) => e.name === name)!.examples;
+  const sign = (b: string) => `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(b).digest('hex')}`;
+  const deliver = (event: string, payload: unknown, delivery = randomUUID()) => {
+    const body = JSON.stringify(payload);
+    return fetch(`${server.url}/webhooks/push`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) },
+    });
+  };
+  const branchPush = payloadsOf('push').find((p) => p.ref.startsWith('refs/heads/') && !p.deleted)!;
+  const history = async (slug: string) =>
+    (await server.gql(`{ project(slug: "${slug}") { releases { edges { node { version branch commitSha author message } } } } }`)).data.project
+      .releases.edges;
+
+  it('finds the project by repository.name compared case-insensitively, and records the branch push', async () => {
+    // The examples' repository is "Hello-World"; its project's slug is hello-world.
+    expect(branchPush.repository.name).toBe('Hello-World');
+    await setupProject(server, 'hello-world');
+    const r = await deliver('push', branchPush);
+    expect(r.status).toBe(202);
+    const edges = await history('hello-world');
+    expect(edges).toEqual([
+      {
+        node: {
+          version: branchPush.after.slice(0, 7),
+          branch: branchPush.ref.slice('refs/heads/'.length),
+          commitSha: branchPush.after,
+          author: branchPush.head_commit.author.name,
+          message: branchPush.head_commit.message,
+        },
+      },
+    ]);
+    // A redelivery (same X-GitHub-Delivery) changes nothing.
+    const delivery = randomUUID();
+    expect((await deliver('push', branchPush, delivery)).status).toBe(202);
+    expect((await deliver('push', branchPush, delivery)).status).toBe(202);
+    expect(await history('hello-world')).toHaveLength(1);
+  });
+
+  it('answers ping and every other event 2xx, and records nothing for tag pushes and deletions', async () => {
+    // A fresh project under the same repository name, with no release yet.
+    const slug = 'hello-world';
+    const before = await history(slug);
+    for (const ping of payloadsOf('ping')) expect((await deliver('ping', ping)).status).toBeLessThan(300);
+    for (const p of payloadsOf('push').filter((p) => !p.ref.startsWith('refs/heads/') || p.deleted)) {
+      expect((await deliver('push', p)).status).toBeLessThan(300);
+    }
+    for (const name of ['issues', 'pull_request', 'create', 'delete', 'release', 'workflow_run']) {
+      for (const payload of payloadsOf(name).slice(0, 3)) {
+        const r = await deliver(name, payload);
+        expect(r.status, name).toBeLessThan(300);
+      }
+    }
+    expect(await history(slug)).toEqual(before);
   });
 });
 

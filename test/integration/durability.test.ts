@@ -1,11 +1,12 @@
 // Nothing is lost when every process dies: the API, the worker and the local Temporal are
 // SIGKILLed mid-step and while a webhook deployment waits for its callback; after a restart each
-// deployment finishes with events 1..n, no step run twice, and no second webhook call.
+// deployment finishes with events 1..n, no step run twice, and no second webhook call. A decision
+// and a cancel sent after the API and worker died before the workflow's first task are taken once.
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { spawnStageplane, type StageplaneProcess } from '../support/process.ts';
@@ -132,6 +133,72 @@ describe('durability across SIGKILL of every process', () => {
       expect(calls).toHaveLength(1);
     } finally {
       await new Promise((r) => receiver.close(r));
+    }
+  }, 180_000);
+});
+
+describe('decisions across SIGKILL before the workflow has run', () => {
+  it('takes an approval and a cancel sent after the API and the worker were killed between the answer and the first task', async () => {
+    // API and worker as separate processes on a shared Temporal, so the worker can be dead while
+    // the API creates deployments: their workflows exist, but none has run its first task.
+    const split = {
+      ...env,
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'stageplane-split-')),
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: `durable-split-${process.pid}`,
+    };
+    let api = await spawnStageplane('api', split);
+    let worker = await spawnStageplane('worker', split);
+    try {
+      const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => gqlAt(api.url, token, query, variables);
+      const created = await gql(admin, `mutation { createProject(input: { slug: "durable-first", name: "First" }) { id environments { id slug } } }`);
+      expect(created.errors).toBeUndefined();
+      const p = created.data.createProject as { id: string; environments: { id: string; slug: string }[] };
+      const envId = (slug: string) => p.environments.find((e) => e.slug === slug)!.id;
+      for (const e of p.environments) {
+        const u = await gql(admin, `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
+          i: { id: e.id, deployTarget: { provider: 'SIMULATED', stepSeconds: 0 } },
+        });
+        expect(u.errors).toBeUndefined();
+      }
+      const status = async (id: string) => (await gql(admin, EVENTS, { id })).data?.deployment.status;
+      const pushed = await gql(admin, `mutation($i: RecordPushInput!) { recordPush(input: $i) { deployments { id } } }`, {
+        i: { projectId: p.id, branch: 'main', commitSha: 'f1257000' },
+      });
+      await waitFor('development SUCCEEDED', async () => (await status(pushed.data.recordPush.deployments[0].id)) === 'SUCCEEDED');
+      const PROMOTE = `mutation($i: PromoteInput!) { promote(input: $i) { id status } }`;
+      const staged = await gql(admin, PROMOTE, { i: { environmentId: envId('staging') } });
+      await waitFor('staging SUCCEEDED', async () => (await status(staged.data.promote.id)) === 'SUCCEEDED');
+
+      await worker.killHard();
+      const prod = await gql(admin, PROMOTE, { i: { environmentId: envId('production') } });
+      expect(prod.data.promote.status).toBe('PENDING_APPROVAL');
+      const again = await gql(admin, PROMOTE, { i: { environmentId: envId('staging') } });
+      expect(again.data.promote.status).toBe('QUEUED');
+      await api.killHard();
+
+      api = await spawnStageplane('api', split);
+      const bob = await jwtFor(JWT_SECRET, 'bob', ['APPROVER']);
+      // Sent while no worker runs: answered once the workflow's first task has taken them.
+      const approving = gql(bob, `mutation($i: DecisionInput!) { approveDeployment(input: $i) { status approvals { approver } } }`, {
+        i: { deploymentId: prod.data.promote.id, comment: 'after the crash' },
+      });
+      const cancelling = gql(admin, `mutation($id: ID!) { cancelDeployment(id: $id) { status } }`, { id: again.data.promote.id });
+      await new Promise((r) => setTimeout(r, 1000));
+      worker = await spawnStageplane('worker', split);
+      const [approved, cancelled] = await Promise.all([approving, cancelling]);
+      expect(approved.errors).toBeUndefined();
+      expect(approved.data.approveDeployment.approvals).toEqual([{ approver: 'bob' }]);
+      expect(cancelled.errors).toBeUndefined();
+      expect(cancelled.data.cancelDeployment.status).toBe('CANCELLED');
+      const done = await waitFor('production SUCCEEDED', async () => {
+        const r = await gql(admin, EVENTS, { id: prod.data.promote.id });
+        return r.data?.deployment.status === 'SUCCEEDED' ? r.data.deployment : null;
+      });
+      expect(done.events.map((e: any) => e.seq)).toEqual(done.events.map((_: unknown, i: number) => i + 1));
+      expect(done.events.map((e: any) => e.type).slice(0, 4)).toEqual(['CREATED', 'APPROVAL_REQUESTED', 'APPROVED', 'STARTED']);
+    } finally {
+      await Promise.all([api.stop(), worker.stop()]);
     }
   }, 180_000);
 });
