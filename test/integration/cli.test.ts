@@ -268,16 +268,18 @@ describe('stageplane CLI against a real server', () => {
     const promoted = await cliAs(quinn, ['promote', 'shop', 'production', '--json']);
     expect(promoted.code).toBe(0);
     const d = JSON.parse(promoted.stdout);
-    expect(d).toMatchObject({ id: expect.any(String), kind: 'PROMOTION', environment: { slug: 'production' }, sourceEnvironment: { slug: 'staging' }, release: { version: 'c3c3c3c' }, requiredApprovals: 1 });
-    await waitForStatus(server, d.id, ['PENDING_APPROVAL']);
+    expect(d).toMatchObject({ id: expect.any(String), kind: 'PROMOTION', status: 'PENDING_APPROVAL', environment: { slug: 'production' }, sourceEnvironment: { slug: 'staging' }, release: { version: 'c3c3c3c' }, requiredApprovals: 1 });
 
+    // Right away, as the README's shell example does: the answer said PENDING_APPROVAL, so the
+    // approval is taken.
+    const approving = cliAs(bob, ['approve', d.id, '--comment', 'LGTM', '--wait', '--json']);
     const self = await cliAs(quinn, ['approve', d.id]);
     expect(self.code).toBe(3);
     expect(self.stderr).toMatch(/^stageplane: FORBIDDEN: .+/m);
     const viewerTry = await cliAs(viewer, ['approve', d.id]);
     expect(viewerTry.code).toBe(3);
 
-    const approved = await cliAs(bob, ['approve', d.id, '--comment', 'LGTM', '--wait', '--json']);
+    const approved = await approving;
     expect(approved.code).toBe(0);
     const events = ndjson(approved.stdout);
     expect(seqsOf(events)).toEqual(oneToN(events.length));

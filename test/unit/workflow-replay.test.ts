@@ -1,0 +1,36 @@
+// Workflows that were running when the code changed must replay with the new code: these
+// histories were recorded by the deployment workflow as it was before decisions were taken from
+// the first moment (the workflow then requested approval itself and registered its handlers after
+// its first activity). Replaying them with today's bundle fails on any nondeterminism. Stored as
+// binary protobuf (History.encode): the SDK's historyFromJSON meets two protobufjs versions in
+// this dependency tree and refuses the History type.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { workflowBundle } from '../../workflows/worker.ts';
+
+const DIR = join(import.meta.dirname, '..', 'fixtures', 'workflow-histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.binpb'));
+
+describe('replay of histories recorded by earlier workflow code', () => {
+  it('has the histories: finished ones of every ending, and one still waiting for approvals', () => {
+    expect(files.sort()).toEqual([
+      'approval-expired.binpb',
+      'approval-half-approved.binpb',
+      'approval-invalidated-succeeded.binpb',
+      'approval-rejected.binpb',
+      'push-succeeded.binpb',
+      'running-cancelled.binpb',
+    ]);
+  });
+
+  it('replays every one with the current workflow code', async () => {
+    const bundle = await workflowBundle();
+    for (const file of files) {
+      const history = temporal.api.history.v1.History.decode(readFileSync(join(DIR, file)));
+      await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, `replay-${file}`), file).resolves.toBeUndefined();
+    }
+  }, 120_000);
+});
