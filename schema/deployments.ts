@@ -149,6 +149,9 @@ export const DeploymentEventRef = builder.drizzleObject('deploymentEvents', {
 export const DeploymentRef = builder.drizzleNode('deployments', {
   name: 'Deployment',
   id: { column: (d) => d.id },
+  // Only the columns the selected fields need: exposed columns bring their own, the fields below
+  // with a resolver name theirs. A pipeline card does not read the pinned snapshot (~2 KB a row).
+  select: { columns: { id: true } },
   fields: (t) => ({
     project: t.relation('project'),
     environment: t.relation('environment'),
@@ -162,7 +165,7 @@ export const DeploymentRef = builder.drizzleNode('deployments', {
       type: ApprovalRef,
       query: { where: { invalidatedAt: { isNull: true } }, orderBy: { createdAt: 'asc' } },
     }),
-    steps: t.field({ type: [DeploymentStepRef], resolve: (d) => d.steps }),
+    steps: t.field({ type: [DeploymentStepRef], select: { columns: { steps: true } }, resolve: (d) => d.steps }),
     progress: t.exposeFloat('progress', { description: '0..1 over all steps' }),
     error: t.exposeString('error', { nullable: true }),
     events: t.relation('events', {
@@ -178,6 +181,7 @@ export const DeploymentRef = builder.drizzleNode('deployments', {
     snapshot: t.field({
       type: ConfigSnapshotRef,
       description: "What exactly this deployment ships besides the release: the target's configuration as it was pinned.",
+      select: { columns: { snapshot: true } },
       resolve: (d) => d.snapshot,
     }),
     workflowId: t.exposeString('workflowId', { description: 'the Temporal workflow that runs it' }),
