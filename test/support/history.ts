@@ -138,7 +138,7 @@ export async function seedHistory(api: HistoryApi, options: { slug: string; depl
     insert into deployments (project_id, environment_id, release_id, kind, status, requested_by, steps, progress, snapshot, workflow_id, last_seq, queued_at, created_at, started_at, finished_at)
     select '${projectId}', (${envArray})[1 + i % 3], r.id, 'PUSH',
       (case when i % 10 = 0 then 'FAILED' when i % 23 = 0 then 'CANCELLED' else 'SUCCEEDED' end)::deployment_status,
-      'dev', '${steps}'::jsonb, 1, '${snapshot}'::jsonb, 'history-' || i, 1,
+      'dev', '${steps}'::jsonb, 1, '${snapshot}'::jsonb, '${options.slug}-' || i, 1,
       t, t, t + interval '1 second', t + interval '30 seconds'
     from generate_series(1, ${n}) i
     cross join lateral (select now() - interval '1 hour' - interval '1 minute' * (${n} - i) as t) ts
@@ -147,7 +147,7 @@ export async function seedHistory(api: HistoryApi, options: { slug: string; depl
   await exec(`
     insert into deployments (project_id, environment_id, release_id, kind, status, requested_by, required_approvals, snapshot, workflow_id, last_seq, created_at, started_at)
     select '${projectId}', e.env::uuid, (select id from releases where project_id = '${projectId}' order by created_at desc limit 1), 'PROMOTION',
-      e.status::deployment_status, 'dev', e.approvals, '${snapshot}'::jsonb, 'history-active-' || e.status, 1, now() - interval '1 minute', e.started
+      e.status::deployment_status, 'dev', e.approvals, '${snapshot}'::jsonb, '${options.slug}-active-' || e.status, 1, now() - interval '1 minute', e.started
     from (values ('${environmentIds.production}', 'PENDING_APPROVAL', 1, null::timestamptz), ('${environmentIds.staging}', 'RUNNING', 0, now())) e(env, status, approvals, started)`);
   // The long deployment: the newest finished one of development.
   const longDeploymentId = (
