@@ -1,4 +1,4 @@
-import { defineRelations } from 'drizzle-orm';
+import { defineRelations, sql } from 'drizzle-orm';
 import * as schema from './schema/index.ts';
 
 // Relations for the relational query builder (and so for Pothos' drizzle plugin).
@@ -17,15 +17,19 @@ export const relations = defineRelations(schema, (r) => ({
     secretValues: r.many.secretValues(),
     deployments: r.many.deployments({ from: r.environments.id, to: r.deployments.environmentId }),
     // Filtered views, so currentRelease and activeDeployment plan into the pipeline query itself.
+    // The status filters are SQL literals, not parameters, and spelled as the predicates of the
+    // partial indexes that serve them (deployments_environment_succeeded_idx and
+    // deployments_environment_unfinished_idx): the API prepares its statements, and a generic
+    // plan of `status = $1` could not use a partial index at all.
     succeededDeployments: r.many.deployments({
       from: r.environments.id,
       to: r.deployments.environmentId,
-      where: { status: 'SUCCEEDED' },
+      where: { RAW: (t) => sql`${t.status} = 'SUCCEEDED'` },
     }),
     unfinishedDeployments: r.many.deployments({
       from: r.environments.id,
       to: r.deployments.environmentId,
-      where: { status: { notIn: ['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'] } },
+      where: { RAW: (t) => sql`${t.status} not in ('SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED')` },
     }),
   },
   databaseConnections: {

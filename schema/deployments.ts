@@ -2,7 +2,7 @@
 // deployments (push, promote, approve, ...) live with the workflows that run them.
 import { randomUUID } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { and, asc, desc, eq, isNull } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/events.ts';
@@ -149,6 +149,9 @@ export const DeploymentEventRef = builder.drizzleObject('deploymentEvents', {
 export const DeploymentRef = builder.drizzleNode('deployments', {
   name: 'Deployment',
   id: { column: (d) => d.id },
+  // Only the columns the selected fields need: exposed columns bring their own, the fields below
+  // with a resolver name theirs. A pipeline card does not read the pinned snapshot (~2 KB a row).
+  select: { columns: { id: true } },
   fields: (t) => ({
     project: t.relation('project'),
     environment: t.relation('environment'),
@@ -162,7 +165,7 @@ export const DeploymentRef = builder.drizzleNode('deployments', {
       type: ApprovalRef,
       query: { where: { invalidatedAt: { isNull: true } }, orderBy: { createdAt: 'asc' } },
     }),
-    steps: t.field({ type: [DeploymentStepRef], resolve: (d) => d.steps }),
+    steps: t.field({ type: [DeploymentStepRef], select: { columns: { steps: true } }, resolve: (d) => d.steps }),
     progress: t.exposeFloat('progress', { description: '0..1 over all steps' }),
     error: t.exposeString('error', { nullable: true }),
     events: t.relation('events', {
@@ -178,6 +181,7 @@ export const DeploymentRef = builder.drizzleNode('deployments', {
     snapshot: t.field({
       type: ConfigSnapshotRef,
       description: "What exactly this deployment ships besides the release: the target's configuration as it was pinned.",
+      select: { columns: { snapshot: true } },
       resolve: (d) => d.snapshot,
     }),
     workflowId: t.exposeString('workflowId', { description: 'the Temporal workflow that runs it' }),
@@ -327,13 +331,26 @@ function gateway(services: Services): WorkflowGateway {
   return services.workflows;
 }
 
-/** The release a promotion or rollback would ship, and why not when there is none. */
-async function successfulReleases(tx: Queryable, environmentId: string) {
-  return tx
-    .select({ releaseId: deployments.releaseId, finishedAt: deployments.finishedAt })
-    .from(deployments)
-    .where(and(eq(deployments.environmentId, environmentId), eq(deployments.status, 'SUCCEEDED')))
-    .orderBy(desc(deployments.finishedAt), desc(deployments.createdAt));
+/**
+ * What a promotion or rollback needs from an environment's SUCCEEDED deployments, newest first,
+ * without reading them all: the newest (the current release), the newest of another release
+ * (the rollback target), and, when `releaseId` is given, the newest of that release (it
+ * succeeded here). Each is one range scan of deployments_environment_succeeded_idx stopped at
+ * its first row.
+ */
+async function successfulReleases(tx: Queryable, environmentId: string, releaseId?: string | null) {
+  const newest = (condition?: SQL) =>
+    tx
+      .select({ releaseId: deployments.releaseId, finishedAt: deployments.finishedAt })
+      .from(deployments)
+      .where(and(eq(deployments.environmentId, environmentId), sql`${deployments.status} = 'SUCCEEDED'`, condition))
+      .orderBy(desc(deployments.finishedAt), desc(deployments.createdAt))
+      .limit(1);
+  const [current] = await newest();
+  if (!current) return [];
+  const [earlier] = await newest(ne(deployments.releaseId, current.releaseId));
+  const [asked] = releaseId && releaseId !== current.releaseId ? await newest(eq(deployments.releaseId, releaseId)) : [];
+  return [current, earlier, asked].filter((s) => s !== undefined);
 }
 
 /** Refuses deployments into a frozen environment or one whose policy has a failed error check. */
@@ -511,7 +528,7 @@ builder.mutationFields((t) => ({
         assertAuthorized('promote', actor, { environment: env });
         if (!env.promotesFromId) throw preconditionFailed(`Nothing to promote: ${env.slug} does not promote from another environment`);
         const [source] = await tx.select().from(environments).where(eq(environments.id, env.promotesFromId));
-        const succeeded = await successfulReleases(tx, source!.id);
+        const succeeded = await successfulReleases(tx, source!.id, args.input.releaseId ? localId(args.input.releaseId, 'Release') : null);
         let releaseId: string;
         if (args.input.releaseId) {
           releaseId = (await releaseOf(tx, args.input.releaseId, env.projectId)).id;
@@ -537,7 +554,7 @@ builder.mutationFields((t) => ({
       return mutate(ctx, async (tx, actor) => {
         const env = await lockTarget(tx, args.input.environmentId);
         assertAuthorized('rollback', actor, { environment: env });
-        const succeeded = await successfulReleases(tx, env.id);
+        const succeeded = await successfulReleases(tx, env.id, args.input.releaseId ? localId(args.input.releaseId, 'Release') : null);
         const current = succeeded[0]?.releaseId;
         let releaseId: string;
         if (args.input.releaseId) {

@@ -36,7 +36,8 @@ export const releases = pgTable(
     // The same commit pushed twice is one release.
     unique('releases_project_commit_unique').on(t.projectId, t.commitSha),
     check('releases_commit_sha_format', sql`${t.commitSha} ~ '^[0-9a-f]{7,40}$'`),
-    index('releases_project_created_idx').on(t.projectId, t.createdAt),
+    // Project.releases, newest first: (created_at, id) is the connection's order and cursor.
+    index('releases_project_created_idx').on(t.projectId, t.createdAt, t.id),
   ],
 );
 
@@ -89,8 +90,27 @@ export const deployments = pgTable(
     unique('deployments_workflow_id_unique').on(t.workflowId),
     check('deployments_progress_range', sql`${t.progress} >= 0 and ${t.progress} <= 1`),
     check('deployments_required_approvals_range', sql`${t.requiredApprovals} >= 0`),
-    index('deployments_project_created_idx').on(t.projectId, t.createdAt),
-    index('deployments_environment_created_idx').on(t.environmentId, t.createdAt),
+    // Every "latest / active / first N" read of deployments is a range scan of one of these,
+    // read in index order and stopped by its limit (test/integration/history-plans.test.ts).
+    // Project.deployments and Environment.deployments, newest first: (created_at, id) is the
+    // connection's order and its cursor.
+    index('deployments_project_created_idx').on(t.projectId, t.createdAt, t.id),
+    index('deployments_environment_created_idx').on(t.environmentId, t.createdAt, t.id),
+    // Environment.currentRelease, and the release a promotion or rollback ships: the newest
+    // SUCCEEDED deployment(s) of an environment. Ascending, read backward: that is exactly
+    // `finished_at desc, created_at desc` (NULLS FIRST, PostgreSQL's default for desc), which
+    // a DESC column here would not be (drizzle-kit writes DESC NULLS LAST).
+    index('deployments_environment_succeeded_idx')
+      .on(t.environmentId, t.finishedAt, t.createdAt)
+      .where(sql`${t.status} = 'SUCCEEDED'`),
+    // Environment.activeDeployment and the queue lease's "who is ahead": the few unfinished
+    // deployments of an environment, oldest first. The predicate is the one those queries state
+    // (status not in the terminal statuses; QUEUED/WAITING/RUNNING imply it).
+    index('deployments_environment_unfinished_idx')
+      .on(t.environmentId, t.createdAt, t.id)
+      .where(sql`${t.status} not in ('SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED')`),
+    // recordPush's "this commit was already pushed" and the promote/rollback release check.
+    index('deployments_release_idx').on(t.releaseId),
     // At most one RUNNING deployment per environment, whatever the code above does.
     uniqueIndex('deployments_one_running_per_environment').on(t.environmentId).where(sql`${t.status} = 'RUNNING'`),
   ],
@@ -160,6 +180,10 @@ export const deploymentEvents = pgTable(
   (t) => [
     unique('deployment_events_seq_unique').on(t.deploymentId, t.seq),
     unique('deployment_events_idempotency_unique').on(t.deploymentId, t.idempotencyKey),
+    // projectEvents' replay after a lost LISTEN (project_id in (...) and id > last seen), and the
+    // project foreign key's cascade. Deployment.events and deploymentEvents' replay after a seq
+    // are served by deployment_events_seq_unique (deployment_id, seq).
+    index('deployment_events_project_id_idx').on(t.projectId, t.id),
     check('deployment_events_seq_positive', sql`${t.seq} >= 1`),
   ],
 );
