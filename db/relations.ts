@@ -1,4 +1,6 @@
 import { defineRelations, sql } from 'drizzle-orm';
+import { TERMINAL_STATUSES } from '../domain/values.ts';
+import { sqlLiterals } from './schema/common.ts';
 import * as schema from './schema/index.ts';
 
 // Relations for the relational query builder (and so for Pothos' drizzle plugin).
@@ -29,7 +31,7 @@ export const relations = defineRelations(schema, (r) => ({
     unfinishedDeployments: r.many.deployments({
       from: r.environments.id,
       to: r.deployments.environmentId,
-      where: { RAW: (t) => sql`${t.status} not in ('SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED')` },
+      where: { RAW: (t) => sql`${t.status} not in (${sqlLiterals(TERMINAL_STATUSES)})` },
     }),
   },
   databaseConnections: {

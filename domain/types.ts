@@ -1,12 +1,32 @@
 // The domain's value types, shared by the database schema, the GraphQL layer and the workflows.
-import type { Role } from '../db/schema/common.ts';
+// The closed sets come from domain/values.ts.
+import type {
+  APPROVAL_DECISIONS,
+  DATA_POLICIES,
+  DEPLOY_PROVIDERS,
+  DEPLOY_TRIGGERS,
+  DEPLOYMENT_EVENT_TYPES,
+  DEPLOYMENT_KINDS,
+  DEPLOYMENT_STATUSES,
+  ENVIRONMENT_PURPOSES,
+  ENVIRONMENT_TYPES,
+  LOG_LEVELS,
+  ROLES,
+  STEP_STATUSES,
+  TERMINAL_STATUSES,
+} from './values.ts';
 
-export type { Role };
-export type EnvironmentType = 'DEVELOPMENT' | 'STAGING' | 'PRODUCTION' | 'CUSTOM';
-export type DeployTrigger = 'AUTO_ON_PUSH' | 'MANUAL_PROMOTE' | 'APPROVAL_REQUIRED';
-export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-export type DataPolicy = 'TEST_DATA' | 'ANONYMIZED_PRODUCTION' | 'PRODUCTION';
-export type DeployProvider = 'SIMULATED' | 'WEBHOOK';
+export type Role = (typeof ROLES)[number];
+export type EnvironmentType = (typeof ENVIRONMENT_TYPES)[number];
+export type EnvironmentPurpose = (typeof ENVIRONMENT_PURPOSES)[number];
+export type DeployTrigger = (typeof DEPLOY_TRIGGERS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type DataPolicy = (typeof DATA_POLICIES)[number];
+export type DeployProvider = (typeof DEPLOY_PROVIDERS)[number];
+export type DeploymentKind = (typeof DEPLOYMENT_KINDS)[number];
+export type ApprovalDecision = (typeof APPROVAL_DECISIONS)[number];
+export type DeploymentEventType = (typeof DEPLOYMENT_EVENT_TYPES)[number];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 export interface DeployPolicy {
   trigger: DeployTrigger;
@@ -44,18 +64,8 @@ export interface EnvironmentSettings {
   securityHardening: boolean;
 }
 
-export type DeploymentStatus =
-  | 'QUEUED'
-  | 'PENDING_APPROVAL'
-  | 'WAITING'
-  | 'RUNNING'
-  | 'SUCCEEDED'
-  | 'FAILED'
-  | 'CANCELLED'
-  | 'REJECTED'
-  | 'EXPIRED';
-
-export type StepStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface DeploymentStep {
   name: string;

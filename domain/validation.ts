@@ -24,31 +24,31 @@ import { isValidCron } from './cron.ts';
 import { badInput } from './errors.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
-import type { DeployTarget, Role } from './types.ts';
+import type { DeployTarget } from './types.ts';
+import {
+  DATA_POLICIES,
+  DATABASE_TYPES,
+  DEPLOY_PROVIDERS,
+  DEPLOY_TRIGGERS,
+  ENVIRONMENT_PURPOSES,
+  ENVIRONMENT_TYPES,
+  LOG_LEVELS,
+  ROLES,
+  STEP_STATUSES,
+} from './values.ts';
 
 // ---------------------------------------------------------------- enums
 
-const ROLE_VALUES = ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] as const satisfies readonly Role[];
-// Fails to compile if Role gains a member this list lacks.
-const _everyRole: [Role] extends [(typeof ROLE_VALUES)[number]] ? true : never = true;
-void _everyRole;
 
-export const RoleSchema = z.enum(ROLE_VALUES);
-export const EnvironmentTypeSchema = z.enum(['DEVELOPMENT', 'STAGING', 'PRODUCTION', 'CUSTOM']);
-export const EnvironmentPurposeSchema = z.enum([
-  'FEATURE_BRANCH',
-  'CLIENT_DEMO',
-  'LOAD_TESTING',
-  'SECURITY_AUDIT',
-  'REGIONAL',
-  'OTHER',
-]);
-export const DeployTriggerSchema = z.enum(['AUTO_ON_PUSH', 'MANUAL_PROMOTE', 'APPROVAL_REQUIRED']);
-export const LogLevelSchema = z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']);
-export const DataPolicySchema = z.enum(['TEST_DATA', 'ANONYMIZED_PRODUCTION', 'PRODUCTION']);
-export const DeployProviderSchema = z.enum(['SIMULATED', 'WEBHOOK']);
-export const DatabaseTypeSchema = z.enum(['POSTGRES']);
-export const StepStatusSchema = z.enum(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED']);
+export const RoleSchema = z.enum(ROLES);
+export const EnvironmentTypeSchema = z.enum(ENVIRONMENT_TYPES);
+export const EnvironmentPurposeSchema = z.enum(ENVIRONMENT_PURPOSES);
+export const DeployTriggerSchema = z.enum(DEPLOY_TRIGGERS);
+export const LogLevelSchema = z.enum(LOG_LEVELS);
+export const DataPolicySchema = z.enum(DATA_POLICIES);
+export const DeployProviderSchema = z.enum(DEPLOY_PROVIDERS);
+export const DatabaseTypeSchema = z.enum(DATABASE_TYPES);
+export const StepStatusSchema = z.enum(STEP_STATUSES);
 
 // ---------------------------------------------------------------- building blocks
 

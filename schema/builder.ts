@@ -9,7 +9,7 @@ import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { relations } from '../db/relations.ts';
 import { AppError, badInput, notFound } from '../domain/errors.ts';
 import { authorize, type Action, type Principal } from '../domain/permissions.ts';
-import type { Role } from '../domain/types.ts';
+import { ROLES } from '../domain/values.ts';
 import type { Context } from '../server/context.ts';
 
 export interface PothosTypes {
@@ -116,9 +116,15 @@ builder.addScalarType(
 builder.queryType({ authScopes: { authenticated: true } });
 builder.mutationType({ authScopes: { authenticated: true } });
 
-export const RoleEnum = builder.enumType('Role', {
-  values: ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] as const satisfies readonly Role[],
-});
+/**
+ * A GraphQL enum's values from one of domain/values.ts' lists, in its order, with descriptions
+ * for some: the list stays the one definition, the schema only adds words.
+ */
+export function enumValues<const T extends string>(values: readonly T[], descriptions: Partial<Record<T, string>> = {}) {
+  return Object.fromEntries(values.map((v) => [v, descriptions[v] ? { description: descriptions[v] } : {}])) as Record<T, { description?: string }>;
+}
+
+export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

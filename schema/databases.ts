@@ -7,10 +7,11 @@ import { CreateDatabaseConnectionInputSchema, parseInput, SetDatabaseConnectionV
 import { mutate } from './audit.ts';
 import { signalConfigChanged } from '../workflows/client.ts';
 import { builder, localId } from './builder.ts';
+import { DATABASE_TYPES } from '../domain/values.ts';
 import { EnvironmentRef } from './environments.ts';
 import { ProjectRef } from './projects.ts';
 
-const DatabaseTypeEnum = builder.enumType('DatabaseType', { values: ['POSTGRES'] as const });
+const DatabaseTypeEnum = builder.enumType('DatabaseType', { values: DATABASE_TYPES });
 
 export const DatabaseConnectionRef = builder.drizzleNode('databaseConnections', {
   name: 'DatabaseConnection',

@@ -9,6 +9,7 @@ import { appendDeploymentEvent } from '../db/events.ts';
 import { approvals, deployments, environments, projects, releases, type EnvironmentRow } from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
+import { APPROVAL_DECISIONS, DEPLOYMENT_EVENT_TYPES, DEPLOYMENT_KINDS, DEPLOYMENT_STATUSES, FINISHED_STEP_STATUSES, isOneOf, STEP_STATUSES } from '../domain/values.ts';
 import { failedErrorChecks } from '../domain/policy.ts';
 import { defaultVersion, pushTriggers } from '../domain/releases.ts';
 import { buildSnapshot } from '../domain/snapshot.ts';
@@ -24,65 +25,27 @@ import {
 import type { Context, Services } from '../server/context.ts';
 import { cancel, decide, reportWebhookOutcome, startDeploymentWorkflow, temporalUnavailable, type WorkflowGateway } from '../workflows/client.ts';
 import { workflowIdFor } from '../workflows/definitions.ts';
-import { isTerminal } from '../workflows/state-machine.ts';
+import { isTerminal } from '../domain/deployment-state.ts';
 import { mutate, principalOf } from './audit.ts';
 import type { ConfigSnapshot, DeploymentStep } from '../domain/types.ts';
-import { builder, localId, tryLocalId } from './builder.ts';
+import { builder, enumValues, localId, tryLocalId } from './builder.ts';
 import { EnvironmentRef } from './environments.ts';
 import { ProjectRef } from './projects.ts';
 
-export const DEPLOYMENT_STATUSES = [
-  'QUEUED',
-  'PENDING_APPROVAL',
-  'WAITING',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'REJECTED',
-  'EXPIRED',
-] as const;
-export const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'] as const;
-
 export const DeploymentStatusEnum = builder.enumType('DeploymentStatus', {
-  values: {
-    QUEUED: {},
-    PENDING_APPROVAL: {},
-    WAITING: { description: 'wait timer, or queued behind another deployment of the environment' },
-    RUNNING: {},
-    SUCCEEDED: {},
-    FAILED: {},
-    CANCELLED: {},
-    REJECTED: {},
-    EXPIRED: { description: 'approval timed out' },
-  } as const,
+  values: enumValues(DEPLOYMENT_STATUSES, {
+    WAITING: 'wait timer, or queued behind another deployment of the environment',
+    EXPIRED: 'approval timed out',
+  }),
 });
-export const DeploymentKindEnum = builder.enumType('DeploymentKind', {
-  values: ['PUSH', 'PROMOTION', 'ROLLBACK', 'MANUAL'] as const,
-});
-const ApprovalDecisionEnum = builder.enumType('ApprovalDecision', { values: ['APPROVE', 'REJECT'] as const });
-export const StepStatusEnum = builder.enumType('StepStatus', {
-  values: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED'] as const,
-});
+export const DeploymentKindEnum = builder.enumType('DeploymentKind', { values: DEPLOYMENT_KINDS });
+const ApprovalDecisionEnum = builder.enumType('ApprovalDecision', { values: APPROVAL_DECISIONS });
+export const StepStatusEnum = builder.enumType('StepStatus', { values: STEP_STATUSES });
 export const DeploymentEventTypeEnum = builder.enumType('DeploymentEventType', {
-  values: {
-    CREATED: {},
-    APPROVAL_REQUESTED: {},
-    APPROVED: { description: 'one approval recorded' },
-    APPROVALS_INVALIDATED: { description: "the target's configuration changed; approvals so far are void" },
-    REJECTED: {},
-    EXPIRED: {},
-    WAITING: {},
-    STARTED: {},
-    STEP_STARTED: {},
-    STEP_PROGRESS: {},
-    STEP_SUCCEEDED: {},
-    STEP_FAILED: {},
-    LOG: {},
-    SUCCEEDED: {},
-    FAILED: {},
-    CANCELLED: {},
-  } as const,
+  values: enumValues(DEPLOYMENT_EVENT_TYPES, {
+    APPROVED: 'one approval recorded',
+    APPROVALS_INVALIDATED: "the target's configuration changed; approvals so far are void",
+  }),
 });
 
 export const ReleaseRef = builder.drizzleNode('releases', {
@@ -625,7 +588,7 @@ builder.mutationFields((t) => ({
             status: input.status,
             progress,
             startedAt: existing?.startedAt ?? now,
-            finishedAt: ['SUCCEEDED', 'FAILED', 'SKIPPED'].includes(input.status) ? now : null,
+            finishedAt: isOneOf(FINISHED_STEP_STATUSES, input.status) ? now : null,
           };
           const steps = existing ? d.steps.map((s) => (s.name === input.step ? step : s)) : [...d.steps, step];
           const overall = steps.length ? steps.reduce((a, s) => a + s.progress, 0) / steps.length : 0;

@@ -19,32 +19,27 @@ import {
 import { cached, type Context } from '../server/context.ts';
 import { mutate, recordAudit } from './audit.ts';
 import { signalConfigChanged } from '../workflows/client.ts';
-import { builder, localId, RoleEnum } from './builder.ts';
+import { builder, enumValues, localId, RoleEnum } from './builder.ts';
+import { DATA_POLICIES, DEPLOY_PROVIDERS, DEPLOY_TRIGGERS, ENVIRONMENT_PURPOSES, ENVIRONMENT_TYPES, LOG_LEVELS } from '../domain/values.ts';
 import { ProjectRef } from './projects.ts';
 
-export const EnvironmentTypeEnum = builder.enumType('EnvironmentType', {
-  values: ['DEVELOPMENT', 'STAGING', 'PRODUCTION', 'CUSTOM'] as const,
-});
-export const EnvironmentPurposeEnum = builder.enumType('EnvironmentPurpose', {
-  values: ['FEATURE_BRANCH', 'CLIENT_DEMO', 'LOAD_TESTING', 'SECURITY_AUDIT', 'REGIONAL', 'OTHER'] as const,
-});
+export const EnvironmentTypeEnum = builder.enumType('EnvironmentType', { values: ENVIRONMENT_TYPES });
+export const EnvironmentPurposeEnum = builder.enumType('EnvironmentPurpose', { values: ENVIRONMENT_PURPOSES });
 const DeployTriggerEnum = builder.enumType('DeployTrigger', {
   description: 'How a release reaches the environment.',
-  values: {
-    AUTO_ON_PUSH: { description: 'a push to a branch matching branchPattern deploys at once' },
-    MANUAL_PROMOTE: { description: 'someone promotes a release that succeeded upstream' },
-    APPROVAL_REQUIRED: { description: 'a promotion waits for requiredApprovals approvals' },
-  } as const,
+  values: enumValues(DEPLOY_TRIGGERS, {
+    AUTO_ON_PUSH: 'a push to a branch matching branchPattern deploys at once',
+    MANUAL_PROMOTE: 'someone promotes a release that succeeded upstream',
+    APPROVAL_REQUIRED: 'a promotion waits for requiredApprovals approvals',
+  }),
 });
-const LogLevelEnum = builder.enumType('LogLevel', { values: ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const });
-const DataPolicyEnum = builder.enumType('DataPolicy', {
-  values: ['TEST_DATA', 'ANONYMIZED_PRODUCTION', 'PRODUCTION'] as const,
-});
+const LogLevelEnum = builder.enumType('LogLevel', { values: LOG_LEVELS });
+const DataPolicyEnum = builder.enumType('DataPolicy', { values: DATA_POLICIES });
 const DeployProviderEnum = builder.enumType('DeployProvider', {
-  values: {
-    SIMULATED: { description: 'built-in steps that take stepSeconds each; for demos and tests' },
-    WEBHOOK: { description: 'POST a signed payload to url; the receiver reports back with reportDeploymentStatus' },
-  } as const,
+  values: enumValues(DEPLOY_PROVIDERS, {
+    SIMULATED: 'built-in steps that take stepSeconds each; for demos and tests',
+    WEBHOOK: 'POST a signed payload to url; the receiver reports back with reportDeploymentStatus',
+  }),
 });
 
 const DeployPolicyRef = builder.objectRef<DeployPolicy>('DeployPolicy').implement({

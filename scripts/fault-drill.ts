@@ -23,11 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { followDeployment } from '../cli/follow.ts';
+import { TERMINAL_STATUSES } from '../domain/values.ts';
 import { signToken } from '../server/auth.ts';
 import { freePort } from '../server/temporal.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED']);
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 const STEPS = ['prepare', 'deploy', 'verify'];
 
 export interface DrillOptions {

@@ -1,7 +1,8 @@
 // `npm run token -- --sub alice --roles ADMIN,QA [--expires 12h]`: prints a JWT for local use,
 // signed with JWT_SECRET (or the development secret in DATA_DIR that `npm start` uses).
 import { parseArgs } from 'node:util';
-import { ROLES, type Role } from '../db/schema/common.ts';
+import type { Role } from '../domain/types.ts';
+import { ROLES } from '../domain/values.ts';
 import { signToken } from '../server/auth.ts';
 import { ConfigError, loadConfig } from '../server/config.ts';
 

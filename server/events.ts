@@ -29,7 +29,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { reconnectBackoff, type Database, type DatabaseHandle } from '../db/client.ts';
 import { EVENTS_CHANNEL, type EventNotification } from '../db/events.ts';
 import { deploymentEvents, type DeploymentEventRow } from '../db/schema/index.ts';
-import { TERMINAL_STATUSES } from '../schema/deployments.ts';
+import { TERMINAL_STATUSES } from '../domain/values.ts';
 
 export type EventRow = DeploymentEventRow;
 

@@ -27,7 +27,7 @@ import {
   type DeploymentFacts,
   type DeploymentWorkflowInput,
 } from './definitions.ts';
-import { awaitsDecision, isTerminal } from './state-machine.ts';
+import { awaitsDecision, isTerminal } from '../domain/deployment-state.ts';
 
 const db = proxyActivities<DeploymentActivities>({
   startToCloseTimeout: '30 seconds',

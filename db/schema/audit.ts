@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { check, index, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core';
-import { createdAt, ROLES, timestamptz } from './common.ts';
+import { ROLES } from '../../domain/values.ts';
+import { createdAt, timestamptz } from './common.ts';
 import { projects } from './projects.ts';
 
 export const auditEvents = pgTable(

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { timestamp } from 'drizzle-orm/pg-core';
 
 // Millisecond precision: JavaScript Dates hold milliseconds, so a cursor built from a Date compares
@@ -5,8 +6,11 @@ import { timestamp } from 'drizzle-orm/pg-core';
 export const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 export const createdAt = () => timestamptz('created_at').notNull().defaultNow();
 
-export const ROLES = ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] as const;
-export type Role = (typeof ROLES)[number];
-
 // Slugs of projects and environments: the contract's pattern, enforced again by the database.
 export const SLUG_PATTERN_SQL = '^[a-z][a-z0-9-]{1,38}$';
+
+/**
+ * A closed value set as SQL literals, `'A', 'B'`: for partial-index predicates and the filters
+ * that must match them word for word (a bound parameter would keep the planner off the index).
+ */
+export const sqlLiterals = (values: readonly string[]) => sql.raw(values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', '));

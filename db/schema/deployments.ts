@@ -14,7 +14,8 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { ConfigSnapshot, DeploymentStep } from '../../domain/types.ts';
-import { createdAt, timestamptz } from './common.ts';
+import { APPROVAL_DECISIONS, DEPLOYMENT_EVENT_TYPES, DEPLOYMENT_KINDS, DEPLOYMENT_STATUSES, TERMINAL_STATUSES } from '../../domain/values.ts';
+import { createdAt, sqlLiterals, timestamptz } from './common.ts';
 import { environments } from './environments.ts';
 import { projects } from './projects.ts';
 
@@ -41,18 +42,8 @@ export const releases = pgTable(
   ],
 );
 
-export const deploymentKind = pgEnum('deployment_kind', ['PUSH', 'PROMOTION', 'ROLLBACK', 'MANUAL']);
-export const deploymentStatus = pgEnum('deployment_status', [
-  'QUEUED',
-  'PENDING_APPROVAL',
-  'WAITING',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'REJECTED',
-  'EXPIRED',
-]);
+export const deploymentKind = pgEnum('deployment_kind', DEPLOYMENT_KINDS);
+export const deploymentStatus = pgEnum('deployment_status', DEPLOYMENT_STATUSES);
 
 export const deployments = pgTable(
   'deployments',
@@ -108,7 +99,7 @@ export const deployments = pgTable(
     // (status not in the terminal statuses; QUEUED/WAITING/RUNNING imply it).
     index('deployments_environment_unfinished_idx')
       .on(t.environmentId, t.createdAt, t.id)
-      .where(sql`${t.status} not in ('SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED')`),
+      .where(sql`${t.status} not in (${sqlLiterals(TERMINAL_STATUSES)})`),
     // recordPush's "this commit was already pushed" and the promote/rollback release check.
     index('deployments_release_idx').on(t.releaseId),
     // At most one RUNNING deployment per environment, whatever the code above does.
@@ -116,7 +107,7 @@ export const deployments = pgTable(
   ],
 );
 
-export const approvalDecision = pgEnum('approval_decision', ['APPROVE', 'REJECT']);
+export const approvalDecision = pgEnum('approval_decision', APPROVAL_DECISIONS);
 
 export const approvals = pgTable(
   'approvals',
@@ -138,24 +129,7 @@ export const approvals = pgTable(
   ],
 );
 
-export const deploymentEventType = pgEnum('deployment_event_type', [
-  'CREATED',
-  'APPROVAL_REQUESTED',
-  'APPROVED',
-  'APPROVALS_INVALIDATED',
-  'REJECTED',
-  'EXPIRED',
-  'WAITING',
-  'STARTED',
-  'STEP_STARTED',
-  'STEP_PROGRESS',
-  'STEP_SUCCEEDED',
-  'STEP_FAILED',
-  'LOG',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-]);
+export const deploymentEventType = pgEnum('deployment_event_type', DEPLOYMENT_EVENT_TYPES);
 
 export const deploymentEvents = pgTable(
   'deployment_events',

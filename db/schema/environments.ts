@@ -1,19 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { boolean, check, foreignKey, index, integer, jsonb, pgEnum, pgTable, text, unique, uuid } from 'drizzle-orm/pg-core';
 import type { DeployPolicy, DeployTarget, EnvironmentSettings } from '../../domain/types.ts';
+import { DATABASE_TYPES, ENVIRONMENT_PURPOSES, ENVIRONMENT_TYPES } from '../../domain/values.ts';
 import { createdAt, SLUG_PATTERN_SQL, timestamptz } from './common.ts';
 import { projects } from './projects.ts';
 import { secrets } from './secrets.ts';
 
-export const environmentType = pgEnum('environment_type', ['DEVELOPMENT', 'STAGING', 'PRODUCTION', 'CUSTOM']);
-export const environmentPurpose = pgEnum('environment_purpose', [
-  'FEATURE_BRANCH',
-  'CLIENT_DEMO',
-  'LOAD_TESTING',
-  'SECURITY_AUDIT',
-  'REGIONAL',
-  'OTHER',
-]);
+export const environmentType = pgEnum('environment_type', ENVIRONMENT_TYPES);
+export const environmentPurpose = pgEnum('environment_purpose', ENVIRONMENT_PURPOSES);
 
 export const environments = pgTable(
   'environments',
@@ -79,7 +73,7 @@ export const environmentSettingsVersions = pgTable(
   ],
 );
 
-export const databaseType = pgEnum('database_type', ['POSTGRES']);
+export const databaseType = pgEnum('database_type', DATABASE_TYPES);
 
 export const databaseConnections = pgTable(
   'database_connections',

@@ -8,6 +8,7 @@
 //
 // Then a burst of bad requests interleaved with good ones: the server refuses each bad one with a
 // 4xx or a contract error code, serves every good one, and stays ready.
+import { TERMINAL_STATUSES } from '../../domain/values.ts';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callbackTokenFor } from '../../domain/callback-token.ts';
@@ -36,7 +37,7 @@ let sql: Sql;
 const CONTRACT_CODES = ['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT', 'PRECONDITION_FAILED'];
 /** What an allowed call may still answer because of state (never FORBIDDEN, never internal). */
 const STATE_CODES = ['NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT', 'PRECONDITION_FAILED'];
-const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'];
+const TERMINAL: readonly string[] = TERMINAL_STATUSES;
 const PROJECT = 'matrix';
 
 // ---------------------------------------------------------------- principals

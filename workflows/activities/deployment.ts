@@ -17,7 +17,7 @@ import { callbackTokenFor } from '../../domain/callback-token.ts';
 import { buildSnapshot, sameConfiguration } from '../../domain/snapshot.ts';
 import type { DeploymentStatus, DeploymentStep } from '../../domain/types.ts';
 import { REFUSAL } from '../definitions.ts';
-import { IllegalTransition, isTerminal, SIMULATED_STEPS, SIMULATED_TICKS, transition, type Happening } from '../state-machine.ts';
+import { IllegalTransition, isTerminal, SIMULATED_STEPS, SIMULATED_TICKS, transition, type Happening } from '../../domain/deployment-state.ts';
 
 export interface ActivityDeps {
   db: Database;

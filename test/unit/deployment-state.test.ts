@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeploymentStatus } from '../../domain/types.ts';
-import { IllegalTransition, isTerminal, transition, type Happening } from '../../workflows/state-machine.ts';
+import { IllegalTransition, isTerminal, transition, type Happening } from '../../domain/deployment-state.ts';
 
 const ALL: DeploymentStatus[] = ['QUEUED', 'PENDING_APPROVAL', 'WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'];
 

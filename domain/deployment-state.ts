@@ -1,25 +1,10 @@
 // The deployment state machine: which status each happening leads to and which event it records.
 // Pure and deterministic, so the workflow (which must be deterministic), the activities and the
 // tests all share one definition.
-import type { DeploymentStatus } from '../domain/types.ts';
+import type { DeploymentEventType, DeploymentStatus } from './types.ts';
+import { isOneOf, TERMINAL_STATUSES } from './values.ts';
 
-export type DeploymentEventType =
-  | 'CREATED'
-  | 'APPROVAL_REQUESTED'
-  | 'APPROVED'
-  | 'APPROVALS_INVALIDATED'
-  | 'REJECTED'
-  | 'EXPIRED'
-  | 'WAITING'
-  | 'STARTED'
-  | 'STEP_STARTED'
-  | 'STEP_PROGRESS'
-  | 'STEP_SUCCEEDED'
-  | 'STEP_FAILED'
-  | 'LOG'
-  | 'SUCCEEDED'
-  | 'FAILED'
-  | 'CANCELLED';
+export type { DeploymentEventType };
 
 /** What can happen to a deployment. */
 export type Happening =
@@ -39,8 +24,7 @@ export type Happening =
   | { kind: 'fail' }
   | { kind: 'cancel' };
 
-export const TERMINAL: readonly DeploymentStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'];
-export const isTerminal = (s: DeploymentStatus) => TERMINAL.includes(s);
+export const isTerminal = (s: DeploymentStatus) => isOneOf(TERMINAL_STATUSES, s);
 
 export interface Transition {
   status: DeploymentStatus;

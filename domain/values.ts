@@ -1,0 +1,62 @@
+// Every closed set of values, once. The TypeScript types (domain/types.ts), the database enums
+// (db/schema), the zod input enums (domain/validation.ts), the GraphQL enums (schema/) and SQL
+// filters are all derived from these arrays; their order is the order clients see.
+
+export const ROLES = ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] as const;
+
+export const ENVIRONMENT_TYPES = ['DEVELOPMENT', 'STAGING', 'PRODUCTION', 'CUSTOM'] as const;
+export const ENVIRONMENT_PURPOSES = ['FEATURE_BRANCH', 'CLIENT_DEMO', 'LOAD_TESTING', 'SECURITY_AUDIT', 'REGIONAL', 'OTHER'] as const;
+export const DEPLOY_TRIGGERS = ['AUTO_ON_PUSH', 'MANUAL_PROMOTE', 'APPROVAL_REQUIRED'] as const;
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export const DATA_POLICIES = ['TEST_DATA', 'ANONYMIZED_PRODUCTION', 'PRODUCTION'] as const;
+export const DEPLOY_PROVIDERS = ['SIMULATED', 'WEBHOOK'] as const;
+export const DATABASE_TYPES = ['POSTGRES'] as const;
+
+export const DEPLOYMENT_STATUSES = [
+  'QUEUED',
+  'PENDING_APPROVAL',
+  'WAITING',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED',
+  'EXPIRED',
+] as const;
+/** The statuses a deployment never leaves. */
+export const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'] as const;
+/** The statuses of a deployment that is not finished: the complement of TERMINAL_STATUSES. */
+export const UNFINISHED_STATUSES = ['QUEUED', 'PENDING_APPROVAL', 'WAITING', 'RUNNING'] as const;
+
+export const DEPLOYMENT_KINDS = ['PUSH', 'PROMOTION', 'ROLLBACK', 'MANUAL'] as const;
+export const APPROVAL_DECISIONS = ['APPROVE', 'REJECT'] as const;
+export const STEP_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED'] as const;
+/** Step statuses after which a step does not change again. */
+export const FINISHED_STEP_STATUSES = ['SUCCEEDED', 'FAILED', 'SKIPPED'] as const;
+
+export const DEPLOYMENT_EVENT_TYPES = [
+  'CREATED',
+  'APPROVAL_REQUESTED',
+  'APPROVED',
+  'APPROVALS_INVALIDATED',
+  'REJECTED',
+  'EXPIRED',
+  'WAITING',
+  'STARTED',
+  'STEP_STARTED',
+  'STEP_PROGRESS',
+  'STEP_SUCCEEDED',
+  'STEP_FAILED',
+  'LOG',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+] as const;
+
+/** Whether `value` is one of `values`, narrowing it. */
+export const isOneOf = <T extends string>(values: readonly T[], value: string): value is T => (values as readonly string[]).includes(value);
+
+// Compile-time checks that the derived sets partition what they should.
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _partition: Exact<(typeof TERMINAL_STATUSES)[number] | (typeof UNFINISHED_STATUSES)[number], (typeof DEPLOYMENT_STATUSES)[number]> = true;
+void _partition;
