@@ -10,7 +10,7 @@ import { relations } from '../db/relations.ts';
 import { AppError, badInput, notFound } from '../domain/errors.ts';
 import { authorize, type Action, type Principal } from '../domain/permissions.ts';
 import { ROLES } from '../domain/values.ts';
-import type { Context } from '../server/context.ts';
+import type { Context } from './context.ts';
 
 export interface PothosTypes {
   Context: Context;

@@ -1,14 +1,10 @@
 // Environments: the Environment node with its policy, settings, deploy target and policy report;
 // createEnvironment, updateEnvironment, updateEnvironmentSettings, archiveEnvironment;
 // Project.environments/environment/compareEnvironments.
-import { and, eq, isNull, max, sql } from 'drizzle-orm';
-import type { Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, type ProjectConfiguration } from '../db/configuration.ts';
-import { environments, environmentSettingsVersions, projects, type EnvironmentRow } from '../db/schema/index.ts';
+import type { EnvironmentRow } from '../db/schema/index.ts';
 import { compareConfigurations } from '../domain/compare.ts';
-import { applySettingsPatch, defaultDeployTarget, defaultPolicy, defaultSettings, mergePolicy } from '../domain/defaults.ts';
-import { conflict, notFound, preconditionFailed } from '../domain/errors.ts';
-import { assertAuthorized } from '../domain/permissions.ts';
+import { notFound } from '../domain/errors.ts';
 import type { DeployPolicy, DeployTarget, EnvironmentSettings } from '../domain/types.ts';
 import {
   CreateEnvironmentInputSchema,
@@ -16,9 +12,8 @@ import {
   UpdateEnvironmentInputSchema,
   UpdateEnvironmentSettingsInputSchema,
 } from '../domain/validation.ts';
-import { cached, type Context } from '../server/context.ts';
-import { mutate, recordAudit } from './audit.ts';
-import { signalConfigChanged } from '../workflows/client.ts';
+import { archiveEnvironment, createEnvironment, updateEnvironment, updateEnvironmentSettings } from '../services/environments.ts';
+import { cached, scopeOf, type Context } from './context.ts';
 import { builder, enumValues, localId, RoleEnum } from './builder.ts';
 import { DATA_POLICIES, DEPLOY_PROVIDERS, DEPLOY_TRIGGERS, ENVIRONMENT_PURPOSES, ENVIRONMENT_TYPES, LOG_LEVELS } from '../domain/values.ts';
 import { ProjectRef } from './projects.ts';
@@ -299,217 +294,44 @@ const UpdateEnvironmentSettingsInput = builder.inputType('UpdateEnvironmentSetti
   }),
 });
 
-/** Loads an environment for a write, locking its row so concurrent writers queue up. */
-export async function lockEnvironment(tx: Transaction, globalId: string): Promise<EnvironmentRow> {
-  const id = localId(globalId, 'Environment');
-  const [env] = await tx.select().from(environments).where(eq(environments.id, id)).for('update');
-  if (!env) throw notFound(`No Environment with id ${JSON.stringify(globalId)}`);
-  return env;
-}
-
-async function environmentBySlug(tx: Transaction, projectId: string, slug: string, field: string) {
-  const [env] = await tx
-    .select()
-    .from(environments)
-    .where(and(eq(environments.projectId, projectId), eq(environments.slug, slug), isNull(environments.archivedAt)));
-  if (!env) throw notFound(`${field}: no active environment ${JSON.stringify(slug)} in this project`);
-  return env;
-}
-
-/** Refuses a promotesFrom chain that would loop back to the environment itself. */
-async function assertNoCycle(tx: Transaction, env: EnvironmentRow, upstream: EnvironmentRow) {
-  const all = await tx.select().from(environments).where(eq(environments.projectId, env.projectId));
-  const byId = new Map(all.map((e) => [e.id, e]));
-  for (let cur: EnvironmentRow | undefined = upstream; cur; cur = cur.promotesFromId ? byId.get(cur.promotesFromId) : undefined) {
-    if (cur.id === env.id) throw preconditionFailed(`promotesFrom: ${upstream.slug} already promotes (indirectly) from ${env.slug}`);
-  }
-}
-
 builder.mutationFields((t) => ({
   createEnvironment: t.drizzleField({
     type: 'environments',
     args: { input: t.arg({ type: CreateEnvironmentInput, required: true }) },
-    resolve: async (query, _root, args, ctx) => {
+    resolve: (query, _root, args, ctx) => {
       const input = parseInput(CreateEnvironmentInputSchema, args.input, 'input');
-      const projectId = localId(args.input.projectId, 'Project');
-      return mutate(ctx, async (tx, actor) => {
-        const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
-        if (!project) throw notFound(`No Project with id ${JSON.stringify(args.input.projectId)}`);
-        assertAuthorized('createEnvironment', actor);
-        const upstream = input.promotesFrom
-          ? await environmentBySlug(tx, projectId, input.promotesFrom, 'input.promotesFrom')
-          : null;
-        const settings = input.copySettingsFrom
-          ? (await environmentBySlug(tx, projectId, input.copySettingsFrom, 'input.copySettingsFrom')).settings
-          : defaultSettings(input.type);
-        const policy = mergePolicy(defaultPolicy(input.type), input.policy ?? {});
-        const [{ next } = { next: 0 }] = await tx
-          .select({ next: sql<number>`coalesce(${max(environments.position)} + 1, 0)`.mapWith(Number) })
-          .from(environments)
-          .where(and(eq(environments.projectId, projectId), isNull(environments.archivedAt)));
-        const [row] = await tx
-          .insert(environments)
-          .values({
-            projectId,
-            slug: input.slug,
-            name: input.name,
-            type: input.type,
-            purpose: input.purpose ?? null,
-            position: next,
-            promotesFromId: upstream?.id ?? null,
-            region: input.region ?? null,
-            policy,
-            deployTarget: input.deployTarget ?? defaultDeployTarget(),
-            settings,
-            expiresAt: input.expiresAt ?? null,
-          })
-          .returning();
-        await tx.insert(environmentSettingsVersions).values({ environmentId: row!.id, version: 1, settings, changedBy: actor.subject });
-        return {
-          result: row!.id,
-          audit: {
-            projectId,
-            action: 'environment.create',
-            targetId: row!.id,
-            detail: { slug: input.slug, type: input.type, promotesFrom: upstream?.slug ?? null, copySettingsFrom: input.copySettingsFrom ?? null },
-          },
-        };
-      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
+      return createEnvironment(scopeOf(ctx), localId(args.input.projectId, 'Project'), input, (tx, id) =>
+        tx.query.environments.findFirst(query({ where: { id } })),
+      );
     },
   }),
 
   updateEnvironment: t.drizzleField({
     type: 'environments',
     args: { input: t.arg({ type: UpdateEnvironmentInput, required: true }) },
-    resolve: async (query, _root, args, ctx) => {
+    resolve: (query, _root, args, ctx) => {
       const input = parseInput(UpdateEnvironmentInputSchema, args.input, 'input');
-      return mutate(ctx, async (tx, actor) => {
-        const env = await lockEnvironment(tx, args.input.id);
-        assertAuthorized('updateEnvironment', actor, { environment: env });
-        if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is archived`);
-        const changes: Partial<typeof environments.$inferInsert> = {};
-        if (input.name !== undefined) changes.name = input.name;
-        if (input.region !== undefined) changes.region = input.region;
-        if (input.frozen !== undefined) changes.frozen = input.frozen;
-        if (input.expiresAt !== undefined) changes.expiresAt = input.expiresAt;
-        if (input.policy !== undefined) changes.policy = mergePolicy(env.policy, input.policy);
-        if (input.deployTarget !== undefined) changes.deployTarget = input.deployTarget;
-        if (input.promotesFrom !== undefined) {
-          if (input.promotesFrom === null) changes.promotesFromId = null;
-          else {
-            const upstream = await environmentBySlug(tx, env.projectId, input.promotesFrom, 'input.promotesFrom');
-            await assertNoCycle(tx, env, upstream);
-            changes.promotesFromId = upstream.id;
-          }
-        }
-        if (Object.keys(changes).length > 0) await tx.update(environments).set(changes).where(eq(environments.id, env.id));
-        const action =
-          Object.keys(changes).length === 1 && changes.frozen !== undefined
-            ? changes.frozen
-              ? 'environment.freeze'
-              : 'environment.unfreeze'
-            : 'environment.update';
-        return {
-          result: env.id,
-          audit: { projectId: env.projectId, action, targetId: env.id, detail: { slug: env.slug, changed: Object.keys(changes).sort() } },
-        };
-      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
+      return updateEnvironment(scopeOf(ctx), localId(args.input.id, 'Environment'), input, (tx, id) =>
+        tx.query.environments.findFirst(query({ where: { id } })),
+      );
     },
   }),
 
   updateEnvironmentSettings: t.drizzleField({
     type: 'environments',
     args: { input: t.arg({ type: UpdateEnvironmentSettingsInput, required: true }) },
-    resolve: async (query, _root, args, ctx) => {
+    resolve: (query, _root, args, ctx) => {
       const input = parseInput(UpdateEnvironmentSettingsInputSchema, args.input, 'input');
-      const row = await mutate(ctx, async (tx, actor) => {
-        const env = await lockEnvironment(tx, args.input.environmentId);
-        assertAuthorized('updateEnvironmentSettings', actor, { environment: env });
-        if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is archived`);
-        if (input.expectedVersion != null && input.expectedVersion !== env.settingsVersion) {
-          const [latest] = await tx
-            .select()
-            .from(environmentSettingsVersions)
-            .where(and(eq(environmentSettingsVersions.environmentId, env.id), eq(environmentSettingsVersions.version, env.settingsVersion)));
-          throw conflict(
-            `Settings of ${env.slug} are at version ${env.settingsVersion}, not ${input.expectedVersion}` +
-              (latest ? ` (changed by ${latest.changedBy} at ${latest.createdAt.toISOString()})` : ''),
-            { currentVersion: env.settingsVersion, changedBy: latest?.changedBy ?? null },
-          );
-        }
-        const next = applySettingsPatch(env.settings, input.patch);
-        const changed = (Object.keys(next) as (keyof EnvironmentSettings)[]).filter(
-          (k) => JSON.stringify(next[k]) !== JSON.stringify(env.settings[k]),
-        );
-        let version = env.settingsVersion;
-        if (changed.length > 0) {
-          version += 1;
-          await tx.update(environments).set({ settings: next, settingsVersion: version }).where(eq(environments.id, env.id));
-          await tx.insert(environmentSettingsVersions).values({ environmentId: env.id, version, settings: next, changedBy: actor.subject });
-        }
-        // mutate reads the answer back inside this transaction: the version returned is the one this
-        // write made, even when another write commits right after it (clients send it back as
-        // expectedVersion).
-        return {
-          result: env.id,
-          audit: {
-            projectId: env.projectId,
-            action: 'environment.settings.update',
-            targetId: env.id,
-            detail: { slug: env.slug, fromVersion: env.settingsVersion, toVersion: version, changed },
-          },
-        };
-      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
-      // Deployments waiting for approval pinned the old configuration; their approvals may be void.
-      await signalConfigChanged(ctx.services.workflows, ctx.db, localId(args.input.environmentId, 'Environment'));
-      return row;
+      return updateEnvironmentSettings(scopeOf(ctx), localId(args.input.environmentId, 'Environment'), input, (tx, id) =>
+        tx.query.environments.findFirst(query({ where: { id } })),
+      );
     },
   }),
 
   archiveEnvironment: t.drizzleField({
     type: 'environments',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args, ctx) => {
-      return mutate(ctx, async (tx, actor) => {
-        const env = await lockEnvironment(tx, args.id);
-        assertAuthorized('archiveEnvironment', actor, { environment: env });
-        if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is already archived`);
-        const downstream = await tx
-          .select({ slug: environments.slug })
-          .from(environments)
-          .where(and(eq(environments.promotesFromId, env.id), isNull(environments.archivedAt)));
-        if (downstream.length > 0) {
-          throw preconditionFailed(
-            `${downstream.map((d) => d.slug).join(', ')} promote${downstream.length === 1 ? 's' : ''} from ${env.slug}; change that first`,
-          );
-        }
-        await tx.update(environments).set({ archivedAt: new Date() }).where(eq(environments.id, env.id));
-        return { result: env.id, audit: { projectId: env.projectId, action: 'environment.archive', targetId: env.id, detail: { slug: env.slug } } };
-      }, (tx, id) => tx.query.environments.findFirst(query({ where: { id } })));
-    },
+    resolve: (query, _root, args, ctx) =>
+      archiveEnvironment(scopeOf(ctx), localId(args.id, 'Environment'), (tx, id) => tx.query.environments.findFirst(query({ where: { id } }))),
   }),
 }));
-
-/**
- * Ephemeral environments archive themselves when `expiresAt` passes. Runs periodically in every
- * API process; the row lock makes concurrent sweeps from several replicas harmless.
- */
-export async function archiveExpiredEnvironments(db: Context['db']): Promise<string[]> {
-  return db.transaction(async (tx) => {
-    const expired = await tx
-      .select()
-      .from(environments)
-      .where(and(isNull(environments.archivedAt), sql`${environments.expiresAt} <= now()`))
-      .for('update', { skipLocked: true });
-    for (const env of expired) {
-      await tx.update(environments).set({ archivedAt: env.expiresAt }).where(eq(environments.id, env.id));
-      await recordAudit(tx, 'system', {
-        projectId: env.projectId,
-        action: 'environment.expire',
-        targetId: env.id,
-        detail: { slug: env.slug, expiresAt: env.expiresAt?.toISOString() },
-      });
-    }
-    return expired.map((e) => e.slug);
-  });
-}

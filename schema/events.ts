@@ -2,7 +2,7 @@
 // (server/events.ts): one LISTEN and one load per event, whatever the number of subscribers.
 import { badInput, notFound } from '../domain/errors.ts';
 import { closeTransport, SLOW_CONSUMER_CLOSE_CODE, type EventRow } from '../server/events.ts';
-import type { Context } from '../server/context.ts';
+import type { Context } from './context.ts';
 import { builder, localId } from './builder.ts';
 import { DeploymentEventRef } from './deployments.ts';
 

@@ -1,11 +1,9 @@
 // Projects: the Project node, the projects/project queries and createProject.
-import { projects } from '../db/schema/index.ts';
-import { environments, environmentSettingsVersions } from '../db/schema/index.ts';
-import { DEFAULT_ENVIRONMENTS, defaultDeployTarget, defaultPolicy, defaultSettings } from '../domain/defaults.ts';
-import { assertAuthorized } from '../domain/permissions.ts';
 import { CreateProjectInputSchema, parseInput } from '../domain/validation.ts';
-import { AuditEventRef, auditPage, mutate } from './audit.ts';
+import { createProject } from '../services/projects.ts';
+import { AuditEventRef, auditPage } from './audit-log.ts';
 import { builder } from './builder.ts';
+import { scopeOf } from './context.ts';
 
 export const ProjectRef = builder.drizzleNode('projects', {
   name: 'Project',
@@ -55,47 +53,9 @@ builder.mutationFields((t) => ({
   createProject: t.drizzleField({
     type: 'projects',
     args: { input: t.arg({ type: CreateProjectInput, required: true }) },
-    resolve: async (query, _root, args, ctx) => {
-      const input = parseInput(CreateProjectInputSchema, args.input, 'input');
-      return mutate(ctx, async (tx, actor) => {
-        assertAuthorized('createProject', actor);
-        const [project] = await tx.insert(projects).values({ slug: input.slug, name: input.name }).returning();
-        const created: string[] = [];
-        if (input.withDefaultEnvironments ?? true) {
-          const idsBySlug = new Map<string, string>();
-          for (const env of DEFAULT_ENVIRONMENTS) {
-            const settings = defaultSettings(env.type);
-            const [row] = await tx
-              .insert(environments)
-              .values({
-                projectId: project!.id,
-                slug: env.slug,
-                name: env.name,
-                type: env.type,
-                position: env.position,
-                promotesFromId: env.promotesFrom ? idsBySlug.get(env.promotesFrom)! : null,
-                policy: defaultPolicy(env.type),
-                deployTarget: defaultDeployTarget(),
-                settings,
-              })
-              .returning({ id: environments.id });
-            idsBySlug.set(env.slug, row!.id);
-            await tx
-              .insert(environmentSettingsVersions)
-              .values({ environmentId: row!.id, version: 1, settings, changedBy: actor.subject });
-            created.push(env.slug);
-          }
-        }
-        return {
-          result: project!.id,
-          audit: {
-            projectId: project!.id,
-            action: 'project.create',
-            targetId: project!.id,
-            detail: { slug: input.slug, name: input.name, environments: created },
-          },
-        };
-      }, (tx, id) => tx.query.projects.findFirst(query({ where: { id } })));
-    },
+    resolve: (query, _root, args, ctx) =>
+      createProject(scopeOf(ctx), parseInput(CreateProjectInputSchema, args.input, 'input'), (tx, id) =>
+        tx.query.projects.findFirst(query({ where: { id } })),
+      ),
   }),
 }));

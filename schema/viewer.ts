@@ -1,17 +1,10 @@
 // Identity: who is calling (viewer) and the API tokens scripts use.
-import { createHash, randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
-import { apiTokens, type ApiTokenRow } from '../db/schema/index.ts';
-import { forbidden, notFound, preconditionFailed } from '../domain/errors.ts';
-import { assertAuthorized, canGrantRoles } from '../domain/permissions.ts';
-import { CreateApiTokenInputSchema, parseInput } from '../domain/validation.ts';
+import type { ApiTokenRow } from '../db/schema/index.ts';
 import type { Role } from '../domain/types.ts';
-import { mutate, principalOf } from './audit.ts';
+import { CreateApiTokenInputSchema, parseInput } from '../domain/validation.ts';
+import { createApiToken, revokeApiToken } from '../services/access.ts';
 import { builder, localId, RoleEnum } from './builder.ts';
-
-/** API tokens carry this prefix so they are told apart from JWTs (and spotted by secret scanners). */
-export const API_TOKEN_PREFIX = 'spt_';
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+import { principalOf, scopeOf } from './context.ts';
 
 const ViewerRef = builder.objectRef<{ subject: string; roles: Role[] }>('Viewer').implement({
   fields: (t) => ({
@@ -62,45 +55,13 @@ builder.mutationFields((t) => ({
   createApiToken: t.field({
     type: CreatedApiTokenRef,
     args: { input: t.arg({ type: CreateApiTokenInput, required: true }) },
-    resolve: async (_root, args, ctx) => {
-      const input = parseInput(CreateApiTokenInputSchema, args.input, 'input');
-      return mutate(ctx, async (tx, actor) => {
-        assertAuthorized('createApiToken', actor);
-        if (!canGrantRoles(actor, input.roles)) throw forbidden('An API token may not have a role its creator lacks');
-        const token = API_TOKEN_PREFIX + randomBytes(32).toString('base64url');
-        const [row] = await tx
-          .insert(apiTokens)
-          .values({
-            name: input.name,
-            roles: input.roles,
-            tokenHash: hashToken(token),
-            createdBy: actor.subject,
-            expiresAt: input.expiresAt ?? null,
-          })
-          .returning();
-        return {
-          result: { token, apiToken: row! },
-          audit: { projectId: null, action: 'api-token.create', targetId: row!.id, detail: { name: row!.name, roles: row!.roles } },
-        };
-      });
-    },
+    resolve: (_root, args, ctx) => createApiToken(scopeOf(ctx), parseInput(CreateApiTokenInputSchema, args.input, 'input')),
   }),
 
   revokeApiToken: t.field({
     type: ApiTokenRef,
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, ctx) => {
-      // Token ids are plain UUIDs (ApiToken is not a Node); a global id of it is accepted too.
-      let id = args.id;
-      if (!UUID.test(id)) id = localId(id, 'ApiToken');
-      return mutate(ctx, async (tx, actor) => {
-        assertAuthorized('revokeApiToken', actor);
-        const [row] = await tx.select().from(apiTokens).where(eq(apiTokens.id, id)).for('update');
-        if (!row) throw notFound(`No API token with id ${JSON.stringify(args.id)}`);
-        if (row.revokedAt) throw preconditionFailed(`API token ${row.name} is already revoked`);
-        const [revoked] = await tx.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, id)).returning();
-        return { result: revoked!, audit: { projectId: null, action: 'api-token.revoke', targetId: id, detail: { name: row.name } } };
-      });
-    },
+    // Token ids are plain UUIDs (ApiToken is not a Node); a global id of it is accepted too.
+    resolve: (_root, args, ctx) => revokeApiToken(scopeOf(ctx), UUID.test(args.id) ? args.id : localId(args.id, 'ApiToken'), args.id),
   }),
 }));

@@ -1,13 +1,11 @@
 // Authentication: a bearer token is an HS256 JWT signed with JWT_SECRET, or an API token from
 // createApiToken (looked up by its hash). Either becomes a Principal; anything else is refused.
-import { and, eq } from 'drizzle-orm';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Database } from '../db/client.ts';
-import { apiTokens } from '../db/schema/index.ts';
 import type { Role } from '../domain/types.ts';
 import { ROLES } from '../domain/values.ts';
 import type { Principal } from '../domain/permissions.ts';
-import { API_TOKEN_PREFIX, hashToken } from '../schema/viewer.ts';
+import { API_TOKEN_PREFIX, principalOfApiToken } from '../services/access.ts';
 import { deploymentOfCallbackToken } from '../domain/callback-token.ts';
 
 export type AuthResult = { principal: Principal; error: null } | { principal: null; error: string };
@@ -24,7 +22,7 @@ export async function authenticate(db: Database, secret: Uint8Array, authorizati
   if (!authorization) return { principal: null, error: 'Missing Authorization: Bearer <token>' };
   const token = bearerToken(authorization);
   if (!token) return { principal: null, error: 'Authorization must be "Bearer <token>"' };
-  if (token.startsWith(API_TOKEN_PREFIX)) return authenticateApiToken(db, token);
+  if (token.startsWith(API_TOKEN_PREFIX)) return principalOfApiToken(db, token);
   if (token.startsWith('spcb_')) {
     const deploymentId = deploymentOfCallbackToken(secret, token);
     if (!deploymentId) return { principal: null, error: 'Token is invalid' };
@@ -73,14 +71,6 @@ async function verifyJwt(
     if (error instanceof joseErrors.JWTClaimValidationFailed) return { principal: null, error: `Token is invalid: ${error.claim} claim` };
     return { principal: null, error: 'Token is invalid' };
   }
-}
-
-async function authenticateApiToken(db: Database, token: string): Promise<AuthResult> {
-  const [row] = await db.select().from(apiTokens).where(and(eq(apiTokens.tokenHash, hashToken(token))));
-  if (!row) return { principal: null, error: 'Token is invalid' };
-  if (row.revokedAt) return { principal: null, error: 'Token has been revoked' };
-  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return { principal: null, error: 'Token has expired' };
-  return { principal: { subject: `token:${row.name}`, roles: row.roles.filter(isRole), kind: 'api-token' }, error: null };
 }
 
 /** Mints a JWT for local use (`npm run token`) and tests. */

@@ -2,7 +2,7 @@
 // one log line per request (never a header value).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Services } from './context.ts';
+import type { Services } from '../services/scope.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
 
 export interface ReadinessCheck {

@@ -5,14 +5,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { eq } from 'drizzle-orm';
 import { projects } from '../db/schema/index.ts';
 import { AppError } from '../domain/errors.ts';
-import { recordPush } from '../schema/deployments.ts';
-import type { Services } from './context.ts';
+import type { Principal } from '../domain/permissions.ts';
+import { parseInput, RecordPushInputSchema } from '../domain/validation.ts';
+import { recordPush } from '../services/deployments.ts';
+import type { Services } from '../services/scope.ts';
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(text);
 };
+
+const WEBHOOK_PRINCIPAL = { subject: 'webhook:github', roles: ['DEVELOPER'], kind: 'api-token' } as const satisfies Principal;
 
 export function verifySignature(secret: string, body: Buffer, header: string | undefined): boolean {
   if (!header?.startsWith('sha256=')) return false;
@@ -57,16 +61,8 @@ export function pushWebhookRoute(services: Services) {
     const message = payload.head_commit?.message;
     const author = payload.head_commit?.author?.name;
     try {
-      const result = await recordPush(
-        {
-          db: services.database.db,
-          services,
-          // The webhook acts as GitHub, with the DEVELOPER role recordPush needs.
-          principal: { subject: 'webhook:github', roles: ['DEVELOPER'], kind: 'api-token' },
-          authError: null,
-          log: services.log,
-          cache: new Map(),
-        },
+      const input = parseInput(
+        RecordPushInputSchema,
         {
           projectId: project.id,
           branch: ref.slice('refs/heads/'.length),
@@ -74,8 +70,10 @@ export function pushWebhookRoute(services: Services) {
           message: typeof message === 'string' ? message.slice(0, 10_000) : null,
           author: typeof author === 'string' ? author.slice(0, 200) : null,
         },
-        project.id,
+        'input',
       );
+      // The webhook acts as GitHub, with the DEVELOPER role recordPush needs.
+      const result = await recordPush({ db: services.database.db, actor: WEBHOOK_PRINCIPAL, services }, project.id, input);
       send(res, 202, { release: result.releaseId, deployments: result.deploymentIds });
     } catch (error) {
       if (error instanceof AppError) {

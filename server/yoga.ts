@@ -7,12 +7,14 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { translateDatabaseError } from '../db/errors.ts';
 import { AppError } from '../domain/errors.ts';
-import { schema } from '../schema/index.ts';
+import { schema, type Context } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
 import { useRequestErrorCodes } from './error-codes.ts';
 import { useRedactInvalidValues } from './redact.ts';
 import { useSharedSubscriptionExecution } from './shared-subscriptions.ts';
-import type { Context, Services } from './context.ts';
+import type { Services } from '../services/scope.ts';
+
+export type { Context };
 
 /** The limits every operation meets, on every transport (graphql-armor). */
 export const LIMITS = {

@@ -13,7 +13,7 @@ import { Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../../db/client.ts';
 import { signToken } from '../../server/auth.ts';
 import { loadConfig } from '../../server/config.ts';
-import type { Services } from '../../server/context.ts';
+import type { Services } from '../../services/scope.ts';
 import { createEventHub } from '../../server/events.ts';
 import { createGraphQLHandler } from '../../server/yoga.ts';
 

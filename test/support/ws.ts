@@ -19,7 +19,7 @@ import { defaultDeployTarget, defaultPolicy, defaultSettings } from '../../domai
 import type { ConfigSnapshot, Role } from '../../domain/types.ts';
 import { signToken } from '../../server/auth.ts';
 import { loadConfig, type Config } from '../../server/config.ts';
-import type { Services } from '../../server/context.ts';
+import type { Services } from '../../services/scope.ts';
 import { createEventHub, type EventHub, type EventHubOptions } from '../../server/events.ts';
 import { createApp, type App } from '../../server/http.ts';
 import { REDACT_PATHS } from '../../server/logger.ts';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../server/auth.ts';
-import type { Services } from '../../server/context.ts';
+import type { Services } from '../../services/scope.ts';
 import { isUncodedRequestError, withRequestErrorCodes } from '../../server/error-codes.ts';
 import { createGraphQLHandler, type GraphQLHandler } from '../../server/yoga.ts';
 

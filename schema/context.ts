@@ -1,0 +1,40 @@
+// The per-request context every resolver receives, over HTTP, SSE and WebSocket alike. Beside
+// the builder: the GraphQL layer says what it needs; server/yoga.ts (process wiring) builds it.
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import { unauthenticated } from '../domain/errors.ts';
+import type { Principal } from '../domain/permissions.ts';
+import type { Scope, Services } from '../services/scope.ts';
+
+export type { Services };
+
+export interface Context {
+  db: Database;
+  services: Services;
+  /** Null when the request carried no valid token; `authError` then says why. */
+  principal: Principal | null;
+  authError: string | null;
+  log: Logger;
+  /** Per-request memo of shared reads (e.g. a project's configuration for several fields). */
+  cache: Map<string, Promise<unknown>>;
+}
+
+export function cached<T>(ctx: Context, key: string, load: () => Promise<T>): Promise<T> {
+  let hit = ctx.cache.get(key) as Promise<T> | undefined;
+  if (!hit) {
+    hit = load();
+    ctx.cache.set(key, hit);
+  }
+  return hit;
+}
+
+/** The signed-in principal, or UNAUTHENTICATED. */
+export function principalOf(ctx: Context): Principal {
+  if (!ctx.principal) throw unauthenticated(ctx.authError ?? undefined);
+  return ctx.principal;
+}
+
+/** What a use case of services/ is given for this request: UNAUTHENTICATED without a principal. */
+export function scopeOf(ctx: Context): Scope {
+  return { db: ctx.db, actor: principalOf(ctx), services: ctx.services };
+}

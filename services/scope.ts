@@ -1,0 +1,43 @@
+// What every use case is given besides its input: the database (or the transaction it runs in),
+// who is acting, and the process's collaborators. Never a GraphQL context: the API, the push
+// webhook, Temporal activities and scripts all call the same functions with the same scope.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Database, DatabaseHandle } from '../db/client.ts';
+import type { Principal } from '../domain/permissions.ts';
+import type { SecretStore } from '../secrets/store.ts';
+import type { WorkflowGateway } from '../workflows/client.ts';
+import type { Config } from '../server/config.ts';
+import type { EventHub } from '../server/events.ts';
+
+/** The process's collaborators a use case may need (a structural subset of the server's Services). */
+export interface ServiceDeps {
+  log: Logger;
+  /**
+   * Where secret values live (SECRETS_BACKEND). server/main.ts always sets it; optional only so
+   * harnesses that build services by hand without secrets keep compiling (secret use cases then
+   * fail as an internal error).
+   */
+  secrets?: SecretStore;
+  /** Starts and messages deployment workflows; absent in processes without Temporal. */
+  workflows?: WorkflowGateway;
+}
+
+/** What lives for the whole process and is shared by every request (server/main.ts builds it). */
+export interface Services extends ServiceDeps {
+  config: Config;
+  database: DatabaseHandle;
+  /** The process's Prometheus metrics, served on /metrics. */
+  metrics: Registry;
+  /** The process's live-event fan-out (subscriptions). */
+  events: EventHub;
+}
+
+export interface Scope {
+  db: Database;
+  actor: Principal;
+  services: ServiceDeps;
+}
+
+/** The actor of what the system does on its own (expiry, scheduled rotation). */
+export const SYSTEM_PRINCIPAL: Principal = { subject: 'system', roles: ['ADMIN'], kind: 'api-token' };
