@@ -5,7 +5,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { and, asc, desc, eq, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
-import { appendDeploymentEvent } from '../db/events.ts';
+import { appendDeploymentEvent } from '../db/event-log.ts';
 import { approvals, deployments, environments, projects, releases, type EnvironmentRow } from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { assertAuthorized } from '../domain/permissions.ts';

@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import postgres from 'postgres';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { reconnectBackoff, type Database, type DatabaseHandle } from '../db/client.ts';
-import { EVENTS_CHANNEL, type EventNotification } from '../db/events.ts';
+import { EVENTS_CHANNEL, type EventNotification } from '../db/event-log.ts';
 import { deploymentEvents, type DeploymentEventRow } from '../db/schema/index.ts';
 import { TERMINAL_STATUSES } from '../domain/values.ts';
 

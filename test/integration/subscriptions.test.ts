@@ -242,7 +242,7 @@ describe('fan-out', () => {
     const before = server.hub.stats();
     // One transaction, eight events: their notifications are delivered together at commit.
     await server.database.db.transaction(async (tx) => {
-      const { appendDeploymentEvent } = await import('../../db/events.ts');
+      const { appendDeploymentEvent } = await import('../../db/event-log.ts');
       for (const d of ds) await appendDeploymentEvent(tx, d.deploymentId, { type: 'CREATED', status: 'QUEUED' });
     });
     await until(() => sub.events.length === 8);

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { createDatabase, type DatabaseHandle, type Queryable } from '../../db/client.ts';
-import { appendDeploymentEvent, type NewDeploymentEvent } from '../../db/events.ts';
+import { appendDeploymentEvent, type NewDeploymentEvent } from '../../db/event-log.ts';
 import { deployments, environments, projects, releases, type DeploymentEventRow } from '../../db/schema/index.ts';
 import { defaultDeployTarget, defaultPolicy, defaultSettings } from '../../domain/defaults.ts';
 import type { ConfigSnapshot, Role } from '../../domain/types.ts';
