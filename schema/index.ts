@@ -7,6 +7,6 @@ import './secrets.ts';
 import './deployments.ts';
 import './audit.ts';
 import './viewer.ts';
-import './events.ts';
+import './subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
