@@ -29,7 +29,7 @@ import {
   until,
   wsClient,
   type LiveServer,
-} from '../support/ws.ts';
+} from '../support/live-clients.ts';
 
 const MAX_BUFFERED = 20;
 const MAX_OPERATIONS = 5;
