@@ -6,7 +6,7 @@ import type { Principal } from '../domain/permissions.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
 import type { Config } from './config.ts';
-import type { EventHub } from './events.ts';
+import type { EventHub } from '../live/hub.ts';
 
 /** What lives for the whole process and is shared by every request. */
 export interface Services {

@@ -18,7 +18,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate } from './auth.ts';
 import type { Context, Services } from './context.ts';
 import { withRequestErrorCodes } from './error-codes.ts';
-import { setTransportCloser } from './events.ts';
+import { setTransportCloser } from '../live/transport-closer.ts';
 import type { App } from './http.ts';
 
 export interface WebSocketOptions {

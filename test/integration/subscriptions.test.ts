@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDatabase, type DatabaseHandle } from '../../db/client.ts';
-import { SLOW_CONSUMER_CLOSE_CODE } from '../../server/events.ts';
+import { SLOW_CONSUMER_CLOSE_CODE } from '../../live/transport-closer.ts';
 import { ADMIN_URL, createTestDatabase } from '../support/database.ts';
 import {
   appendEvent,
@@ -560,7 +560,7 @@ async function apiTokenHelper() {
 
 describe('embedded PGlite', () => {
   it("fans out through PGlite's own LISTEN: replay, live, completion", async () => {
-    const { createEventHub } = await import('../../server/events.ts');
+    const { createEventHub } = await import('../../live/hub.ts');
     const pino = (await import('pino')).default;
     const embedded = await createDatabase({});
     try {

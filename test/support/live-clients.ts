@@ -20,7 +20,7 @@ import type { ConfigSnapshot, Role } from '../../domain/types.ts';
 import { signToken } from '../../server/auth.ts';
 import { loadConfig, type Config } from '../../server/config.ts';
 import type { Services } from '../../server/context.ts';
-import { createEventHub, type EventHub, type EventHubOptions } from '../../server/events.ts';
+import { createEventHub, type EventHub, type EventHubOptions } from '../../live/hub.ts';
 import { createApp, type App } from '../../server/http.ts';
 import { REDACT_PATHS } from '../../server/logger.ts';
 import { freePort } from '../../server/temporal.ts';

@@ -16,28 +16,25 @@
 // have missed: exactly by seq for the deployments it follows, and by id above the highest id it
 // saw for other deployments of the projects it follows.
 //
-// A deployment subscriber subscribes first, then replays from the log (in pages), then goes
-// live, dropping anything at or below the last seq it yielded: an event that commits between
-// the replay and the live feed arrives on one or both paths and is delivered exactly once.
 // Waiting readers are woken in batches (`wakeBatch` per event-loop turn), so an event for many
 // thousands of subscribers does not hold the event loop for the whole fan-out.
-import { and, asc, eq, gt, gte, inArray, lt, notInArray, or, type SQL } from 'drizzle-orm';
+//
+// The hub sees the database through two seams, live/notification-source.ts (the LISTEN) and
+// live/event-log-reader.ts (the reads); its subscribers are live/deployment-feed.ts and
+// live/project-feed.ts; its metrics are live/metrics.ts.
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import postgres from 'postgres';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { reconnectBackoff, type Database, type DatabaseHandle } from '../db/client.ts';
+import type { Registry } from 'prom-client';
+import type { DatabaseHandle } from '../db/client.ts';
 import { EVENTS_CHANNEL, type EventNotification } from '../db/event-log.ts';
-import { deploymentEvents, type DeploymentEventRow } from '../db/schema/index.ts';
-import { TERMINAL_STATUSES } from '../domain/values.ts';
+import { DeploymentFeed } from './deployment-feed.ts';
+import { createEventLogReader, type EventLogReader, type EventRow, type SeqGap } from './event-log-reader.ts';
+import { isTerminalStatus, type Feed, type FeedHooks, type FeedHost } from './feed.ts';
+import { registerHubMetrics } from './metrics.ts';
+import { createNotificationSource, type NotificationSource } from './notification-source.ts';
+import { ProjectFeed } from './project-feed.ts';
 
-export type EventRow = DeploymentEventRow;
-
-/** WebSocket close code for a subscriber dropped because it did not keep up (graphql-ws clients retry it). */
-export const SLOW_CONSUMER_CLOSE_CODE = 4008;
-
-const TERMINAL = new Set<string>(TERMINAL_STATUSES);
-export const isTerminalStatus = (status: string) => TERMINAL.has(status);
+export type { EventRow } from './event-log-reader.ts';
 
 export interface EventHubOptions {
   /** Live events buffered for one subscriber; one more and it is dropped as a slow consumer. */
@@ -66,50 +63,6 @@ export const DEFAULT_HUB_OPTIONS: EventHubOptions = {
   wakeBatch: 200,
 };
 
-/**
- * Where notifications come from. `onListen` runs every time the LISTEN is (re-)established: from
- * then on every commit is notified, and anything committed while it was down must be read back.
- */
-export interface NotificationSource {
-  listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<() => Promise<void>>;
-  close(): Promise<void>;
-}
-
-/**
- * The process's LISTEN connection. With PostgreSQL it is a dedicated postgres.js client (one
- * connection, named `stageplane-events` in pg_stat_activity): postgres.js re-LISTENs after a lost
- * connection and calls `onlisten` each time, which DatabaseHandle.listen does not pass through.
- * Embedded PGlite is in-process: its own listen never drops.
- */
-export function createNotificationSource(database: DatabaseHandle, url: string | undefined): NotificationSource {
-  if (database.kind === 'postgres' && url) {
-    const client = postgres(url, {
-      max: 1,
-      onnotice: () => {},
-      connect_timeout: 10,
-      backoff: reconnectBackoff,
-      connection: { application_name: 'stageplane-events' },
-    });
-    return {
-      async listen(channel, onNotify, onListen) {
-        const sub = await client.listen(channel, onNotify, onListen);
-        return async () => {
-          await sub.unlisten();
-        };
-      },
-      close: () => client.end({ timeout: 2 }),
-    };
-  }
-  return {
-    async listen(channel, onNotify, onListen) {
-      const unlisten = await database.listen(channel, onNotify);
-      onListen();
-      return unlisten;
-    },
-    async close() {},
-  };
-}
-
 export interface HubStats {
   /** A LISTEN has been established (postgres.js re-establishes it on its own after a loss). */
   listening: boolean;
@@ -129,24 +82,6 @@ export interface HubStats {
   recoveries: number;
 }
 
-export interface FeedHooks {
-  /** Called once when the subscriber is dropped as a slow consumer (close its transport). */
-  onDrop?: (error: Error) => void;
-}
-
-/**
- * Ends a dropped subscriber. Over WebSocket its socket is closed with SLOW_CONSUMER_CLOSE_CODE
- * first; over SSE the stream ends with this error (then `complete`, which a deploymentEvents
- * client tells apart from a real end: no terminal event came).
- */
-export class SlowConsumerError extends GraphQLError {
-  constructor(limit: number) {
-    super(`Dropped: more than ${limit} events were waiting for this subscriber (slow consumer); subscribe again with afterSeq to resume`, {
-      extensions: { code: 'PRECONDITION_FAILED', reason: 'SLOW_CONSUMER' },
-    });
-  }
-}
-
 /** A subscription started while the process shuts down. */
 export class HubStoppedError extends GraphQLError {
   constructor() {
@@ -162,319 +97,20 @@ interface Cursor {
   finishedAt: number | null;
 }
 
-type Waiter = { resolve: (r: IteratorResult<EventRow>) => void; reject: (e: unknown) => void };
-
-const DONE: IteratorResult<EventRow> = { done: true, value: undefined };
-
-/** A bounded FIFO with O(1) shift. */
-class Queue<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-  get length() {
-    return this.items.length - this.head;
-  }
-  push(item: T) {
-    this.items.push(item);
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 64 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  clear() {
-    this.items = [];
-    this.head = 0;
-  }
-}
-
-/** One subscriber: an async iterator over event rows fed by the hub. */
-abstract class Feed implements AsyncIterableIterator<EventRow> {
-  protected readonly queue = new Queue<EventRow>();
-  protected waiter: Waiter | null = null;
-  protected finished = false;
-  protected failure: Error | null = null;
-
-  constructor(
-    protected readonly hub: EventHub,
-    protected readonly hooks: FeedHooks,
-  ) {}
-
-  /** Hands over one live row; never blocks. */
-  abstract offer(row: EventRow): void;
-  abstract next(): Promise<IteratorResult<EventRow>>;
-  /** Where this feed is in its deployment's stream (for replay after a lost LISTEN). */
-  position(): number | null {
-    return null;
-  }
-
-  [Symbol.asyncIterator]() {
-    return this;
-  }
-
-  async return(): Promise<IteratorResult<EventRow>> {
-    this.finish();
-    return DONE;
-  }
-
-  async throw(error: unknown): Promise<IteratorResult<EventRow>> {
-    this.finish();
-    throw error;
-  }
-
-  /** Ends the feed normally: pending and later next() calls are done. */
-  protected finish() {
-    if (this.finished) return;
-    this.finished = true;
-    this.queue.clear();
-    this.hub.unregister(this);
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.resolve(DONE);
-  }
-
-  /** Ends the feed with an error (slow consumer, shutdown); the error reaches its reader. */
-  fail(error: Error, drop = false) {
-    if (this.finished) return;
-    this.failure = error;
-    this.finished = true;
-    this.queue.clear();
-    this.hub.unregister(this);
-    const waiter = this.waiter;
-    this.waiter = null;
-    if (waiter) waiter.reject(error);
-    if (drop) this.hooks.onDrop?.(error);
-  }
-
-  protected overflow() {
-    this.hub.counters.dropped++;
-    this.fail(new SlowConsumerError(this.hub.options.maxBuffered), true);
-  }
-
-  protected wait(): Promise<IteratorResult<EventRow>> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
-  }
-
-  /** Set while the feed waits on the hub's wake list. */
-  woken = false;
-
-  /** Queues a live row (bounded); a waiting reader gets it on the hub's next wake-up round. */
-  protected enqueueLive(row: EventRow) {
-    if (this.queue.length >= this.hub.options.maxBuffered) return this.overflow();
-    this.queue.push(row);
-    if (this.waiter) this.hub.wake(this);
-  }
-
-  /** The next queued row to hand over, if any. */
-  protected nextLive(): EventRow | undefined {
-    return this.queue.shift();
-  }
-
-  /** @internal Hands the oldest queued row to the waiting reader (the hub calls it in batches). */
-  deliver() {
-    this.woken = false;
-    const waiter = this.waiter;
-    if (!waiter || this.finished) return;
-    const row = this.nextLive();
-    if (!row) return;
-    this.waiter = null;
-    this.hub.counters.delivered++;
-    waiter.resolve(this.yielded(row));
-  }
-
-  /** Bookkeeping for a row handed to the reader; returns its iterator result. */
-  protected yielded(row: EventRow): IteratorResult<EventRow> {
-    return { done: false, value: row };
-  }
-}
-
-/** `projectEvents`: every event of one project, live. */
-export class ProjectFeed extends Feed {
-  constructor(
-    hub: EventHub,
-    readonly projectId: string,
-    hooks: FeedHooks,
-  ) {
-    super(hub, hooks);
-  }
-
-  offer(row: EventRow) {
-    if (this.finished) return;
-    this.enqueueLive(row);
-  }
-
-  async next(): Promise<IteratorResult<EventRow>> {
-    if (this.failure) throw this.failure;
-    if (this.finished) return DONE;
-    const row = this.nextLive();
-    if (row) {
-      this.hub.counters.delivered++;
-      return { done: false, value: row };
-    }
-    return this.wait();
-  }
-}
-
-/**
- * `deploymentEvents`: the deployment's events after `afterSeq`, replayed from the log and then
- * live, each seq once and in order; ends after the event whose status is terminal.
- */
-export class DeploymentFeed extends Feed {
-  private phase: 'replay' | 'live' = 'replay';
-  /** The last seq handed to the reader (or afterSeq). */
-  private lastSeq: number;
-  private lastStatus: string | null = null;
-  /** Replay: rows fetched and not yet yielded, the seq of the last one fetched, and whether the log is exhausted. */
-  private page: EventRow[] = [];
-  private pageIndex = 0;
-  private fetchedSeq: number;
-  private replayFinal = false;
-  private firstPage = true;
-  /** Live rows discarded while replaying (the log still has them): the replay must read again. */
-  private discards = 0;
-  /** A terminal event was yielded: the next read ends the stream. */
-  private ended = false;
-
-  constructor(
-    hub: EventHub,
-    readonly deploymentId: string,
-    readonly projectId: string,
-    readonly afterSeq: number,
-    hooks: FeedHooks,
-  ) {
-    super(hub, hooks);
-    this.lastSeq = afterSeq;
-    this.fetchedSeq = afterSeq;
-  }
-
-  override position() {
-    return this.phase === 'replay' ? this.fetchedSeq : this.lastSeq;
-  }
-
-  offer(row: EventRow) {
-    if (this.finished || row.seq <= this.lastSeq) return;
-    if (this.phase === 'replay') {
-      if (row.seq <= this.fetchedSeq) return;
-      if (!this.replayFinal && this.queue.length >= this.hub.options.maxBuffered) {
-        // Still reading the log: forget the live backlog and read it from the log instead.
-        this.queue.clear();
-        this.discards++;
-      }
-      if (this.queue.length >= this.hub.options.maxBuffered) return this.overflow();
-      this.queue.push(row);
-      return;
-    }
-    this.enqueueLive(row);
-  }
-
-  /** Live rows at or below the last seq handed over (replayed already) are skipped. */
-  protected override nextLive(): EventRow | undefined {
-    for (let row = this.queue.shift(); row; row = this.queue.shift()) if (row.seq > this.lastSeq) return row;
-    return undefined;
-  }
-
-  protected override yielded(row: EventRow): IteratorResult<EventRow> {
-    this.lastSeq = row.seq;
-    this.lastStatus = row.status;
-    if (isTerminalStatus(row.status)) {
-      // Nothing follows a terminal event: stop receiving now, end on the next read.
-      this.hub.unregister(this);
-      this.ended = true;
-    }
-    return { done: false, value: row };
-  }
-
-  async next(): Promise<IteratorResult<EventRow>> {
-    try {
-      return await this.step();
-    } catch (error) {
-      if (error === this.failure) throw error;
-      // A failed read of the log ends the subscription (the client resumes with afterSeq); the
-      // database's message stays in the log, not in the client's error.
-      this.hub.logError(error, this.deploymentId);
-      const failure = new Error('Reading the event log failed; subscribe again with afterSeq to resume');
-      this.fail(failure);
-      throw failure;
-    }
-  }
-
-  private async step(): Promise<IteratorResult<EventRow>> {
-    if (this.failure) throw this.failure;
-    if (this.finished) return DONE;
-    if (this.ended) {
-      this.finish();
-      return DONE;
-    }
-    while (this.phase === 'replay') {
-      const row = this.page[this.pageIndex];
-      if (row) {
-        this.page[this.pageIndex++] = undefined as unknown as EventRow;
-        this.hub.counters.delivered++;
-        return this.yielded(row);
-      }
-      if (this.replayFinal) {
-        this.page = [];
-        this.phase = 'live';
-        if (this.lastStatus && isTerminalStatus(this.lastStatus)) {
-          this.finish();
-          return DONE;
-        }
-        break;
-      }
-      await this.fetchPage();
-      if (this.failure) throw this.failure;
-      if (this.finished) return DONE;
-    }
-    const row = this.nextLive();
-    if (row) {
-      this.hub.counters.delivered++;
-      return this.yielded(row);
-    }
-    return this.wait();
-  }
-
-  private async fetchPage() {
-    const size = this.hub.options.replayPageSize;
-    const epoch = this.discards;
-    // The first page of a resumed stream also reads the event at afterSeq, for its status only:
-    // resuming after a terminal event ends at once.
-    const includeFrom = this.firstPage && this.afterSeq > 0;
-    if (this.firstPage) await this.hub.whenReady();
-    const rows = await this.hub.readLog(this.deploymentId, includeFrom ? this.afterSeq - 1 : this.fetchedSeq, size);
-    const full = rows.length === size;
-    if (includeFrom && rows[0]?.seq === this.afterSeq) {
-      this.lastStatus = rows[0].status;
-      rows.shift();
-    }
-    this.firstPage = false;
-    this.page = rows;
-    this.pageIndex = 0;
-    if (rows.length > 0) this.fetchedSeq = rows[rows.length - 1]!.seq;
-    // Short page: the log is exhausted as of this query, which began after this feed was
-    // registered; anything later reaches the live queue, unless it was discarded meanwhile.
-    if (!full && this.discards === epoch) this.replayFinal = true;
-  }
-}
-
 type Pending = EventNotification;
 
 export interface EventHubDeps {
-  db: Database;
+  /** What the hub reads from the event log (replays, notified rows, read-back after a lost LISTEN). */
+  eventLog: EventLogReader;
   source: NotificationSource;
   log: Logger;
   options?: Partial<EventHubOptions>;
 }
 
-export class EventHub {
+export class EventHub implements FeedHost {
   readonly options: EventHubOptions;
   readonly counters = { notifications: 0, loads: 0, loadedRows: 0, delivered: 0, dropped: 0, recoveries: 0, relistens: 0 };
-  private readonly db: Database;
+  private readonly eventLog: EventLogReader;
   private readonly source: NotificationSource;
   private readonly log: Logger;
   private readonly byDeployment = new Map<string, Set<DeploymentFeed>>();
@@ -494,7 +130,7 @@ export class EventHub {
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(deps: EventHubDeps) {
-    this.db = deps.db;
+    this.eventLog = deps.eventLog;
     this.source = deps.source;
     this.log = deps.log.child({ component: 'events' });
     this.options = { ...DEFAULT_HUB_OPTIONS, ...deps.options };
@@ -636,12 +272,7 @@ export class EventHub {
 
   /** @internal Events of one deployment with seq > afterSeq, in order, at most `limit`. */
   readLog(deploymentId: string, afterSeq: number, limit: number): Promise<EventRow[]> {
-    return this.db
-      .select()
-      .from(deploymentEvents)
-      .where(and(eq(deploymentEvents.deploymentId, deploymentId), gt(deploymentEvents.seq, afterSeq)))
-      .orderBy(asc(deploymentEvents.seq))
-      .limit(limit);
+    return this.eventLog.readDeployment(deploymentId, afterSeq, limit);
   }
 
   private onListen() {
@@ -728,20 +359,12 @@ export class EventHub {
       if (low === undefined || note.seq < low) lowest.set(note.deploymentId, note.seq);
     }
     if (ids.length === 0) return;
-    const conditions: SQL[] = [inArray(deploymentEvents.id, ids)];
+    const gaps: SeqGap[] = [];
     for (const [deploymentId, low] of lowest) {
       const cursor = this.cursors.get(deploymentId);
-      if (cursor && low > cursor.seq + 1) {
-        conditions.push(
-          and(eq(deploymentEvents.deploymentId, deploymentId), gt(deploymentEvents.seq, cursor.seq), lt(deploymentEvents.seq, low))!,
-        );
-      }
+      if (cursor && low > cursor.seq + 1) gaps.push({ deploymentId, afterSeq: cursor.seq, beforeSeq: low });
     }
-    const rows = await this.db
-      .select()
-      .from(deploymentEvents)
-      .where(conditions.length === 1 ? conditions[0] : or(...conditions))
-      .orderBy(asc(deploymentEvents.id));
+    const rows = await this.eventLog.loadNotified(ids, gaps);
     this.counters.loads++;
     this.counters.loadedRows += rows.length;
     for (const row of rows) this.dispatch(row);
@@ -764,33 +387,10 @@ export class EventHub {
       if (!this.byDeployment.has(deploymentId) && this.byProject.has(cursor.projectId)) known.push({ deploymentId, from: cursor.seq });
     }
     const projects = [...this.byProject.keys()];
-    const rows: EventRow[] = [];
-    const CHUNK = 2000;
-    for (let i = 0; i < known.length; i += CHUNK) {
-      const chunk = known.slice(i, i + CHUNK);
-      rows.push(
-        ...(await this.db
-          .select()
-          .from(deploymentEvents)
-          .where(or(...chunk.map((k) => and(eq(deploymentEvents.deploymentId, k.deploymentId), gt(deploymentEvents.seq, k.from))!)))
-          .orderBy(asc(deploymentEvents.id))),
-      );
-    }
+    const rows: EventRow[] = [...(await this.eventLog.readDeploymentsAfter(known))];
     if (projects.length > 0) {
       const knownIds = known.map((k) => k.deploymentId);
-      rows.push(
-        ...(await this.db
-          .select()
-          .from(deploymentEvents)
-          .where(
-            and(
-              inArray(deploymentEvents.projectId, projects),
-              gte(deploymentEvents.id, this.maxSeenId + 1),
-              knownIds.length > 0 ? notInArray(deploymentEvents.deploymentId, knownIds) : undefined,
-            ),
-          )
-          .orderBy(asc(deploymentEvents.id))),
-      );
+      rows.push(...(await this.eventLog.readProjectsAfter(projects, this.maxSeenId, knownIds)));
     }
     rows.sort((a, b) => a.id - b.id);
     this.log.info({ rows: rows.length, deployments: known.length, projects: projects.length }, 'replayed events missed while LISTEN was down');
@@ -836,55 +436,11 @@ export function createEventHub(deps: {
   options?: Partial<EventHubOptions>;
 }): EventHub {
   const hub = new EventHub({
-    db: deps.database.db,
+    eventLog: createEventLogReader(deps.database.db),
     source: createNotificationSource(deps.database, deps.databaseUrl),
     log: deps.log,
     options: deps.options,
   });
   if (deps.metrics) registerHubMetrics(deps.metrics, hub);
   return hub;
-}
-
-/** The hub's figures on /metrics, read when scraped. */
-export function registerHubMetrics(registry: Registry, hub: EventHub) {
-  new Gauge({
-    name: 'stageplane_subscriptions',
-    help: 'Open subscriptions in this process, by field',
-    labelNames: ['field'],
-    registers: [registry],
-    collect() {
-      const stats = hub.stats();
-      this.set({ field: 'deploymentEvents' }, stats.deploymentSubscribers);
-      this.set({ field: 'projectEvents' }, stats.projectSubscribers);
-    },
-  });
-  const counter = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  counter('stageplane_event_notifications_total', 'Event notifications received on LISTEN', () => hub.counters.notifications);
-  counter('stageplane_event_loads_total', 'Queries that loaded notified events (one per batch, whatever the subscribers)', () => hub.counters.loads);
-  counter('stageplane_event_deliveries_total', 'Events handed to subscribers (one per subscriber per event)', () => hub.counters.delivered);
-  counter('stageplane_subscriptions_dropped_total', 'Subscribers dropped as slow consumers', () => hub.counters.dropped);
-  counter('stageplane_event_relistens_total', 'LISTEN connections re-established after a loss', () => hub.counters.relistens);
-}
-
-/**
- * How a subscription closes the transport it runs on when it is dropped (WebSocket: a close code).
- * Registered by the transport per operation context; SSE has none (its stream errors instead).
- */
-const transportClosers = new WeakMap<object, (code: number, reason: string) => void>();
-
-export function setTransportCloser(context: object, close: (code: number, reason: string) => void) {
-  transportClosers.set(context, close);
-}
-
-export function closeTransport(context: object, code: number, reason: string) {
-  transportClosers.get(context)?.(code, reason);
 }
