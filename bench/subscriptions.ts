@@ -194,7 +194,7 @@ async function main() {
   const { startLocalTemporal } = await import('../server/temporal.ts');
   const { createTestDatabase } = await import('../test/support/database.ts');
   const { spawnStageplane } = await import('../test/support/process.ts');
-  const { appendEvent, createDeploymentFixture } = await import('../test/support/ws.ts');
+  const { appendEvent, createDeploymentFixture } = await import('../test/support/live-clients.ts');
   const { jwtFor, JWT_SECRET, writeResult } = await import('./lib.ts');
   const log = pino({ level: 'warn' });
   console.log(`subscription delivery bench: ${LEVELS.join(', ')} subscribers; ${cpus().length} CPUs, node ${process.version}`);

@@ -8,7 +8,7 @@ import './secrets.ts';
 import './deployments.ts';
 import './audit-log.ts';
 import './viewer.ts';
-import './events.ts';
+import './subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from './context.ts';

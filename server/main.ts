@@ -7,7 +7,7 @@ import { archiveExpiredEnvironments } from '../services/environments.ts';
 import { createSecretStore } from '../secrets/store.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Services } from '../services/scope.ts';
-import { createEventHub } from './events.ts';
+import { createEventHub } from '../live/hub.ts';
 import { consoleRoute } from './console.ts';
 import { createApp, type App } from './http.ts';
 import { createLogger } from './logger.ts';

@@ -19,7 +19,7 @@ import { authenticate } from './auth.ts';
 import type { Services } from '../services/scope.ts';
 import type { Context } from './yoga.ts';
 import { withRequestErrorCodes } from './error-codes.ts';
-import { setTransportCloser } from './events.ts';
+import { setTransportCloser } from '../live/transport-closer.ts';
 import type { App } from './http.ts';
 
 export interface WebSocketOptions {

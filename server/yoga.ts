@@ -11,7 +11,7 @@ import { schema, type Context } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
 import { useRequestErrorCodes } from './error-codes.ts';
 import { useRedactInvalidValues } from './redact.ts';
-import { useSharedSubscriptionExecution } from './shared-subscriptions.ts';
+import { useSharedSubscriptionExecution } from '../live/shared-executions.ts';
 import type { Services } from '../services/scope.ts';
 
 export type { Context };

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, ne, sql, type SQL } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
-import { appendDeploymentEvent } from '../db/events.ts';
+import { appendDeploymentEvent } from '../db/event-log.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
 import { deployments, environments, projects, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';

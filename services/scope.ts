@@ -8,7 +8,7 @@ import type { Principal } from '../domain/permissions.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
 import type { Config } from '../server/config.ts';
-import type { EventHub } from '../server/events.ts';
+import type { EventHub } from '../live/hub.ts';
 
 /** The process's collaborators a use case may need (a structural subset of the server's Services). */
 export interface ServiceDeps {

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type postgres from 'postgres';
 import { PIPELINE } from '../../console/src/operations.ts';
-import { appendDeploymentEvent } from '../../db/events.ts';
+import { appendDeploymentEvent } from '../../db/event-log.ts';
 import { createDeploymentActivities } from '../../workflows/activities/deployment.ts';
 import { createTestDatabase } from '../support/database.ts';
 import {

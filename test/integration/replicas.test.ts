@@ -22,7 +22,7 @@ import {
   wsClient,
   type ApiProcess,
   type GqlEvent,
-} from '../support/ws.ts';
+} from '../support/live-clients.ts';
 
 let database: DatabaseHandle;
 let databaseUrl: string;

@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDatabase, type DatabaseHandle } from '../../db/client.ts';
-import { SLOW_CONSUMER_CLOSE_CODE } from '../../server/events.ts';
+import { SLOW_CONSUMER_CLOSE_CODE } from '../../live/transport-closer.ts';
 import { ADMIN_URL, createTestDatabase } from '../support/database.ts';
 import {
   appendEvent,
@@ -29,7 +29,7 @@ import {
   until,
   wsClient,
   type LiveServer,
-} from '../support/ws.ts';
+} from '../support/live-clients.ts';
 
 const MAX_BUFFERED = 20;
 const MAX_OPERATIONS = 5;
@@ -242,7 +242,7 @@ describe('fan-out', () => {
     const before = server.hub.stats();
     // One transaction, eight events: their notifications are delivered together at commit.
     await server.database.db.transaction(async (tx) => {
-      const { appendDeploymentEvent } = await import('../../db/events.ts');
+      const { appendDeploymentEvent } = await import('../../db/event-log.ts');
       for (const d of ds) await appendDeploymentEvent(tx, d.deploymentId, { type: 'CREATED', status: 'QUEUED' });
     });
     await until(() => sub.events.length === 8);
@@ -560,7 +560,7 @@ async function apiTokenHelper() {
 
 describe('embedded PGlite', () => {
   it("fans out through PGlite's own LISTEN: replay, live, completion", async () => {
-    const { createEventHub } = await import('../../server/events.ts');
+    const { createEventHub } = await import('../../live/hub.ts');
     const pino = (await import('pino')).default;
     const embedded = await createDatabase({});
     try {

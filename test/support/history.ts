@@ -14,7 +14,7 @@ import { createDatabase, type DatabaseHandle } from '../../db/client.ts';
 import { signToken } from '../../server/auth.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { Services } from '../../services/scope.ts';
-import { createEventHub } from '../../server/events.ts';
+import { createEventHub } from '../../live/hub.ts';
 import { createGraphQLHandler } from '../../server/yoga.ts';
 
 export interface Statement {

@@ -10,7 +10,7 @@ import { recordAudit } from '../../db/audit.ts';
 import type { Database, Transaction } from '../../db/client.ts';
 import { isDataException, sqlStateOf } from '../../db/errors.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../../db/configuration.ts';
-import { appendDeploymentEvent } from '../../db/events.ts';
+import { appendDeploymentEvent } from '../../db/event-log.ts';
 import { approvals, deploymentEvents, deployments, environments, projects, releases, type DeploymentRow } from '../../db/schema/index.ts';
 import { failedErrorChecks } from '../../domain/policy.ts';
 import { callbackTokenFor } from '../../domain/callback-token.ts';

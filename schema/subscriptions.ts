@@ -1,7 +1,8 @@
 // Live progress: the Subscription type. Both fields read from the process's event hub
-// (server/events.ts): one LISTEN and one load per event, whatever the number of subscribers.
+// (live/hub.ts): one LISTEN and one load per event, whatever the number of subscribers.
 import { badInput, notFound } from '../domain/errors.ts';
-import { closeTransport, SLOW_CONSUMER_CLOSE_CODE, type EventRow } from '../server/events.ts';
+import type { EventRow } from '../live/event-log-reader.ts';
+import { closeTransport, SLOW_CONSUMER_CLOSE_CODE } from '../live/transport-closer.ts';
 import type { Context } from './context.ts';
 import { builder, localId } from './builder.ts';
 import { DeploymentEventRef } from './deployments.ts';

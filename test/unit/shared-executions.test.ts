@@ -1,8 +1,8 @@
-// server/shared-subscriptions.ts: which operations share one execution per event, and that a
+// live/shared-executions.ts: which operations share one execution per event, and that a
 // shared stream behaves like graphql-js's own (one execution per row and key, errors end it).
 import { buildSchema, parse, type ExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { sharedSubscribe, sharingOf } from '../../server/shared-subscriptions.ts';
+import { sharedSubscribe, sharingOf } from '../../live/shared-executions.ts';
 
 describe('sharingOf', () => {
   it('shares a single deploymentEvents or projectEvents field, keyed by the variables beneath it', () => {

@@ -7,6 +7,10 @@
 //
 // Only root fields whose results cannot depend on who is asking are shared (their authorization
 // happens at subscribe time, per subscriber, as before). Anything else runs as graphql-js would.
+//
+// It belongs with the live fan-out (it is the other half of delivering one hub row to many
+// subscribers) and depends only on graphql-js and Yoga's Plugin type, never on schema/ or server/:
+// server/yoga.ts installs the plugin.
 import {
   createSourceEventStream,
   execute,
