@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../db/client.ts';
 import { archiveExpiredEnvironments } from '../schema/environments.ts';
-import { createSecretStore } from '../secrets/store.ts';
+import { createSecretStore } from '../secrets/index.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Services } from './context.ts';
 import { createEventHub } from './events.ts';

@@ -24,15 +24,14 @@ import {
   loadEncryptionKeys,
   parseEncryptionKeys,
 } from '../../secrets/local.ts';
+import { createSecretStore, type SecretStoreConfig } from '../../secrets/index.ts';
 import {
-  createSecretStore,
   generateSecretValue,
   MAX_SECRET_VALUE_BYTES,
   newVersionId,
   SecretStoreError,
   type SecretRef,
   type SecretStore,
-  type SecretStoreConfig,
 } from '../../secrets/store.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../support/fake-secrets-manager.ts';
