@@ -3,7 +3,7 @@
 // helpers both backends share live in secrets/store.ts, re-exported here; store.ts imports
 // neither backend, so backend → store is the only direction of import.
 import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import type { Config } from '../server/config.ts';
+import type { Config } from '../config/index.ts';
 import type { SecretStore } from './store.ts';
 
 export * from './store.ts';

@@ -5,7 +5,7 @@ import type { Database, DatabaseHandle } from '../db/client.ts';
 import type { Principal } from '../domain/permissions.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../config/index.ts';
 import type { EventHub } from './events.ts';
 
 /** What lives for the whole process and is shared by every request. */

@@ -5,7 +5,7 @@ import { Counter, Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../db/client.ts';
 import { archiveExpiredEnvironments } from '../schema/environments.ts';
 import { createSecretStore } from '../secrets/index.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import type { Services } from './context.ts';
 import { createEventHub } from './events.ts';
 import { consoleRoute } from './console.ts';

@@ -12,7 +12,7 @@ import type postgres from 'postgres';
 import { Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../../db/client.ts';
 import { signToken } from '../../server/auth.ts';
-import { loadConfig } from '../../server/config.ts';
+import { loadConfig } from '../../config/index.ts';
 import type { Services } from '../../server/context.ts';
 import { createEventHub } from '../../server/events.ts';
 import { createGraphQLHandler } from '../../server/yoga.ts';
