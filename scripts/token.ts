@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Role } from '../domain/types.ts';
 import { ROLES } from '../domain/values.ts';
 import { signToken } from '../server/auth.ts';
-import { ConfigError, loadConfig } from '../server/config.ts';
+import { ConfigError, loadConfig } from '../config/index.ts';
 
 const usage = 'usage: npm run token -- --sub <subject> --roles <ROLE[,ROLE...]> [--expires 12h]';
 try {

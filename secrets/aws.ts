@@ -23,7 +23,7 @@ import {
   type Tag,
 } from '@aws-sdk/client-secrets-manager';
 import type { Queryable } from '../db/client.ts';
-import { ConfigError } from '../server/config.ts';
+import { ConfigError } from '../config/index.ts';
 import {
   assertStorableValue,
   describeRef,

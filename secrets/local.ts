@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { and, asc, desc, eq, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { secretValueVersions } from '../db/schema/secrets.ts';
-import { ConfigError, type Config } from '../server/config.ts';
+import { ConfigError, type Config } from '../config/index.ts';
 import {
   assertStorableValue,
   describeRef,

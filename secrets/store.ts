@@ -1,6 +1,8 @@
 // The secret value store: one interface, two backends chosen by SECRETS_BACKEND (contract README).
 //   local  AES-256-GCM ciphertext in `secret_value_versions`, key ENCRYPTION_KEY (secrets/local.ts)
 //   aws    one AWS Secrets Manager secret per project/environment/name (secrets/aws.ts)
+// This file holds what the backends share (the interface, the error, value checks, version ids)
+// and imports neither backend; secrets/index.ts picks and builds one from configuration.
 //
 // The API reads only the metadata table `secret_values`; a store holds the values themselves, each
 // write a new immutable version whose id the caller records in that metadata. Reads should pass
@@ -12,9 +14,7 @@
 // names and ids only, and never wrap a driver's or SDK's error (those can carry request bodies and
 // query parameters).
 import { randomBytes } from 'node:crypto';
-import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { Queryable } from '../db/client.ts';
-import type { Config } from '../server/config.ts';
 
 /** Where one value lives: a secret of a project, in one environment. */
 export interface SecretRef {
@@ -161,53 +161,4 @@ export function newVersionId(): string {
 /** Human-readable position of a value, for error messages: names and ids, never the value. */
 export function describeRef(ref: SecretRef, versionId?: string): string {
   return `secret ${ref.secretName} (${ref.secretId}) in ${ref.projectSlug}/${ref.environmentSlug}${versionId ? `, version ${versionId}` : ''}`;
-}
-
-/** What createSecretStore reads of Config; `aws.secretPrefix` is optional (default `stageplane`). */
-export type SecretStoreConfig = Pick<Config, 'env' | 'dataDir' | 'secretsBackend' | 'encryptionKey'> & {
-  aws: { region: string | undefined; endpointUrl: string | undefined; secretPrefix?: string | undefined };
-};
-
-/** The logger calls a store makes (pino's Logger fits). Never given a value. */
-export interface SecretStoreLogger {
-  warn(obj: Record<string, unknown>, msg: string): void;
-  info(obj: Record<string, unknown>, msg: string): void;
-}
-
-export interface SecretStoreDeps {
-  logger?: SecretStoreLogger;
-  aws?: {
-    /** Secret names are `${prefix}/${project}/${environment}/${SECRET}`; default `stageplane`. */
-    prefix?: string;
-    /** Extra SecretsManagerClient options (tests: maxAttempts, retry timing). */
-    clientConfig?: SecretsManagerClientConfig;
-  };
-}
-
-/**
- * The configured backend. Local: loads ENCRYPTION_KEY (throws ConfigError naming it when it is
- * invalid, or missing in production; outside production generates one into DATA_DIR and logs
- * that once, as a warning). AWS: the SDK is loaded only then, and uses its default credential
- * chain. Backends are imported lazily, so the local one never loads the AWS SDK.
- */
-export async function createSecretStore(config: SecretStoreConfig, deps: SecretStoreDeps = {}): Promise<SecretStore> {
-  if (config.secretsBackend === 'aws') {
-    const { AwsSecretStore } = await import('./aws.ts');
-    const prefix = deps.aws?.prefix ?? config.aws.secretPrefix;
-    return new AwsSecretStore({
-      region: config.aws.region,
-      endpointUrl: config.aws.endpointUrl,
-      ...(prefix !== undefined ? { prefix } : {}),
-      ...(deps.aws?.clientConfig ? { clientConfig: deps.aws.clientConfig } : {}),
-    });
-  }
-  const { LocalSecretStore, loadEncryptionKeys } = await import('./local.ts');
-  const loaded = loadEncryptionKeys(config);
-  if (loaded.generatedAt) {
-    deps.logger?.warn(
-      { file: loaded.generatedAt, keyId: loaded.keys[0]!.id },
-      'ENCRYPTION_KEY is not set: generated a development key for secret values (set ENCRYPTION_KEY in production)',
-    );
-  }
-  return new LocalSecretStore(loaded.keys);
 }

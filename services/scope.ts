@@ -7,7 +7,7 @@ import type { Database, DatabaseHandle } from '../db/client.ts';
 import type { Principal } from '../domain/permissions.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
-import type { Config } from '../server/config.ts';
+import type { Config } from '../config/index.ts';
 import type { EventHub } from '../live/hub.ts';
 
 /** The process's collaborators a use case may need (a structural subset of the server's Services). */

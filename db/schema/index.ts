@@ -1,4 +1,6 @@
+export * from './api-tokens.ts';
 export * from './audit.ts';
+export * from './database-connections.ts';
 export * from './deployments.ts';
 export * from './environments.ts';
 export * from './projects.ts';

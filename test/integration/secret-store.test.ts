@@ -15,7 +15,7 @@ import { environments, projects, secrets, secretValueVersions } from '../../db/s
 import { defaultDeployTarget, defaultPolicy, defaultSettings } from '../../domain/defaults.ts';
 import type { EnvironmentType } from '../../domain/types.ts';
 import { MAX_SECRET_VALUE_BYTES as API_MAX_SECRET_VALUE_BYTES } from '../../domain/validation.ts';
-import { ConfigError } from '../../server/config.ts';
+import { ConfigError } from '../../config/index.ts';
 import { AwsSecretStore } from '../../secrets/aws.ts';
 import {
   DEVELOPMENT_KEY_FILE,
@@ -24,15 +24,14 @@ import {
   loadEncryptionKeys,
   parseEncryptionKeys,
 } from '../../secrets/local.ts';
+import { createSecretStore, type SecretStoreConfig } from '../../secrets/index.ts';
 import {
-  createSecretStore,
   generateSecretValue,
   MAX_SECRET_VALUE_BYTES,
   newVersionId,
   SecretStoreError,
   type SecretRef,
   type SecretStore,
-  type SecretStoreConfig,
 } from '../../secrets/store.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../support/fake-secrets-manager.ts';

@@ -12,7 +12,7 @@ import type postgres from 'postgres';
 import { Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../../db/client.ts';
 import { signToken } from '../../server/auth.ts';
-import { loadConfig } from '../../server/config.ts';
+import { loadConfig } from '../../config/index.ts';
 import type { Services } from '../../services/scope.ts';
 import { createEventHub } from '../../live/hub.ts';
 import { createGraphQLHandler } from '../../server/yoga.ts';

@@ -18,7 +18,7 @@ import { deployments, environments, projects, releases, type DeploymentEventRow 
 import { defaultDeployTarget, defaultPolicy, defaultSettings } from '../../domain/defaults.ts';
 import type { ConfigSnapshot, Role } from '../../domain/types.ts';
 import { signToken } from '../../server/auth.ts';
-import { loadConfig, type Config } from '../../server/config.ts';
+import { loadConfig, type Config } from '../../config/index.ts';
 import type { Services } from '../../services/scope.ts';
 import { createEventHub, type EventHub, type EventHubOptions } from '../../live/hub.ts';
 import { createApp, type App } from '../../server/http.ts';

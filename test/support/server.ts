@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { inject } from 'vitest';
 import { signToken } from '../../server/auth.ts';
-import { loadConfig, type Config } from '../../server/config.ts';
+import { loadConfig, type Config } from '../../config/index.ts';
 import { REDACT_PATHS } from '../../server/logger.ts';
 import { start, type Running } from '../../server/main.ts';
 import type { Role } from '../../domain/types.ts';

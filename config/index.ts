@@ -1,5 +1,6 @@
 // Configuration: read once from the environment at start-up and validated; a bad value stops the
-// start with one line naming the variable.
+// start with one line naming the variable. A layer of its own: it imports only libraries (and
+// may import domain/), never server/, so secrets/, db/, workflows/ and scripts may all import it.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
