@@ -1,5 +1,6 @@
 // The contract's "Who may do what" table (README.md) as plain functions. Pure: callers load
 // the environment, deployment and principal and hand them in; nothing here reads anything.
+import { personalDecisionRefusal } from './decisions.ts';
 import { forbidden } from './errors.ts';
 import type { EnvironmentType, Role } from './types.ts';
 
@@ -199,13 +200,12 @@ export function authorize(action: Action, principal: Principal, context: Authori
       if (!isAdmin(principal) && !hasAny(principal, env.policy.approverRoles)) {
         return refuse('role', needsRoles(`${action} in ${envLabel(env)}`, env.policy.approverRoles, 'approverRoles'));
       }
-      if (env.policy.preventSelfApproval && deployment.requestedBy === principal.subject) {
-        return refuse('self-approval', `the requester may not ${verb} their own deployment (preventSelfApproval)`);
-      }
-      if ((deployment.alreadyDecidedBy ?? []).includes(principal.subject)) {
-        return refuse('once-per-person', `${principal.subject} has already decided on this deployment (once per person)`);
-      }
-      return ALLOWED;
+      const personal = personalDecisionRefusal(principal.subject, verb, {
+        preventSelfApproval: env.policy.preventSelfApproval,
+        requestedBy: deployment.requestedBy,
+        alreadyDecidedBy: deployment.alreadyDecidedBy ?? [],
+      });
+      return personal ? refuse(personal.rule, personal.reason) : ALLOWED;
     }
 
     case 'requester-or-deployers': {

@@ -12,6 +12,7 @@ import {
   setHandler,
   sleep,
 } from '@temporalio/workflow';
+import { personalDecisionRefusal } from '../domain/decisions.ts';
 import { textProblem, toStorableText } from '../domain/text.ts';
 import type { DeploymentStatus } from '../domain/types.ts';
 import type { DeploymentActivities, DeploymentPlan } from './activities/deployment.ts';
@@ -72,10 +73,10 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     if (!awaitsDecision(status) && !(repinning && !final)) {
       throw refuse(REFUSAL.precondition, `The deployment is ${status}, not waiting for a decision`);
     }
-    if (facts?.preventSelfApproval && subject === facts.requestedBy) {
-      throw refuse(REFUSAL.forbidden, 'The requester may not decide on their own deployment');
-    }
-    if (deciders.has(subject) && (final || !repinning)) throw refuse(REFUSAL.forbidden, `${subject} has already decided on this deployment`);
+    if (!facts) return; // a workflow started without `initial` refuses on the status above until loaded
+    // Once per person is judged again once a running re-pin (which may void approvals) is done.
+    const refusal = personalDecisionRefusal(subject, 'decide on', { ...facts, alreadyDecidedBy: final || !repinning ? deciders : [] });
+    if (refusal) throw refuse(REFUSAL.forbidden, refusal.reason);
   };
   // The request's own text, which recordDecision stores: the API checks it first (the shared rule
   // of domain/text.ts); a client of Temporal that skips the API is refused here, before the update

@@ -1,0 +1,375 @@
+// What a deployment's workflow records as it runs: every transition of the state machine
+// (domain/deployment-state.ts) in one transaction that updates the deployment and appends its
+// event, keyed so that a retried activity never records anything twice. The activities
+// (workflows/activities/deployment.ts) call these and keep only what is Temporal's: heartbeats,
+// sleeping, retries and the HTTP call to a deploy target.
+import { and, count, eq, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { recordAudit } from '../db/audit.ts';
+import type { Database, Transaction } from '../db/client.ts';
+import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
+import { appendDeploymentEvent } from '../db/event-log.ts';
+import { approvals, deploymentEvents, deployments, environments, projects, releases, type DeploymentRow } from '../db/schema/index.ts';
+import { isTerminal, SIMULATED_STEPS, SIMULATED_TICKS, transition, type Happening } from '../domain/deployment-state.ts';
+import { failedErrorChecks } from '../domain/policy.ts';
+import { buildSnapshot, sameConfiguration } from '../domain/snapshot.ts';
+import type { DeploymentStatus, DeploymentStep } from '../domain/types.ts';
+
+/** The deployment row is gone (or never committed): nothing to retry. */
+export class DeploymentMissing extends Error {
+  constructor(
+    readonly deploymentId: string,
+    readonly maybeNotYetCommitted = false,
+  ) {
+    super(maybeNotYetCommitted ? `deployment ${deploymentId} is not in the database (yet)` : `deployment ${deploymentId} does not exist`);
+  }
+}
+
+export interface DeploymentPlan {
+  status: DeploymentStatus;
+  requestedBy: string;
+  requiredApprovals: number;
+  approvals: number;
+  decidedBy: string[];
+  preventSelfApproval: boolean;
+  approvalTimeoutSeconds: number;
+  waitTimerSeconds: number;
+  provider: 'SIMULATED' | 'WEBHOOK';
+  stepCount: number;
+}
+
+export type LeaseAttempt = { outcome: 'started' | 'blocked'; status: DeploymentStatus } | null;
+
+/** What a WEBHOOK deploy target is sent about a deployment. */
+export interface WebhookDelivery {
+  url: string | null;
+  deploymentId: string;
+  project: string;
+  environment: string;
+  release: { version: string; commitSha: string; branch: string };
+  /** A 2xx was recorded for this deployment already: do not call again. */
+  delivered: boolean;
+}
+
+interface Record {
+  key: string;
+  message?: string | null;
+  step?: string | null;
+  progress?: number | null;
+  set?: (d: DeploymentRow) => Partial<typeof deployments.$inferInsert>;
+}
+
+export function deploymentRuns(db: Database) {
+  async function lockDeployment(tx: Transaction, id: string): Promise<DeploymentRow> {
+    const [d] = await tx.select().from(deployments).where(eq(deployments.id, id)).for('update');
+    if (!d) throw new DeploymentMissing(id);
+    return d;
+  }
+
+  async function alreadyRecorded(tx: Transaction, id: string, key: string) {
+    const [e] = await tx
+      .select({ seq: deploymentEvents.seq })
+      .from(deploymentEvents)
+      .where(and(eq(deploymentEvents.deploymentId, id), eq(deploymentEvents.idempotencyKey, key)));
+    return e !== undefined;
+  }
+
+  /** Applies one transition in `tx`: status, extra columns and the event, once per key. IllegalTransition when the state machine refuses it. */
+  async function applyIn(tx: Transaction, d: DeploymentRow, happening: Happening, r: Record): Promise<DeploymentRow> {
+    if (await alreadyRecorded(tx, d.id, r.key)) return d;
+    const t = transition(d.status, happening);
+    const extra = r.set?.(d) ?? {};
+    const [updated] = await tx
+      .update(deployments)
+      .set({ status: t.status, ...extra })
+      .where(eq(deployments.id, d.id))
+      .returning();
+    await appendDeploymentEvent(tx, d.id, {
+      type: t.event,
+      status: t.status,
+      step: r.step ?? null,
+      progress: r.progress ?? null,
+      message: r.message ?? null,
+      idempotencyKey: r.key,
+    });
+    return updated!;
+  }
+
+  const apply = (id: string, happening: Happening, r: Record) => db.transaction(async (tx) => applyIn(tx, await lockDeployment(tx, id), happening, r));
+
+  async function countApprovals(tx: Transaction, id: string) {
+    const [row] = await tx
+      .select({ n: count() })
+      .from(approvals)
+      .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt), eq(approvals.decision, 'APPROVE')));
+    return Number(row?.n ?? 0);
+  }
+
+  return {
+    /** What the workflow decides from; DeploymentMissing(maybeNotYetCommitted) while the creating transaction has not committed. */
+    async plan(id: string): Promise<DeploymentPlan> {
+      const [row] = await db
+        .select({ d: deployments, env: environments })
+        .from(deployments)
+        .innerJoin(environments, eq(environments.id, deployments.environmentId))
+        .where(eq(deployments.id, id));
+      if (!row) throw new DeploymentMissing(id, true);
+      const decided = await db
+        .select({ approver: approvals.approver, decision: approvals.decision })
+        .from(approvals)
+        .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)));
+      return {
+        status: row.d.status,
+        requestedBy: row.d.requestedBy,
+        requiredApprovals: row.d.requiredApprovals,
+        approvals: decided.filter((a) => a.decision === 'APPROVE').length,
+        decidedBy: decided.map((a) => a.approver),
+        preventSelfApproval: row.env.policy.preventSelfApproval,
+        approvalTimeoutSeconds: row.env.policy.approvalTimeoutSeconds,
+        waitTimerSeconds: row.env.policy.waitTimerSeconds,
+        provider: row.env.deployTarget.provider,
+        stepCount: SIMULATED_STEPS.length,
+      };
+    },
+
+    async requestApproval(id: string) {
+      const d = await apply(id, { kind: 'request-approval' }, { key: 'approval-requested' });
+      return { status: d.status };
+    },
+
+    async recordDecision(
+      id: string,
+      input: { subject: string; comment: string | null; decision: 'APPROVE' | 'REJECT'; required: number },
+    ): Promise<{ status: DeploymentStatus; approvals: number }> {
+      return db.transaction(async (tx) => {
+        const d = await lockDeployment(tx, id);
+        const [existing] = await tx
+          .select()
+          .from(approvals)
+          .where(and(eq(approvals.deploymentId, id), eq(approvals.approver, input.subject), isNull(approvals.invalidatedAt)));
+        const decision =
+          existing ??
+          (await tx
+            .insert(approvals)
+            .values({ deploymentId: id, approver: input.subject, decision: input.decision, comment: input.comment })
+            .returning())[0]!;
+        const n = await countApprovals(tx, id);
+        const happening: Happening =
+          decision.decision === 'REJECT' ? { kind: 'reject' } : { kind: 'approve', approvalsAfter: n, required: input.required };
+        const verb = decision.decision === 'REJECT' ? 'rejected' : `approved (${n}/${input.required})`;
+        const key = `decision:${decision.id}`;
+        const fresh = !(await alreadyRecorded(tx, id, key));
+        const updated = await applyIn(tx, d, happening, {
+          key,
+          message: `${input.subject} ${verb}${input.comment ? `: ${input.comment}` : ''}`,
+          set: () => (happening.kind === 'reject' ? { finishedAt: new Date(), error: `Rejected by ${input.subject}` } : {}),
+        });
+        if (fresh) {
+          await recordAudit(tx, input.subject, {
+            projectId: d.projectId,
+            action: decision.decision === 'REJECT' ? 'deployment.reject' : 'deployment.approve',
+            targetId: id,
+            detail: { comment: input.comment, approvals: n, required: input.required },
+          });
+        }
+        return { status: updated.status, approvals: n };
+      });
+    },
+
+    /** Re-pins the snapshot if the target's configuration changed; voids approvals then. */
+    async repinSnapshot(id: string): Promise<{ status: DeploymentStatus; invalidated: boolean }> {
+      return db.transaction(async (tx) => {
+        const d = await lockDeployment(tx, id);
+        if (d.status !== 'PENDING_APPROVAL' && d.status !== 'QUEUED') return { status: d.status, invalidated: false };
+        const current = snapshotContent(await loadProjectConfiguration(tx, d.projectId), d.environmentId);
+        if (sameConfiguration(d.snapshot, current)) return { status: d.status, invalidated: false };
+        const voided = await tx
+          .update(approvals)
+          .set({ invalidatedAt: new Date() })
+          .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)))
+          .returning({ id: approvals.id });
+        const snapshot = buildSnapshot(current, new Date());
+        const updated = await applyIn(tx, d, { kind: 'invalidate-approvals' }, {
+          key: `repin:${snapshot.digest}`,
+          message: `The configuration of the target changed (settings v${current.settingsVersion}); ${voided.length} approval(s) voided, approval starts over`,
+          set: () => ({ snapshot }),
+        });
+        return { status: updated.status, invalidated: true };
+      });
+    },
+
+    async expire(id: string) {
+      const d = await apply(id, { kind: 'expire' }, {
+        key: 'expired',
+        message: 'Not enough approvals before the approval timeout',
+        set: () => ({ finishedAt: new Date(), error: 'Approval timed out' }),
+      });
+      return { status: d.status };
+    },
+
+    async startWaitTimer(id: string) {
+      const d = await apply(id, { kind: 'wait' }, { key: 'wait-timer', message: 'Wait timer started' });
+      return { status: d.status };
+    },
+
+    /** Joins the environment's queue: the first time the deployment asks for the lease. */
+    async joinQueue(id: string): Promise<void> {
+      await db.update(deployments).set({ queuedAt: sql`coalesce(${deployments.queuedAt}, now())` }).where(eq(deployments.id, id));
+    },
+
+    /**
+     * One attempt at the environment's lease: one RUNNING deployment per environment, first come
+     * (created) first served. The policy gate runs again right here, in the same transaction that
+     * makes the deployment RUNNING. Null: still waiting (behind another deployment, or frozen).
+     *
+     * Why a lease in the database rather than a per-environment queue workflow: the order and the
+     * "one RUNNING" rule are facts about rows we already lock (the environment row serialises the
+     * decision, and a partial unique index makes two RUNNING rows impossible), so no second source
+     * of truth has to be kept in step with the event log; a cancelled or failed deployment leaves
+     * the queue just by reaching a terminal status, with no signal to lose; and each workflow stays
+     * independent, so one environment's stuck queue cannot block another's.
+     */
+    async tryStart(id: string): Promise<LeaseAttempt> {
+      return db.transaction(async (tx) => {
+      const d = await lockDeployment(tx, id);
+      if (isTerminal(d.status)) return { outcome: 'blocked' as const, status: d.status };
+      if (d.status === 'RUNNING') return { outcome: 'started' as const, status: d.status };
+      // The environment row lock serialises lease decisions of one environment.
+      const [env] = await tx.select().from(environments).where(eq(environments.id, d.environmentId)).for('update');
+      const report = policyReportFor(await loadProjectConfiguration(tx, d.projectId), d.environmentId);
+      const failed = failedErrorChecks(report);
+      if (failed.length > 0) {
+        const message = `Blocked by failed policy checks: ${failed.join(', ')}`;
+        const f = await applyIn(tx, d, { kind: 'fail' }, { key: 'finish', message, set: () => ({ finishedAt: new Date(), error: message }) });
+        return { outcome: 'blocked' as const, status: f.status };
+      }
+      const [ahead] = await tx
+        .select({ id: deployments.id, status: deployments.status })
+        .from(deployments)
+        .where(
+          and(
+            eq(deployments.environmentId, d.environmentId),
+            ne(deployments.id, id),
+            or(
+              eq(deployments.status, 'RUNNING'),
+              and(
+                isNotNull(deployments.queuedAt),
+                inArray(deployments.status, ['QUEUED', 'WAITING']),
+                or(lt(deployments.createdAt, d.createdAt), and(eq(deployments.createdAt, d.createdAt), lt(deployments.id, id))),
+              ),
+            ),
+          ),
+        )
+        .limit(1);
+      if (env!.frozen || ahead) {
+        if (d.status !== 'WAITING') {
+          await applyIn(tx, d, { kind: 'wait' }, {
+            key: `queue-wait:${d.lastSeq}`,
+            message: env!.frozen ? 'The environment is frozen' : 'Queued behind another deployment of the environment',
+          });
+        }
+        return null;
+      }
+      const steps: DeploymentStep[] =
+        env!.deployTarget.provider === 'SIMULATED'
+          ? SIMULATED_STEPS.map((name) => ({ name, status: 'PENDING', progress: 0, startedAt: null, finishedAt: null }))
+          : [];
+      const started = await applyIn(tx, d, { kind: 'start' }, { key: 'started', set: () => ({ startedAt: new Date(), steps }) });
+      return { outcome: 'started' as const, status: started.status };
+    });
+    },
+
+    /** Seconds per SIMULATED step of the deployment's target. */
+    async stepSeconds(id: string): Promise<number> {
+      const [row] = await db
+        .select({ target: environments.deployTarget })
+        .from(deployments)
+        .innerJoin(environments, eq(environments.id, deployments.environmentId))
+        .where(eq(deployments.id, id));
+      return row?.target.stepSeconds ?? 1;
+    },
+
+    /** A SIMULATED step's events: started, progress tick `tick` of SIMULATED_TICKS, succeeded. Each once. */
+    async recordStep(id: string, index: number, what: { kind: 'started' } | { kind: 'progress'; tick: number } | { kind: 'succeeded' }): Promise<void> {
+      const name = SIMULATED_STEPS[index]!;
+      const total = SIMULATED_STEPS.length;
+      const setStep = (patch: Partial<DeploymentStep>, overall?: number) => (d: DeploymentRow) => ({
+        steps: d.steps.map((s, i) => (i === index ? { ...s, ...patch } : s)),
+        ...(overall !== undefined ? { progress: overall } : {}),
+      });
+      if (what.kind === 'started') {
+        await apply(id, { kind: 'step-started' }, { key: `step:${index}:started`, step: name, progress: 0, set: setStep({ status: 'RUNNING', startedAt: new Date().toISOString() }) });
+      } else if (what.kind === 'progress') {
+        const stepProgress = what.tick / SIMULATED_TICKS;
+        await apply(id, { kind: 'step-progress' }, {
+          key: `step:${index}:progress:${what.tick}`,
+          step: name,
+          progress: stepProgress,
+          set: setStep({ progress: stepProgress }, Math.min(1, (index + stepProgress) / total)),
+        });
+      } else {
+        await apply(id, { kind: 'step-succeeded' }, {
+          key: `step:${index}:succeeded`,
+          step: name,
+          progress: 1,
+          set: setStep({ status: 'SUCCEEDED', progress: 1, finishedAt: new Date().toISOString() }, (index + 1) / total),
+        });
+      }
+    },
+
+    /** What a WEBHOOK target is sent, and whether it was delivered already. */
+    async webhookDelivery(id: string): Promise<WebhookDelivery> {
+      const [row] = await db
+        .select({ d: deployments, env: environments, project: projects, release: releases })
+        .from(deployments)
+        .innerJoin(environments, eq(environments.id, deployments.environmentId))
+        .innerJoin(projects, eq(projects.id, deployments.projectId))
+        .innerJoin(releases, eq(releases.id, deployments.releaseId))
+        .where(eq(deployments.id, id));
+      if (!row) throw new DeploymentMissing(id);
+      const delivered = await db.transaction((tx) => alreadyRecorded(tx, id, 'webhook:delivered'));
+      return {
+        url: row.env.deployTarget.url,
+        deploymentId: id,
+        project: row.project.slug,
+        environment: row.env.slug,
+        release: { version: row.release.version, commitSha: row.release.commitSha, branch: row.release.branch },
+        delivered,
+      };
+    },
+
+    async recordWebhookDelivered(id: string, httpStatus: number): Promise<void> {
+      await apply(id, { kind: 'log' }, { key: 'webhook:delivered', message: `Webhook delivered to the deploy target (HTTP ${httpStatus})` });
+    },
+
+    async finish(id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) {
+      return db.transaction(async (tx) => {
+        const d = await lockDeployment(tx, id);
+        if (isTerminal(d.status)) return { status: d.status };
+        const kind = input.outcome === 'SUCCEEDED' ? 'succeed' : input.outcome === 'FAILED' ? 'fail' : 'cancel';
+        const closeSteps = (steps: DeploymentStep[]) =>
+          steps.map((s) =>
+            s.status === 'RUNNING' || s.status === 'PENDING'
+              ? { ...s, status: (input.outcome === 'FAILED' && s.status === 'RUNNING' ? 'FAILED' : 'SKIPPED') as DeploymentStep['status'], finishedAt: new Date().toISOString() }
+              : s,
+          );
+        const message =
+          input.outcome === 'CANCELLED' ? `Cancelled${input.actor ? ` by ${input.actor}` : ''}` : input.message;
+        const updated = await applyIn(tx, d, { kind }, {
+          key: 'finish',
+          message,
+          set: (row) => ({
+            finishedAt: new Date(),
+            steps: closeSteps(row.steps),
+            ...(input.outcome === 'SUCCEEDED' ? { progress: 1 } : {}),
+            ...(input.outcome === 'FAILED' ? { error: input.message ?? 'Failed' } : {}),
+            ...(input.outcome === 'CANCELLED' ? { error: message } : {}),
+          }),
+        });
+        if (input.outcome === 'CANCELLED' && input.actor) {
+          await recordAudit(tx, input.actor, { projectId: d.projectId, action: 'deployment.cancel', targetId: id, detail: { from: d.status } });
+        }
+        return { status: updated.status };
+      });
+    },
+  };
+}
