@@ -35,7 +35,7 @@ export function endpointFrom(rawUrl: string, token: string | null): Endpoint {
   url.pathname = url.pathname.replace(/\/+$/, '');
   const httpUrl = url.toString();
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return { httpUrl, wsUrl: url.toString(), token: token && token.trim() ? token.trim() : null };
+  return { httpUrl, wsUrl: url.toString(), token: token?.trim() ? token.trim() : null };
 }
 
 /** The text of a document, as sent. */

@@ -47,7 +47,7 @@ export function sharingOf(document: DocumentNode, operationName: string | null |
 
 function decide(document: DocumentNode, operationName: string | null | undefined): Sharing {
   const operation = getOperationAST(document, operationName);
-  if (!operation || operation.operation !== 'subscription') return null;
+  if (operation?.operation !== 'subscription') return null;
   const selections = operation.selectionSet.selections;
   const root = selections[0];
   if (selections.length !== 1 || root?.kind !== Kind.FIELD || !SHAREABLE_SUBSCRIPTION_FIELDS.has(root.name.value)) return null;

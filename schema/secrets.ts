@@ -42,9 +42,9 @@ async function projectSecretMatrix(ctx: Context, projectId: string) {
     const valueRows = secretRows.length
       ? await ctx.db.select().from(secretValues).where(inArray(secretValues.secretId, secretRows.map((s) => s.id)))
       : [];
-    const valueOf = (secretId: string, environmentId: string) =>
+    const valueAt = (secretId: string, environmentId: string) =>
       valueRows.find((v) => v.secretId === secretId && v.environmentId === environmentId) ?? null;
-    return { secretRows, envRows, valueOf };
+    return { secretRows, envRows, valueAt };
   });
 }
 
@@ -80,7 +80,7 @@ builder.drizzleObjectFields(SecretRef, (t) => ({
     description: 'one per environment of the project',
     resolve: async (secret, _args, ctx) => {
       const m = await projectSecretMatrix(ctx, secret.projectId);
-      return m.envRows.map((environment) => ({ secret, environment, value: m.valueOf(secret.id, environment.id) }));
+      return m.envRows.map((environment) => ({ secret, environment, value: m.valueAt(secret.id, environment.id) }));
     },
   }),
 }));
@@ -94,7 +94,7 @@ builder.drizzleObjectFields(EnvironmentRef, (t) => ({
     type: [SecretValueMetadataRef],
     resolve: async (environment, _args, ctx) => {
       const m = await projectSecretMatrix(ctx, environment.projectId);
-      return m.secretRows.map((secret) => ({ secret, environment, value: m.valueOf(secret.id, environment.id) }));
+      return m.secretRows.map((secret) => ({ secret, environment, value: m.valueAt(secret.id, environment.id) }));
     },
   }),
 }));

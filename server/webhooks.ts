@@ -18,6 +18,12 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
 
 const WEBHOOK_PRINCIPAL = { subject: 'webhook:github', roles: ['DEVELOPER'], kind: 'api-token' } as const satisfies Principal;
 
+/** Sends the answer and says the request was handled (the route's boolean). */
+const answered = (res: ServerResponse, status: number, body: unknown): true => {
+  send(res, status, body);
+  return true;
+};
+
 export function verifySignature(secret: string, body: Buffer, header: string | undefined): boolean {
   if (!header?.startsWith('sha256=')) return false;
   const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
@@ -29,16 +35,16 @@ export function pushWebhookRoute(services: Services) {
   return async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     if ((req.url ?? '').split('?')[0] !== '/webhooks/push') return false;
     const secret = services.config.webhookSecret;
-    if (!secret) return send(res, 404, { error: 'the push webhook is not configured (WEBHOOK_SECRET)' }), true;
-    if (req.method !== 'POST') return send(res, 405, { error: 'POST only' }), true;
+    if (!secret) return answered(res, 404, { error: 'the push webhook is not configured (WEBHOOK_SECRET)' });
+    if (req.method !== 'POST') return answered(res, 405, { error: 'POST only' });
     const signature = req.headers['x-hub-signature-256'];
     if (!verifySignature(secret, body, Array.isArray(signature) ? signature[0] : signature)) {
-      return send(res, 401, { error: 'bad or missing X-Hub-Signature-256' }), true;
+      return answered(res, 401, { error: 'bad or missing X-Hub-Signature-256' });
     }
     const event = req.headers['x-github-event'];
-    if (event === 'ping') return send(res, 200, { ok: true }), true;
+    if (event === 'ping') return answered(res, 200, { ok: true });
     // A repository webhook may be subscribed to more than pushes: answer them, act on none.
-    if (event !== undefined && event !== 'push') return send(res, 202, { ignored: `not a push event (${String(event)})` }), true;
+    if (event !== undefined && event !== 'push') return answered(res, 202, { ignored: `not a push event (${String(event)})` });
     let payload: {
       ref?: unknown;
       after?: unknown;
@@ -49,15 +55,15 @@ export function pushWebhookRoute(services: Services) {
     try {
       payload = JSON.parse(body.toString('utf8'));
     } catch {
-      return send(res, 400, { error: 'the body is not JSON' }), true;
+      return answered(res, 400, { error: 'the body is not JSON' });
     }
     const ref = typeof payload.ref === 'string' ? payload.ref : '';
-    if (!ref.startsWith('refs/heads/')) return send(res, 202, { ignored: 'not a branch push' }), true;
-    if (payload.deleted === true) return send(res, 202, { ignored: 'branch deletion' }), true;
+    if (!ref.startsWith('refs/heads/')) return answered(res, 202, { ignored: 'not a branch push' });
+    if (payload.deleted === true) return answered(res, 202, { ignored: 'branch deletion' });
     // Slugs are lower case; GitHub keeps the repository's own case (`Shop-API` is project shop-api).
     const slug = typeof payload.repository?.name === 'string' ? payload.repository.name.toLowerCase() : '';
     const [project] = await services.database.db.select().from(projects).where(eq(projects.slug, slug));
-    if (!project) return send(res, 404, { error: `no project ${JSON.stringify(slug)}` }), true;
+    if (!project) return answered(res, 404, { error: `no project ${JSON.stringify(slug)}` });
     const message = payload.head_commit?.message;
     const author = payload.head_commit?.author?.name;
     try {

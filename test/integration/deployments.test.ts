@@ -4,7 +4,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import githubExamples from '@octokit/webhooks-examples';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.ts';
-import { DEPLOYMENT_FIELDS, deployment, expectGaplessEvents, push, setupProject, sha, waitForStatus } from '../support/deployments.ts';
+import { DEPLOYMENT_FIELDS, deployment, expectGaplessEvents, push, setupProject, waitForStatus } from '../support/deployments.ts';
 import { codeOf, startTestServer, type TestServer } from '../support/server.ts';
 
 const WEBHOOK_SECRET = 'webhook-secret-for-tests-0123456789';

@@ -216,6 +216,7 @@ interface Prepared {
   /** What the server will hand authorize() for this call (minus the principal). */
   context: AuthorizationContext;
   /** Undoes what the case left behind; resolves true when that may start background work. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: cleanups are async functions that may return nothing
   cleanup?: (result: GqlResult<any>) => Promise<boolean | void>;
 }
 interface CaseInput {

@@ -84,6 +84,7 @@ export const UNICODE_SAMPLES = [
   `quote'"\``,
   '<script>alert(1)</script>',
   '%s%n%x',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, on purpose
   '${x}{{y}}',
   'back\\slash',
   "Robert'); DROP TABLE projects;--",

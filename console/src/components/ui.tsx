@@ -61,6 +61,7 @@ export function ErrorList({ errors, title }: { errors: readonly ServerError[]; t
       {errors.map((error, i) => {
         const failed = error.extensions.failedChecks;
         return (
+          // biome-ignore lint/suspicious/noArrayIndexKey: a fixed list of one response's errors, never reordered
           <div key={i}>
             <p>
               {error.code ? <strong className="error-code">{error.code}</strong> : null}
@@ -186,6 +187,7 @@ export function ConfirmDialog({ request, onClose }: { request: ConfirmRequest; o
           <button type="button" className="button-secondary" onClick={onClose}>
             Go back
           </button>
+          {/* biome-ignore lint/a11y/noAutofocus: the modal dialog pattern moves focus into the dialog it opens */}
           <button type="submit" className={`button-primary ${/reject|cancel|roll/i.test(request.action) ? 'button-danger' : ''}`} autoFocus>
             {request.action}
           </button>
