@@ -14,16 +14,19 @@ export interface UntilOptions {
   context?: () => string | undefined;
 }
 
+/** What a probe's truthy answer can be. */
+export type Truthy<T> = Exclude<T, null | undefined | false | 0 | '' | 0n>;
+
 /**
  * Calls `probe` until it returns a truthy value, and returns that value; throws
  * `timed out after <timeoutMs> ms waiting for <what>` (plus the context) when time runs out.
  */
-export async function until<T>(what: string | (() => string), probe: () => T | Promise<T>, options: UntilOptions = {}): Promise<NonNullable<T>> {
+export async function until<T>(what: string | (() => string), probe: () => T | Promise<T>, options: UntilOptions = {}): Promise<Truthy<T>> {
   const { timeoutMs = 10_000, intervalMs = 100, ignoreErrors = false, context } = options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = ignoreErrors ? await Promise.resolve().then(probe).catch(() => undefined) : await probe();
-    if (value) return value as NonNullable<T>;
+    if (value) return value as Truthy<T>;
     if (Date.now() > deadline) {
       const extra = context?.();
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${extra ? `\n${extra}` : ''}`);
