@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { DatabaseHandle } from '../db/client.ts';
+import { until } from '../scripts/lib/until.ts';
 import type { spawnStageplane } from '../test/support/process.ts';
 // The rest is imported in main(): the raw server child loads nothing but `ws`.
 
@@ -177,14 +178,6 @@ async function metric(url: string, name: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
@@ -229,7 +222,7 @@ async function main() {
       await gqlRecorder.waitAll(seq, warm.length);
     }
     await closeAll(warm);
-    await until(async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) === 0, 10_000, 'warm-up subscribers to leave');
+    await until('warm-up subscribers to leave', async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) === 0, { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 500));
     const gqlBaseRss = rssOf(apiPid);
     const rawRecorder = new Recorder();
@@ -249,7 +242,7 @@ async function main() {
       }
       const t = Date.now();
       sockets.push(...(await openMany(level - sockets.length, () => graphqlSubscriber(wsUrl, token, deployment.globalId, seq, gqlRecorder))));
-      await until(async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) >= level, 60_000, `${level} subscriptions`);
+      await until(`${level} subscriptions`, async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) >= level, { timeoutMs: 60_000 });
       console.log(`  ${level}: graphql-ws subscribers connected and subscribed in ${((Date.now() - t) / 1000).toFixed(1)} s (at ${((Date.now() - began) / 1000).toFixed(0)} s)`);
       await new Promise((r) => setTimeout(r, 500));
       const rss = rssOf(apiPid);
@@ -293,7 +286,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 300));
       rawBaseRss.push(rssOf(rawProcess.pid!));
       const rawSockets = await openMany(level, () => rawSubscriber(rawUrl, rawRecorder));
-      await until(async () => (await rawClients()) >= level, 30_000, `${level} raw sockets`);
+      await until(`${level} raw sockets`, async () => (await rawClients()) >= level, { timeoutMs: 30_000 });
       await new Promise((r) => setTimeout(r, 500));
       const rawRss = rssOf(rawProcess.pid!);
       let rawIncomplete = 0;

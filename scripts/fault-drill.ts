@@ -26,6 +26,7 @@ import { followDeployment } from '../cli/follow.ts';
 import { TERMINAL_STATUSES } from '../domain/values.ts';
 import { signToken } from '../server/auth.ts';
 import { freePort } from '../server/temporal.ts';
+import { until as poll } from './lib/until.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TERMINAL = new Set<string>(TERMINAL_STATUSES);
@@ -95,17 +96,8 @@ interface Event {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve()
-      .then(probe)
-      .catch(() => null);
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** The drill breaks things on purpose: a probe that fails is "not yet". */
+const until = <T>(what: string, probe: () => T | Promise<T>, timeoutMs: number) => poll(what, probe, { timeoutMs, ignoreErrors: true });
 
 // ---------------------------------------------------------------------------------------------
 // A private PostgreSQL cluster

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../../scripts/lib/until.ts';
 import { freePort } from '../../server/temporal.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
@@ -77,16 +78,6 @@ function startCli(args: string[], options: CliOptions): CliProcess {
     }),
   );
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const ndjson = (text: string) =>
@@ -348,7 +339,7 @@ describe('stageplane CLI against a real server', () => {
       const pushed = await push(server, shop.id, 'd4d4d4d');
       const id = pushed.data.recordPush.deployments[0].id as string;
       const watch = startCli(['watch', id], { url: server.url, token: admin });
-      await until('the first step to start', () => /STEP_STARTED/.test(watch.stdout()));
+      await until('the first step to start', () => /STEP_STARTED/.test(watch.stdout()), { timeoutMs: 60_000 });
       const cancelled = await cli(['cancel', id, '--json']);
       expect(cancelled.code).toBe(0);
       const result = await watch.exited;
@@ -369,7 +360,7 @@ describe('stageplane CLI against a real server', () => {
       const pushed = await push(server, shop.id, 'e5e5e5e');
       const id = pushed.data.recordPush.deployments[0].id as string;
       const watch = startCli(['watch', id], { url: server.url, token: admin });
-      await until('a step under way', () => /STEP_PROGRESS/.test(watch.stdout()));
+      await until('a step under way', () => /STEP_PROGRESS/.test(watch.stdout()), { timeoutMs: 60_000 });
       watch.child.kill('SIGINT');
       const result = await watch.exited;
       expect(result.code).toBe(130);
@@ -568,7 +559,7 @@ describe('watch across a SIGKILL and restart of the server', () => {
 
     const watch = startCli(['watch', id, '--json', '--timeout', '240'], { url: proc!.url, token });
     const impatient = startCli(['watch', id, '--timeout', '1'], { url: proc!.url, token });
-    await until('a few events before the kill', () => watch.stdout().trim().split('\n').length >= 4 && /#\d+ /.test(impatient.stdout()), 90_000);
+    await until('a few events before the kill', () => watch.stdout().trim().split('\n').length >= 4 && /#\d+ /.test(impatient.stdout()), { timeoutMs: 90_000 });
 
     const port = proc!.port;
     await proc!.killHard();

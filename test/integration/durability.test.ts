@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
+import { until } from '../../scripts/lib/until.ts';
 import { spawnStageplane, type StageplaneProcess } from '../support/process.ts';
 
 const JWT_SECRET = 'durability-test-secret-0123456789-abcdefgh';
@@ -20,15 +21,9 @@ let admin: string;
 
 const EVENTS = `query($id: ID!) { deployment(id: $id) { status events { seq type step progress } } }`;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe().catch(() => null);
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}\n${proc?.output().slice(-2000)}`);
-}
+/** Polls through restarts (a failing probe is "not yet"); on time-out, says what the process printed last. */
+const waitFor = <T>(what: string, probe: () => Promise<T>, timeoutMs = 60_000) =>
+  until(what, probe, { timeoutMs, intervalMs: 200, ignoreErrors: true, context: () => proc?.output().slice(-2000) });
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until as poll } from '../../scripts/lib/until.ts';
 import { pingTemporal, startLocalTemporal, type LocalTemporal } from '../../server/temporal.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'stageplane-supervised-'));
@@ -30,15 +31,8 @@ afterAll(async () => {
 const readPid = () => Number(readFileSync(pidfile, 'utf8').trim());
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 
-async function until<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve().then(probe).catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The dev server comes and goes: a failing probe is "not yet". */
+const until = <T>(what: string, probe: () => Promise<T> | T) => poll(what, probe, { timeoutMs: 30_000, ignoreErrors: true });
 
 describe('the supervised local Temporal dev server', () => {
   it('comes back on the same address after a SIGKILL, with backoff, and stop() ends it for good', async () => {

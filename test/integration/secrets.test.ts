@@ -10,6 +10,7 @@ import { createTestDatabase } from '../support/database.ts';
 import { deployment, push, setupProject, sha, waitForStatus } from '../support/deployments.ts';
 import { codeOf, startTestServer, type GqlResult, type TestServer } from '../support/server.ts';
 import { ROTATION_WORKFLOW, rotationScheduleId } from '../../workflows/rotation-schedule.ts';
+import { until as poll } from '../../scripts/lib/until.ts';
 
 let server: TestServer;
 let dropDb: () => Promise<void>;
@@ -141,15 +142,8 @@ async function makeDue(secretName: string, projectSlug: string, environment: str
   expect(rows).toHaveLength(1);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await probe();
-    if (result) return result;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Rotations and their audit entries: polled every 250 ms, for up to 20 s. */
+const until = <T>(what: string, probe: () => Promise<T>) => poll(what, probe, { timeoutMs: 20_000, intervalMs: 250 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DAY = 86_400_000;

@@ -23,6 +23,7 @@ import type { Services } from '../../services/scope.ts';
 import { createEventHub, type EventHub, type EventHubOptions } from '../../live/hub.ts';
 import { createApp, type App } from '../../server/http.ts';
 import { REDACT_PATHS } from '../../server/logger.ts';
+import { until as poll } from '../../scripts/lib/until.ts';
 import { freePort } from '../../server/temporal.ts';
 import { attachWebSocket, type WebSocketEndpoint, type WebSocketOptions } from '../../server/websocket.ts';
 import { TEST_JWT_SECRET } from './server.ts';
@@ -31,16 +32,9 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
-export async function until<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what: string | (() => string) = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
-    await sleep(20);
-  }
-}
+/** Polls every 20 ms until `check` returns a truthy value (or throws after `timeoutMs`). */
+export const until = <T>(check: () => T | Promise<T>, timeoutMs = 10_000, what: string | (() => string) = 'condition') =>
+  poll(what, check, { timeoutMs, intervalMs: 20 });
 
 // ---------------------------------------------------------------------------------------------
 // Servers

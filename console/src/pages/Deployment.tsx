@@ -6,6 +6,7 @@ import { errorsOf, request, type ServerError } from '../api.ts';
 import { ConfirmDialog, ErrorList, Loading, PageTitle, ProgressBar, StatusBadge, Time, type ConfirmRequest } from '../components/ui.tsx';
 import { isTerminal, percent, sentence, shortSha } from '../format.ts';
 import type { ResultOf } from '../graphql.ts';
+import { patchDeployment } from '../live-patch.ts';
 import { APPROVE, CANCEL, DEPLOYMENT, DEPLOYMENT_EVENTS, REJECT } from '../operations.ts';
 import { Link, paths } from '../router.tsx';
 import { useLoader, useSession, type Loaded } from '../session.tsx';
@@ -31,17 +32,6 @@ function useTimeline() {
   }, []);
   const list = [...events.current.values()].sort((a, b) => a.seq - b.seq);
   return { list, lastSeq, merge, version };
-}
-
-function patchDeployment(d: Deployment, event: TimelineEvent): Deployment {
-  let steps = d.steps;
-  if (event.step && event.type.startsWith('STEP_')) {
-    const status = event.type === 'STEP_SUCCEEDED' ? 'SUCCEEDED' : event.type === 'STEP_FAILED' ? 'FAILED' : 'RUNNING';
-    steps = steps.map((s) => (s.name === event.step ? { ...s, status, progress: event.progress ?? s.progress } : s));
-  }
-  const progress =
-    event.status === 'SUCCEEDED' ? 1 : steps.length > 0 ? steps.reduce((sum, s) => sum + s.progress, 0) / steps.length : d.progress;
-  return { ...d, status: event.status, steps, progress };
 }
 
 export function DeploymentPage({ id }: { id: string }) {

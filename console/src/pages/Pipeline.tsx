@@ -5,6 +5,7 @@ import { errorsOf, request, type ServerError } from '../api.ts';
 import { ConfirmDialog, ErrorList, Loading, PageTitle, ProgressBar, StatusBadge, Time, type ConfirmRequest } from '../components/ui.tsx';
 import { isTerminal, sentence, shortSha, TRIGGER_LABEL } from '../format.ts';
 import type { ResultOf } from '../graphql.ts';
+import { patchDeployment } from '../live-patch.ts';
 import { APPROVE, CANCEL, PIPELINE, PROJECT_EVENTS, PROMOTE, RECORD_PUSH, REJECT, ROLLBACK } from '../operations.ts';
 import { Link, paths } from '../router.tsx';
 import { useLoader, useSession, type Loaded } from '../session.tsx';
@@ -17,27 +18,9 @@ type LiveEvent = ResultOf<typeof PROJECT_EVENTS>['projectEvents'];
 type Decided = { id: string; status: string; release: { version: string } };
 type Outcome = { errors: ServerError[] } | { message: string; deploymentId: string };
 
-/** A deployment's card after one of its events: status, step progress, overall progress. */
-function patchCard(card: Card, event: LiveEvent): Card {
-  let steps = card.steps;
-  if (event.step && event.type.startsWith('STEP_')) {
-    const stepStatus = event.type === 'STEP_SUCCEEDED' ? 'SUCCEEDED' : event.type === 'STEP_FAILED' ? 'FAILED' : 'RUNNING';
-    steps = steps.map((s) => (s.name === event.step ? { ...s, status: stepStatus, progress: event.progress ?? s.progress } : s));
-  }
-  const progress =
-    event.status === 'SUCCEEDED'
-      ? 1
-      : steps.length > 0
-        ? steps.reduce((sum, s) => sum + s.progress, 0) / steps.length
-        : event.type === 'STEP_PROGRESS' && event.progress != null
-          ? event.progress
-          : card.progress;
-  return { ...card, status: event.status, steps, progress };
-}
-
 function applyEvent(data: PipelineData, event: LiveEvent): PipelineData {
   if (!data.project) return data;
-  const patch = (card: Card | null) => (card && card.id === event.deploymentId ? patchCard(card, event) : card);
+  const patch = (card: Card | null) => (card && card.id === event.deploymentId ? patchDeployment(card, event, { progressWithoutSteps: 'event' }) : card);
   return {
     ...data,
     project: {
