@@ -1,5 +1,5 @@
 // Writing a secret's value in one environment: set by someone (setSecretValue) or rotated, now
-// (rotateSecret) or on schedule (workflows/activities/rotation.ts). Both paths go through the
+// (rotateSecret) or on schedule (services/secret-rotation.ts). Both paths go through the
 // functions here, so the rules live once:
 // - the metadata row `secret_values` and the store's new version are written in one transaction
 //   (the local store's ciphertext commits or rolls back with it; an AWS version written by a

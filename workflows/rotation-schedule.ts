@@ -1,6 +1,6 @@
 // The Temporal Schedule that drives scheduled secret rotation: every SECRET_ROTATION_INTERVAL_SECONDS
 // it starts secretRotationWorkflow (workflows/rotation.workflow.ts) on the task queue, which runs
-// one tick of the rotation activity (workflows/activities/rotation.ts).
+// one tick of the rotation activity (workflows/activities/rotation.ts, on services/secret-rotation.ts).
 //
 // Why a Schedule rather than one long-running scheduler workflow with continueAsNew:
 // - each tick is a short workflow of a handful of history events, so a deploy that changes the

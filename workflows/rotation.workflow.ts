@@ -1,5 +1,5 @@
 // One tick of scheduled secret rotation, started by the Temporal Schedule of the task queue
-// (workflows/rotation-schedule.ts). The activity finds the due values and rotates or defers each;
+// (workflows/rotation-schedule.ts). The activity (services/secret-rotation.ts) finds the due values and rotates or defers each;
 // the workflow then tells deployments awaiting approval in the affected environments that their
 // target's configuration changed (a secret version is part of a deployment's snapshot).
 // Deterministic: no clock, randomness or I/O here; a value never passes through it.
