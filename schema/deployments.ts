@@ -1,6 +1,7 @@
 // Releases and deployments: their types and read queries, and the mutations that create and
 // drive deployments (push, deploy, promote, roll back, decide, cancel, report), each a call to
 // services/deployments.ts or services/decisions.ts.
+import { decodeBase64, decodeCursorChunk } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { ConfigSnapshot, DeploymentStep } from '../domain/types.ts';
 import {
@@ -142,6 +143,42 @@ export const DeploymentRef = builder.drizzleNode('deployments', {
   }),
 });
 
+/**
+ * The createdAt of a connection cursor over `createdAt desc, id desc`, or undefined when the
+ * cursor can't be read as one (the plugin then rejects it, or pages by it, as it always did).
+ *
+ * @pothos/plugin-drizzle writes a cursor as base64 of `DC:` and a tagged chunk of @pothos/core:
+ * `T:["D:<epoch ms>","S:<id>"]` for the two ordering columns, or a bare `D:<epoch ms>` for a
+ * cursor holding only the first. The timestamps are stored at millisecond precision, so the
+ * cursor's Date is exactly the row's created_at.
+ */
+function cursorCreatedAt(cursor: string | null | undefined): Date | undefined {
+  if (!cursor) return undefined;
+  try {
+    const decoded = decodeBase64(cursor);
+    if (!decoded.startsWith('DC:')) return undefined;
+    const parsed: unknown = decodeCursorChunk(decoded.slice(3));
+    const first = Array.isArray(parsed) ? parsed[0] : parsed;
+    return first instanceof Date && !Number.isNaN(first.getTime()) ? first : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A bound on createdAt implied by the page's cursors, for connections ordered newest first. The
+ * plugin's own keyset filter (`created_at < c OR (created_at = c AND id < i)`) is not an index
+ * condition, so a page after a deep cursor would scan every newer row and filter it out; this
+ * redundant `created_at <= c` (after) / `>= c` (before) starts the index range scan at the cursor.
+ * It never changes which rows match.
+ */
+function newestFirstCursorBound(args: { after?: string | null; before?: string | null }) {
+  const after = cursorCreatedAt(args.after);
+  const before = cursorCreatedAt(args.before);
+  if (!after && !before) return undefined;
+  return { createdAt: { ...(after ? { lte: after } : {}), ...(before ? { gte: before } : {}) } };
+}
+
 const ReleaseConnection = builder.connectionObject({ type: ReleaseRef, name: 'ReleaseConnection' }, { name: 'ReleaseEdge' });
 const DeploymentConnection = builder.connectionObject(
   { type: DeploymentRef, name: 'DeploymentConnection' },
@@ -149,7 +186,11 @@ const DeploymentConnection = builder.connectionObject(
 );
 
 builder.drizzleObjectFields(ProjectRef, (t) => ({
-  releases: t.relatedConnection('releases', { query: () => ({ orderBy: { createdAt: 'desc' } }) }, ReleaseConnection),
+  releases: t.relatedConnection(
+    'releases',
+    { query: (args) => ({ where: newestFirstCursorBound(args), orderBy: { createdAt: 'desc' } }) },
+    ReleaseConnection,
+  ),
   deployments: t.relatedConnection(
     'deployments',
     {
@@ -162,6 +203,7 @@ builder.drizzleObjectFields(ProjectRef, (t) => ({
         where: {
           ...(args.environment ? { environment: { slug: args.environment } } : {}),
           ...(args.status?.length ? { status: { in: args.status } } : {}),
+          ...newestFirstCursorBound(args),
         },
         orderBy: { createdAt: 'desc' },
       }),
@@ -196,7 +238,11 @@ builder.drizzleObjectFields(EnvironmentRef, (t) => ({
     }),
     resolve: (env) => env.unfinishedDeployments[0] ?? null,
   }),
-  deployments: t.relatedConnection('deployments', { query: () => ({ orderBy: { createdAt: 'desc' } }) }, DeploymentConnection),
+  deployments: t.relatedConnection(
+    'deployments',
+    { query: (args) => ({ where: newestFirstCursorBound(args), orderBy: { createdAt: 'desc' } }) },
+    DeploymentConnection,
+  ),
 }));
 
 builder.queryFields((t) => ({

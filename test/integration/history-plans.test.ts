@@ -12,10 +12,12 @@ import { createDeploymentActivities } from '../../workflows/activities/deploymen
 import { createTestDatabase } from '../support/database.ts';
 import {
   bind,
+  createdAtCursor,
   explainJson,
   planNodes,
   planProblems,
   rows,
+  scanReads,
   seedHistory,
   startHistoryApi,
   type History,
@@ -53,14 +55,18 @@ async function plans(s: Statement): Promise<{ custom: PlanNode; generic: PlanNod
   const custom = await explainJson(api.database, s);
   const client = (api.database.db as unknown as { $client: postgres.Sql }).$client;
   const session = await client.reserve();
+  let prepared = false;
   try {
     await session.unsafe('set plan_cache_mode = force_generic_plan');
     await session.unsafe(`prepare history_plan as ${s.sql}`);
+    prepared = true;
     const args = s.params.length ? `(${bind(s.params.map((_, i) => `$${i + 1}`).join(', '), s.params)})` : '';
     const [row] = await session.unsafe(`explain (format json) execute history_plan${args}`);
     return { custom, generic: (row!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan };
   } finally {
-    await session.unsafe('deallocate all');
+    // Only this one: `deallocate all` would also drop the statements postgres.js has prepared on
+    // this pooled connection, and its next use of one of them (the event hub's load) would fail.
+    if (prepared) await session.unsafe('deallocate history_plan');
     await session.unsafe('reset plan_cache_mode');
     session.release();
   }
@@ -125,6 +131,129 @@ describe(`history reads at ${DEPLOYMENTS.toLocaleString('en')} deployments`, () 
     await api.gql(query, { slug: history.projectSlug, after: first.project.deployments.pageInfo.endCursor });
     await expectBounded(api.take(), ['deployments'], { prepared: true });
   });
+
+  // A page after a cursor deep in the history: the scan starts at the cursor (an index condition
+  // on created_at), not at the newest row, reading through every newer one to filter it out.
+  // The pages around the cursor straddle a tie on created_at (same millisecond, order by id), so
+  // the bound must include the cursor's own instant.
+  const PAGE = 10;
+  type PageVars = { first?: number; after?: string; last?: number; before?: string };
+  const pageArgs = `$first: Int, $after: String, $last: Int, $before: String`;
+  const pageOf = `(first: $first, after: $after, last: $last, before: $before)`;
+  type Page = { pageInfo: { endCursor: string }; edges: { cursor: string; node: { id: string } }[] };
+  const deepPageCases: {
+    name: string;
+    table: 'deployments' | 'releases';
+    type: string;
+    index: string;
+    scope: () => { column: string; id: string };
+    depth: number;
+    page: (vars: PageVars) => Promise<Page>;
+  }[] = [
+    {
+      name: 'Project.deployments',
+      table: 'deployments',
+      type: 'Deployment',
+      index: 'deployments_project_created_idx',
+      scope: () => ({ column: 'project_id', id: history.projectId }),
+      depth: DEPLOYMENTS / 2,
+      page: async (vars) =>
+        (
+          await api.gql(
+            `query($slug: String!, ${pageArgs}) { project(slug: $slug) {
+              deployments${pageOf} { pageInfo { endCursor } edges { cursor node { id } } } } }`,
+            { slug: history.projectSlug, ...vars },
+          )
+        ).project.deployments,
+    },
+    {
+      name: 'Environment.deployments',
+      table: 'deployments',
+      type: 'Deployment',
+      index: 'deployments_environment_created_idx',
+      scope: () => ({ column: 'environment_id', id: history.environmentIds.staging! }),
+      depth: DEPLOYMENTS / 5,
+      page: async (vars) =>
+        (
+          await api.gql(
+            `query($id: ID!, ${pageArgs}) { node(id: $id) { ... on Environment {
+              deployments${pageOf} { pageInfo { endCursor } edges { cursor node { id } } } } } }`,
+            { id: gid('Environment', history.environmentIds.staging!), ...vars },
+          )
+        ).node.deployments,
+    },
+    {
+      name: 'Project.releases',
+      table: 'releases',
+      type: 'Release',
+      index: 'releases_project_created_idx',
+      scope: () => ({ column: 'project_id', id: history.projectId }),
+      depth: DEPLOYMENTS / 10 / 2,
+      page: async (vars) =>
+        (
+          await api.gql(
+            `query($slug: String!, ${pageArgs}) { project(slug: $slug) {
+              releases${pageOf} { pageInfo { endCursor } edges { cursor node { id } } } } }`,
+            { slug: history.projectSlug, ...vars },
+          )
+        ).project.releases,
+    },
+  ];
+
+  for (const c of deepPageCases) {
+    it(`${c.name}: a page after a deep cursor reads about a page of rows, not every newer one`, async () => {
+      const { column, id } = c.scope();
+      // created_at as epoch milliseconds (the column's precision), whatever the driver parses it to.
+      const ordered = async (offset: number, limit: number) =>
+        (
+          await rows(
+            api.database,
+            `select id, (extract(epoch from created_at) * 1000)::bigint::text as ms from ${c.table}
+             where ${column} = $1 order by created_at desc, id desc offset ${offset} limit ${limit}`,
+            [id],
+          )
+        ).map((r) => ({ id: r.id as string, created_at: new Date(Number(r.ms)) }));
+      // Positions depth+8 .. depth+13 share one instant: the second page's cursor (depth+10) is
+      // inside the tie. The set of rows at those positions stays the same, only their order changes.
+      const around = await ordered(c.depth, 14);
+      const tied = around.slice(9, 14);
+      const setCreatedAt = (at: Date, ids: string[]) =>
+        rows(api.database, `update ${c.table} set created_at = $1::timestamptz where id = any(string_to_array($2, ',')::uuid[])`, [at.toISOString(), ids.join(',')]);
+      await setCreatedAt(around[8]!.created_at, tied.map((r) => r.id));
+      try {
+        const expected = await ordered(c.depth, 1 + 2 * PAGE);
+        expect(new Set(expected.slice(8, 14).map((r) => r.created_at.getTime())).size).toBe(1);
+        const ids = (from: number) => expected.slice(from, from + PAGE).map((r) => gid(c.type, r.id));
+
+        // The first page after the cursor of the row at `depth` (the plugin's own format: the
+        // page's own cursors are written the same way).
+        const first = await c.page({ first: PAGE, after: createdAtCursor(expected[0]!) });
+        expect(first.edges.map((e) => e.node.id)).toEqual(ids(1));
+        expect(first.edges.map((e) => e.cursor)).toEqual(expected.slice(1, 1 + PAGE).map(createdAtCursor));
+
+        // The next one, after the cursor the server issued: no gap, no duplicate.
+        api.take();
+        const second = await c.page({ first: PAGE, after: first.pageInfo.endCursor });
+        expect(second.edges.map((e) => e.node.id)).toEqual(ids(1 + PAGE));
+        // And back: the page before the second one's first row is the first one.
+        const back = await c.page({ last: PAGE, before: second.edges[0]!.cursor });
+        expect(back.edges.map((e) => e.node.id)).toEqual(ids(1));
+        const statements = api.take();
+
+        const relevant = await expectBounded(statements, [c.table], { prepared: true });
+        const scans = (await Promise.all(relevant.map(async (s) => scanReads(await explainJson(api.database, s, true), c.table)))).flat();
+        expect(scans.map((s) => s.index)).toContain(c.index);
+        // A page of 10 reads its 11 rows (one to tell whether there is a next page), plus the
+        // rows of the tie before the cursor: a few dozen at most, however deep the cursor is.
+        for (const scan of scans) expect({ scan, bounded: scan.read <= 50 }).toEqual({ scan, bounded: true });
+        // A cursor that is not one is still the plugin's error.
+        await expect(c.page({ first: PAGE, after: 'bm90LWEtY3Vyc29y' })).rejects.toThrow(/Invalid cursor/);
+        await expect(c.page({ first: PAGE, after: 'not base64!' })).rejects.toThrow(/Invalid cursor/);
+      } finally {
+        for (const r of tied) await setCreatedAt(r.created_at, [r.id]);
+      }
+    });
+  }
 
   it("Deployment.events of a long deployment, and deploymentEvents' replay after a seq", async () => {
     api.take();

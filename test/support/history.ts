@@ -7,6 +7,7 @@
 import { tmpdir } from 'node:os';
 import { print, type DocumentNode } from 'graphql';
 import type { PGlite } from '@electric-sql/pglite';
+import { encodeBase64, encodeCursorTuple } from '@pothos/core';
 import pino from 'pino';
 import type postgres from 'postgres';
 import { Registry } from 'prom-client';
@@ -239,4 +240,37 @@ export function bind(text: string, params: unknown[]): string {
     return `'${String(v).replace(/'/g, "''")}'`;
   };
   return text.replace(/\$(\d+)\b/g, (_, i: string) => literal(params[Number(i) - 1]));
+}
+
+/**
+ * The cursor @pothos/plugin-drizzle issues for a row of a connection ordered by `createdAt`
+ * (tie-broken by `id`): base64 of `DC:` and the tagged tuple, `T:["D:<epoch ms>","S:<id>"]`,
+ * written with the same @pothos/core helpers the plugin's `getCursorFormatter` uses.
+ */
+export function createdAtCursor(row: { created_at: Date; id: string }): string {
+  return encodeBase64(`DC:${encodeCursorTuple([row.created_at, row.id])}`);
+}
+
+export interface ScanReads {
+  index: string | undefined;
+  /** Rows the scan handed up plus rows it read and filtered out, over all its loops. */
+  read: number;
+  indexCond: string | undefined;
+  filter: string | undefined;
+}
+
+/** Every scan of `table` in an EXPLAIN ANALYZE plan, with the rows it read. */
+export function scanReads(root: PlanNode, table: string): ScanReads[] {
+  return planNodes(root)
+    .filter((n) => n['Relation Name'] === table)
+    .map((n) => {
+      const loops = Number(n['Actual Loops'] ?? 1);
+      const perLoop = Number(n['Actual Rows'] ?? 0) + Number(n['Rows Removed by Filter'] ?? 0) + Number(n['Rows Removed by Index Recheck'] ?? 0);
+      return {
+        index: n['Index Name'],
+        read: Math.round(perLoop * loops),
+        indexCond: n['Index Cond'] as string | undefined,
+        filter: n.Filter as string | undefined,
+      };
+    });
 }
