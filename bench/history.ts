@@ -55,8 +55,18 @@ try {
   const large2 = await measure(api, 'large', SECONDS / 2);
   const rps = (a: { rps: number }, b: { rps: number }) => Math.round(((a.rps + b.rps) / 2) * 10) / 10;
   const rows = [
-    { deployments: 10, rps: rps(small, small2), p50_ms: Math.min(small.p50_ms, small2.p50_ms), p99_ms: Math.max(small.p99_ms, small2.p99_ms) },
-    { deployments: LARGE, rps: rps(large, large2), p50_ms: Math.min(large.p50_ms, large2.p50_ms), p99_ms: Math.max(large.p99_ms, large2.p99_ms) },
+    {
+      deployments: 10,
+      rps: rps(small, small2),
+      p50_ms: Math.min(small.p50_ms, small2.p50_ms),
+      p99_ms: Math.max(small.p99_ms, small2.p99_ms),
+    },
+    {
+      deployments: LARGE,
+      rps: rps(large, large2),
+      p50_ms: Math.min(large.p50_ms, large2.p50_ms),
+      p99_ms: Math.max(large.p99_ms, large2.p99_ms),
+    },
   ];
   const ratio = Number((rows[0]!.rps / rows[1]!.rps).toFixed(2));
   console.table(rows);

@@ -31,12 +31,20 @@ const connection = () => {
   return clients.at(-1)!;
 };
 const subscribe = (query: string, variables: Record<string, unknown>, onEvent: (e: any) => void) =>
-  connection().subscribe({ query, variables }, { next: (r) => onEvent((r.data as any) ?? {}), error: (e) => console.error('subscription error', e), complete: () => {} });
+  connection().subscribe(
+    { query, variables },
+    { next: (r) => onEvent((r.data as any) ?? {}), error: (e) => console.error('subscription error', e), complete: () => {} },
+  );
 
 async function project(slug: string) {
-  const r = await gqlAt(rig.api.url, rig.admin, `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environments { id slug } } }`, {
-    i: { slug, name: slug },
-  });
+  const r = await gqlAt(
+    rig.api.url,
+    rig.admin,
+    `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environments { id slug } } }`,
+    {
+      i: { slug, name: slug },
+    },
+  );
   const p = r.data.createProject;
   for (const e of p.environments) {
     await gqlAt(rig.api.url, rig.admin, `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
@@ -80,9 +88,13 @@ try {
   const approveLatencies: number[] = [];
   for (let i = 0; i < APPROVALS; i++) {
     const p = projects[i]!;
-    const staged = await gqlAt(rig.api.url, rig.admin, `mutation($i: PromoteInput!) { promote(input: $i) { id } }`, { i: { environmentId: p.env('staging') } });
+    const staged = await gqlAt(rig.api.url, rig.admin, `mutation($i: PromoteInput!) { promote(input: $i) { id } }`, {
+      i: { environmentId: p.env('staging') },
+    });
     await waitStatus(staged.data.promote.id, ['SUCCEEDED']);
-    const prod = await gqlAt(rig.api.url, rig.admin, `mutation($i: PromoteInput!) { promote(input: $i) { id } }`, { i: { environmentId: p.env('production') } });
+    const prod = await gqlAt(rig.api.url, rig.admin, `mutation($i: PromoteInput!) { promote(input: $i) { id } }`, {
+      i: { environmentId: p.env('production') },
+    });
     const id = prod.data.promote.id;
     await waitStatus(id, ['PENDING_APPROVAL']);
     let sent = 0;
@@ -93,7 +105,9 @@ try {
     });
     await new Promise((r) => setTimeout(r, 100));
     sent = performance.now();
-    await gqlAt(rig.api.url, approver, `mutation($i: DecisionInput!) { approveDeployment(input: $i) { status } }`, { i: { deploymentId: id } });
+    await gqlAt(rig.api.url, approver, `mutation($i: DecisionInput!) { approveDeployment(input: $i) { status } }`, {
+      i: { deploymentId: id },
+    });
     approveLatencies.push(await approved);
   }
   approveLatencies.sort((a, b) => a - b);
@@ -136,7 +150,13 @@ try {
   };
   const bare = { workflows: CONCURRENT, seconds: +bareSeconds.toFixed(2), completions_per_s: +(CONCURRENT / bareSeconds).toFixed(1) };
   console.table([approval]);
-  console.table([{ ...throughput, bare_completions_per_s: bare.completions_per_s, ratio: +(throughput.completions_per_s / bare.completions_per_s).toFixed(2) }]);
+  console.table([
+    {
+      ...throughput,
+      bare_completions_per_s: bare.completions_per_s,
+      ratio: +(throughput.completions_per_s / bare.completions_per_s).toFixed(2),
+    },
+  ]);
   writeResult('promotions', { target: 'approve→event p50 < 100 ms', throughput, bare, approval });
 } finally {
   await Promise.all(clients.map((c) => c.dispose()));

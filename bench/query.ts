@@ -37,7 +37,15 @@ async function seed(url: string, token: string) {
     });
   }
   await gqlAt(url, token, `mutation($i: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $i) { id } }`, {
-    i: { environmentId: env('development'), patch: { featureFlags: [{ key: 'checkout', enabled: true }, { key: 'search', enabled: true }] } },
+    i: {
+      environmentId: env('development'),
+      patch: {
+        featureFlags: [
+          { key: 'checkout', enabled: true },
+          { key: 'search', enabled: true },
+        ],
+      },
+    },
   });
   for (const sha of ['b0000001', 'b0000002', 'b0000003']) {
     const r = await gqlAt(url, token, `mutation($i: RecordPushInput!) { recordPush(input: $i) { deployments { id } } }`, {
@@ -47,7 +55,9 @@ async function seed(url: string, token: string) {
   }
   const s = await gqlAt(url, token, `mutation($i: PromoteInput!) { promote(input: $i) { id } }`, { i: { environmentId: env('staging') } });
   await waitTerminal(url, token, s.data.promote.id);
-  const pr = await gqlAt(url, token, `mutation($i: PromoteInput!) { promote(input: $i) { id } }`, { i: { environmentId: env('production') } });
+  const pr = await gqlAt(url, token, `mutation($i: PromoteInput!) { promote(input: $i) { id } }`, {
+    i: { environmentId: env('production') },
+  });
   await waitTerminal(url, token, pr.data.promote.id); // stays PENDING_APPROVAL: an active deployment
 }
 
@@ -75,10 +85,18 @@ try {
   const file = join(tmpdir(), 'stageplane-bench-pipeline.json');
   writeFileSync(file, JSON.stringify(answer.data));
   const port = await freePort();
-  const bare = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bare-yoga.ts'), String(port), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const bare = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bare-yoga.ts'), String(port), file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((res) => bare.stdout!.once('data', () => res()));
   const bareUrl = `http://127.0.0.1:${port}`;
-  const same = await (await fetch(`${bareUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PIPELINE, variables: { slug: 'bench' } }) })).json();
+  const same = await (
+    await fetch(`${bareUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: PIPELINE, variables: { slug: 'bench' } }),
+    })
+  ).json();
   if (JSON.stringify(same) !== JSON.stringify({ data: answer.data })) throw new Error('the baseline does not answer the same JSON');
 
   // SQL statements per request, counted by the driver's logger (/metrics).

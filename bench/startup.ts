@@ -14,7 +14,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 async function timeToReady(args: string[], env: Record<string, string>, path: string): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
@@ -32,7 +36,10 @@ async function timeToReady(args: string[], env: Record<string, string>, path: st
 }
 
 const floorScript = join(tmpdir(), 'stageplane-floor.ts');
-writeFileSync(floorScript, `import { createServer } from 'node:http';\ncreateServer((_q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');\n`);
+writeFileSync(
+  floorScript,
+  `import { createServer } from 'node:http';\ncreateServer((_q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');\n`,
+);
 
 const rows = [];
 for (let run = 1; run <= RUNS; run++) {
@@ -42,7 +49,13 @@ for (let run = 1; run <= RUNS; run++) {
   const warm = await timeToReady(['--import', 'tsx', 'server/main.ts', 'all'], env, '/readyz');
   const floor = await timeToReady(['--import', 'tsx', floorScript], {}, '/');
   rmSync(dataDir, { recursive: true, force: true });
-  rows.push({ run, cold_s: +(cold / 1000).toFixed(2), warm_s: +(warm / 1000).toFixed(2), floor_s: +(floor / 1000).toFixed(2), warm_vs_floor: +(warm / floor).toFixed(1) });
+  rows.push({
+    run,
+    cold_s: +(cold / 1000).toFixed(2),
+    warm_s: +(warm / 1000).toFixed(2),
+    floor_s: +(floor / 1000).toFixed(2),
+    warm_vs_floor: +(warm / floor).toFixed(1),
+  });
   console.table(rows);
 }
 writeResult('startup', { target: 'warm start < 10 s', rows });

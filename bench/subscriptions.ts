@@ -26,7 +26,8 @@ const ROUND_TIMEOUT_MS = 20_000;
 const BUDGET_MS = 170_000;
 const SELF = fileURLToPath(import.meta.url);
 
-const QUERY = 'subscription($id: ID!, $after: Int) { deploymentEvents(deploymentId: $id, afterSeq: $after) { seq deploymentId type status step progress message at } }';
+const QUERY =
+  'subscription($id: ID!, $after: Int) { deploymentEvents(deploymentId: $id, afterSeq: $after) { seq deploymentId type status step progress message at } }';
 
 // ---------------------------------------------------------------------------------------------
 // The raw baseline: a bare ws server that sends what it is told to every socket.
@@ -222,7 +223,11 @@ async function main() {
       await gqlRecorder.waitAll(seq, warm.length);
     }
     await closeAll(warm);
-    await until('warm-up subscribers to leave', async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) === 0, { timeoutMs: 10_000 });
+    await until(
+      'warm-up subscribers to leave',
+      async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) === 0,
+      { timeoutMs: 10_000 },
+    );
     await new Promise((r) => setTimeout(r, 500));
     const gqlBaseRss = rssOf(apiPid);
     const rawRecorder = new Recorder();
@@ -241,9 +246,17 @@ async function main() {
         break;
       }
       const t = Date.now();
-      sockets.push(...(await openMany(level - sockets.length, () => graphqlSubscriber(wsUrl, token, deployment.globalId, seq, gqlRecorder))));
-      await until(`${level} subscriptions`, async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) >= level, { timeoutMs: 60_000 });
-      console.log(`  ${level}: graphql-ws subscribers connected and subscribed in ${((Date.now() - t) / 1000).toFixed(1)} s (at ${((Date.now() - began) / 1000).toFixed(0)} s)`);
+      sockets.push(
+        ...(await openMany(level - sockets.length, () => graphqlSubscriber(wsUrl, token, deployment.globalId, seq, gqlRecorder))),
+      );
+      await until(
+        `${level} subscriptions`,
+        async () => (await metric(api!.url, 'stageplane_subscriptions{field="deploymentEvents"}')) >= level,
+        { timeoutMs: 60_000 },
+      );
+      console.log(
+        `  ${level}: graphql-ws subscribers connected and subscribed in ${((Date.now() - t) / 1000).toFixed(1)} s (at ${((Date.now() - began) / 1000).toFixed(0)} s)`,
+      );
       await new Promise((r) => setTimeout(r, 500));
       const rss = rssOf(apiPid);
       let incomplete = 0;
@@ -253,7 +266,13 @@ async function main() {
         gqlRecorder.recording = i >= WARMUP_ROUNDS;
         const next = seq + 1;
         gqlRecorder.sentAt.set(next, performance.now());
-        const appended = appendEvent(database, deployment.deploymentId, { type: 'STEP_PROGRESS', status: 'RUNNING', step: 'deploy', progress: 0.5, message: 'halfway' });
+        const appended = appendEvent(database, deployment.deploymentId, {
+          type: 'STEP_PROGRESS',
+          status: 'RUNNING',
+          step: 'deploy',
+          progress: 0.5,
+          message: 'halfway',
+        });
         // The exact bytes a subscriber receives, for the raw server to send.
         const captured = template ? null : new Promise<string>((resolve) => sockets[0]!.once('message', (data) => resolve(String(data))));
         seq = (await appended).seq;
@@ -322,8 +341,12 @@ async function main() {
     });
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     console.log('');
-    console.log('subscribers | graphql p50 ms | p99 ms | raw ws p50 ms | p99 ms | ratio p50 | ratio p99 | RSS/sub graphql KiB | RSS/sub raw KiB');
-    console.log('----------- | -------------- | ------ | ------------- | ------ | --------- | --------- | ------------------- | ---------------');
+    console.log(
+      'subscribers | graphql p50 ms | p99 ms | raw ws p50 ms | p99 ms | ratio p50 | ratio p99 | RSS/sub graphql KiB | RSS/sub raw KiB',
+    );
+    console.log(
+      '----------- | -------------- | ------ | ------------- | ------ | --------- | --------- | ------------------- | ---------------',
+    );
     for (const row of rows) {
       console.log(
         [
@@ -339,7 +362,9 @@ async function main() {
         ].join(' | '),
       );
       if (row.graphql.incomplete || row.raw.incomplete) {
-        console.log(`  (rounds not delivered to everyone within ${ROUND_TIMEOUT_MS} ms: graphql ${row.graphql.incomplete}, raw ${row.raw.incomplete})`);
+        console.log(
+          `  (rounds not delivered to everyone within ${ROUND_TIMEOUT_MS} ms: graphql ${row.graphql.incomplete}, raw ${row.raw.incomplete})`,
+        );
       }
     }
     writeResult('subscriptions', {

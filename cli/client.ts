@@ -104,7 +104,10 @@ export class Client {
       if (response.status === 502 || response.status === 503 || response.status === 504) {
         throw new UnreachableError(this.endpoint.httpUrl, `HTTP ${response.status}`);
       }
-      throw new ApiError('BAD_RESPONSE', `the server at ${this.endpoint.httpUrl} answered HTTP ${response.status} without a GraphQL result; is --url the Stageplane API?`);
+      throw new ApiError(
+        'BAD_RESPONSE',
+        `the server at ${this.endpoint.httpUrl} answered HTTP ${response.status} without a GraphQL result; is --url the Stageplane API?`,
+      );
     }
     if (body.errors?.length) throw apiErrorOf(body.errors);
     if (body.data == null) throw new ApiError('BAD_RESPONSE', 'the server answered without data');

@@ -33,7 +33,11 @@ export interface CommandSpec {
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   url: { type: 'string', value: 'URL', help: `the Stageplane server (default: $STAGEPLANE_URL, else ${DEFAULT_URL})` },
-  token: { type: 'string', value: 'TOKEN', help: 'bearer token (default: $STAGEPLANE_TOKEN; prefer the variable: arguments are visible to other users)' },
+  token: {
+    type: 'string',
+    value: 'TOKEN',
+    help: 'bearer token (default: $STAGEPLANE_TOKEN; prefer the variable: arguments are visible to other users)',
+  },
   json: { type: 'boolean', help: 'JSON on stdout (one event per line while following a deployment)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
@@ -46,7 +50,10 @@ const TIMEOUT: OptionSpec = {
 };
 
 const PROJECT: ArgumentSpec = { name: 'project', help: 'project slug' };
-const DEPLOYMENT: ArgumentSpec = { name: 'deployment', help: 'deployment id, as printed by push, deploy, promote, rollback or deployments' };
+const DEPLOYMENT: ArgumentSpec = {
+  name: 'deployment',
+  help: 'deployment id, as printed by push, deploy, promote, rollback or deployments',
+};
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -88,7 +95,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "change an environment's settings",
     description:
       'Keys as in EnvironmentSettings, dotted for nested ones (rateLimit.enabled, featureFlags.<flag>). Values are ' +
-      'parsed by the field\'s type: enums (case-insensitive), booleans (true/false), integers, lists comma-separated ' +
+      "parsed by the field's type: enums (case-insensitive), booleans (true/false), integers, lists comma-separated " +
       '(corsOrigins=https://a.example,https://b.example; empty for none), an empty value clears an optional field. ' +
       'Sends the settings version it read as expectedVersion: if someone changed them meanwhile, nothing is written, ' +
       'it says who, and exits 4.',
@@ -370,7 +377,9 @@ const synopsis = (c: CommandSpec) => {
 };
 
 function optionLines(options: Record<string, OptionSpec>): string[] {
-  const rows = Object.entries(options).map(([k, o]) => [`${o.short ? `-${o.short}, ` : ''}--${k}${o.value ? ` ${o.value}` : ''}`, o.help] as const);
+  const rows = Object.entries(options).map(
+    ([k, o]) => [`${o.short ? `-${o.short}, ` : ''}--${k}${o.value ? ` ${o.value}` : ''}`, o.help] as const,
+  );
   const width = Math.max(0, ...rows.map((r) => r[0].length));
   return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`);
 }
@@ -406,7 +415,7 @@ export function generalHelp(): string {
     '  2 usage error, 3 UNAUTHENTICATED or FORBIDDEN, 4 any other refusal, 5 the server cannot be reached,',
     '  130 Ctrl-C while following (the deployment goes on).',
     '',
-    'Run `stageplane <command> --help` for a command\'s options and an example.',
+    "Run `stageplane <command> --help` for a command's options and an example.",
     '',
     'Example:',
     '  stageplane push shop --branch main --sha "$GITHUB_SHA" --wait && stageplane promote shop staging --wait',

@@ -58,7 +58,11 @@ export function describeFailure(error: unknown): { exitCode: number; message: st
   if (error instanceof UsageError) return { exitCode: EXIT.USAGE, message: error.message };
   if (error instanceof ApiError) {
     let message = `${error.code}: ${error.message}`;
-    if (error.code === 'CONFLICT' && typeof error.extensions.changedBy === 'string' && !error.message.includes(error.extensions.changedBy)) {
+    if (
+      error.code === 'CONFLICT' &&
+      typeof error.extensions.changedBy === 'string' &&
+      !error.message.includes(error.extensions.changedBy)
+    ) {
       message += ` (changed by ${error.extensions.changedBy})`;
     }
     return { exitCode: error.exitCode, message };

@@ -146,7 +146,9 @@ export async function followDeployment(options: FollowOptions): Promise<FollowRe
             if (settled) return;
             if (result.errors?.length) {
               const error = apiErrorOf(result.errors as never);
-              return finish(REFUSALS.has(error.code) ? { kind: 'refused', error } : { kind: 'transient', reason: `${error.code}: ${error.message}` });
+              return finish(
+                REFUSALS.has(error.code) ? { kind: 'refused', error } : { kind: 'transient', reason: `${error.code}: ${error.message}` },
+              );
             }
             const event = result.data?.deploymentEvents;
             if (!event) return;
@@ -161,11 +163,14 @@ export async function followDeployment(options: FollowOptions): Promise<FollowRe
             if (settled) return;
             if (Array.isArray(error)) {
               const apiError = apiErrorOf(error);
-              return finish(REFUSALS.has(apiError.code) ? { kind: 'refused', error: apiError } : { kind: 'transient', reason: apiError.message });
+              return finish(
+                REFUSALS.has(apiError.code) ? { kind: 'refused', error: apiError } : { kind: 'transient', reason: apiError.message },
+              );
             }
             const { code, reason } = describeClose(error);
             if (code !== undefined && AUTH_CLOSE.has(code)) {
-              const text = (error as { reason?: string }).reason || (code === 4401 ? 'a valid bearer token is required' : 'the token was refused');
+              const text =
+                (error as { reason?: string }).reason || (code === 4401 ? 'a valid bearer token is required' : 'the token was refused');
               return finish({ kind: 'refused', error: new ApiError(AUTH_CLOSE.get(code)!, text) });
             }
             if (code !== undefined && FATAL_CLOSE.has(code)) {
@@ -217,11 +222,16 @@ export async function followDeployment(options: FollowOptions): Promise<FollowRe
     lostSince ??= now;
     if (now - lostSince >= options.timeoutMs) {
       const why = outcome.kind === 'lost' || outcome.kind === 'transient' ? outcome.reason : outcome.kind;
-      throw new UnreachableError(endpoint.wsUrl, `no event stream for ${Math.round(options.timeoutMs / 1000)} s (${why}); the deployment goes on, watch it again after event #${lastSeq}`);
+      throw new UnreachableError(
+        endpoint.wsUrl,
+        `no event stream for ${Math.round(options.timeoutMs / 1000)} s (${why}); the deployment goes on, watch it again after event #${lastSeq}`,
+      );
     }
     if (!announcedLoss && outcome.kind !== 'gap') {
       const why = outcome.kind === 'lost' || outcome.kind === 'transient' ? outcome.reason : 'stream ended early';
-      options.onNotice(`connection lost (${why}); reconnecting for up to ${Math.round(options.timeoutMs / 1000)} s, resuming after event #${lastSeq}`);
+      options.onNotice(
+        `connection lost (${why}); reconnecting for up to ${Math.round(options.timeoutMs / 1000)} s, resuming after event #${lastSeq}`,
+      );
       announcedLoss = true;
     }
     const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt) * (0.5 + Math.random() / 2);

@@ -12,7 +12,16 @@ export function colorEnabled(stream: { isTTY?: boolean }, env: Record<string, st
   return env.TERM !== 'dumb';
 }
 
-const CODES = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], blue: [34, 39], cyan: [36, 39], gray: [90, 39] } as const;
+const CODES = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  blue: [34, 39],
+  cyan: [36, 39],
+  gray: [90, 39],
+} as const;
 export type Style = keyof typeof CODES;
 
 export interface Painter {

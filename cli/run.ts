@@ -172,7 +172,10 @@ function deploymentRows(ctx: Ctx, list: DeploymentData[]): string {
 
 function describeStart(d: DeploymentData, verb?: string): string {
   const from = d.sourceEnvironment ? ` from ${d.sourceEnvironment.slug}` : '';
-  const approvals = d.status === 'PENDING_APPROVAL' ? `; needs ${d.requiredApprovals - d.approvals.filter((a) => a.decision === 'APPROVE').length} more approval(s)` : '';
+  const approvals =
+    d.status === 'PENDING_APPROVAL'
+      ? `; needs ${d.requiredApprovals - d.approvals.filter((a) => a.decision === 'APPROVE').length} more approval(s)`
+      : '';
   return `${verb ? `${verb}: ` : ''}${d.kind} of ${d.release.version} to ${d.environment.slug}${from}: ${d.status}${approvals}`;
 }
 
@@ -336,7 +339,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
           e.policy.trigger + (e.policy.trigger === 'APPROVAL_REQUIRED' ? ` (${e.policy.requiredApprovals})` : ''),
           e.deployTarget.provider,
           e.currentRelease ? `${e.currentRelease.version}` : '-',
-          e.activeDeployment ? p(statusStyle(e.activeDeployment.status), `${e.activeDeployment.status} ${pct(e.activeDeployment.progress)}`) : '-',
+          e.activeDeployment
+            ? p(statusStyle(e.activeDeployment.status), `${e.activeDeployment.status} ${pct(e.activeDeployment.progress)}`)
+            : '-',
           e.frozen ? p('yellow', 'frozen') : 'no',
           e.policyReport.passed ? p('green', 'passed') : p('red', 'failed'),
         ]),
@@ -359,7 +364,10 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
         .filter(Boolean);
       const unknown = status.filter((s) => !known.includes(s));
       if (unknown.length || status.length === 0) {
-        throw new UsageError(`--status takes statuses among ${known.join(', ')}${unknown.length ? `, not ${unknown.join(', ')}` : ''}`, 'deployments');
+        throw new UsageError(
+          `--status takes statuses among ${known.join(', ')}${unknown.length ? `, not ${unknown.join(', ')}` : ''}`,
+          'deployments',
+        );
       }
     }
     const data = await ctx.client.request(ops.Deployments, {
@@ -393,7 +401,11 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
       return EXIT.OK;
     }
     const p = ctx.out.out;
-    ctx.out.data(flattenSettings(loadSchema(), settings.settings).map(([k, v]) => `${p('cyan', k)}=${v}`).join('\n'));
+    ctx.out.data(
+      flattenSettings(loadSchema(), settings.settings)
+        .map(([k, v]) => `${p('cyan', k)}=${v}`)
+        .join('\n'),
+    );
     return EXIT.OK;
   },
 
@@ -434,7 +446,13 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
       return EXIT.OK;
     }
     const show = (v: unknown) => (v === undefined || v === null ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
-    ctx.out.data(table(['PATH', cmp.base.slug.toUpperCase(), cmp.target.slug.toUpperCase()], cmp.differences.map((d) => [d.path, show(d.base), show(d.target)]), ctx.out.out));
+    ctx.out.data(
+      table(
+        ['PATH', cmp.base.slug.toUpperCase(), cmp.target.slug.toUpperCase()],
+        cmp.differences.map((d) => [d.path, show(d.base), show(d.target)]),
+        ctx.out.out,
+      ),
+    );
     return EXIT.OK;
   },
 
@@ -453,7 +471,12 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     ctx.out.data(
       table(
         ['CHECK', 'SEVERITY', 'RESULT', 'DETAIL'],
-        report.checks.map((c) => [c.id, c.severity, c.passed ? p('green', 'passed') : p(c.severity === 'error' ? 'red' : 'yellow', 'failed'), c.detail ?? '']),
+        report.checks.map((c) => [
+          c.id,
+          c.severity,
+          c.passed ? p('green', 'passed') : p(c.severity === 'error' ? 'red' : 'yellow', 'failed'),
+          c.detail ?? '',
+        ]),
         p,
       ),
     );
@@ -484,7 +507,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     }
     ctx.out.notice(
       `release ${release.version} (${shortSha(release.commitSha)} on ${release.branch}): ` +
-        (deployments.length ? `deploying to ${deployments.map((d) => d.environment.slug).join(', ')}` : 'no environment deploys this branch on push'),
+        (deployments.length
+          ? `deploying to ${deployments.map((d) => d.environment.slug).join(', ')}`
+          : 'no environment deploys this branch on push'),
     );
     if (!wait) return EXIT.OK;
     let exit: number = EXIT.OK;
@@ -523,12 +548,16 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
   },
 
   async approve(ctx) {
-    const data = await ctx.client.request(ops.Approve, { input: { deploymentId: arg(ctx, 'deployment'), comment: opt(ctx, 'comment') ?? null } });
+    const data = await ctx.client.request(ops.Approve, {
+      input: { deploymentId: arg(ctx, 'deployment'), comment: opt(ctx, 'comment') ?? null },
+    });
     return startedDeployment(ctx, data.approveDeployment, 'approved');
   },
 
   async reject(ctx) {
-    const data = await ctx.client.request(ops.Reject, { input: { deploymentId: arg(ctx, 'deployment'), comment: opt(ctx, 'comment') ?? null } });
+    const data = await ctx.client.request(ops.Reject, {
+      input: { deploymentId: arg(ctx, 'deployment'), comment: opt(ctx, 'comment') ?? null },
+    });
     return startedDeployment(ctx, data.rejectDeployment, 'rejected');
   },
 

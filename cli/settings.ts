@@ -64,7 +64,8 @@ export function parseScalarValue(type: GraphQLInputType, text: string, key: stri
     case 'Int': {
       const t = text.trim();
       const n = Number(t);
-      if (!/^-?\d+$/.test(t) || n > 2_147_483_647 || n < -2_147_483_648) throw new UsageError(`${key} takes an integer, not ${JSON.stringify(text)}`);
+      if (!/^-?\d+$/.test(t) || n > 2_147_483_647 || n < -2_147_483_648)
+        throw new UsageError(`${key} takes an integer, not ${JSON.stringify(text)}`);
       return n;
     }
     case 'Float': {
@@ -87,12 +88,22 @@ function parseEnum(type: GraphQLEnumType, text: string, key: string): string {
 }
 
 /** A value for a field: lists comma-separated, an empty value null where the setting may be null. */
-function parseFieldValue(schema: GraphQLSchema, type: GraphQLInputType, text: string, key: string, topKey: string, nested: boolean): unknown {
+function parseFieldValue(
+  schema: GraphQLSchema,
+  type: GraphQLInputType,
+  text: string,
+  key: string,
+  topKey: string,
+  nested: boolean,
+): unknown {
   const nullable = getNullableType(type);
   if (isListType(nullable)) {
     const item = nullable.ofType as GraphQLInputType;
     if (isInputObjectType(getNamedType(item))) throw new UsageError(listOfObjectsHint(key, getNamedType(item) as GraphQLInputObjectType));
-    const parts = text.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const parts = text
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
     return parts.map((p) => parseScalarValue(item, p, key));
   }
   if (isInputObjectType(nullable)) {
@@ -159,7 +170,10 @@ export function buildSettingsPatch(schema: GraphQLSchema, current: Settings, ass
     if (isInputObjectType(type)) {
       const subField = type.getFields()[sub];
       if (!subField) {
-        throw new UsageError(`unknown setting ${JSON.stringify(key)}; ${head} has ${Object.keys(type.getFields()).join(', ')}`, 'config set');
+        throw new UsageError(
+          `unknown setting ${JSON.stringify(key)}; ${head} has ${Object.keys(type.getFields()).join(', ')}`,
+          'config set',
+        );
       }
       const base = (patch[head!] as Record<string, unknown> | undefined) ?? asInput(type, current[head!]);
       patch[head!] = { ...base, [sub]: parseFieldValue(schema, subField.type, text, key, head!, true) };
@@ -170,7 +184,8 @@ export function buildSettingsPatch(schema: GraphQLSchema, current: Settings, ass
       const shape = keyedListShape(item);
       if (!shape) throw new UsageError(`${head} cannot be set from the command line`, 'config set');
       const valueField = item.getFields()[shape.valueField]!;
-      const base = (patch[head!] as Record<string, unknown>[] | undefined) ?? ((current[head!] as unknown[]) ?? []).map((v) => asInput(item, v));
+      const base =
+        (patch[head!] as Record<string, unknown>[] | undefined) ?? ((current[head!] as unknown[]) ?? []).map((v) => asInput(item, v));
       const value = parseFieldValue(schema, valueField.type, text, key, head!, true);
       const index = base.findIndex((entry) => entry.key === sub);
       const entry = { key: sub, [shape.valueField]: value };
@@ -208,7 +223,8 @@ export function flattenSettings(schema: GraphQLSchema, settings: Settings): [str
   return rows;
 }
 
-const formatValue = (value: unknown): string => (value === null || value === undefined ? '' : Array.isArray(value) ? value.join(',') : String(value));
+const formatValue = (value: unknown): string =>
+  value === null || value === undefined ? '' : Array.isArray(value) ? value.join(',') : String(value);
 
 /** The settings keys whose values differ between two readings, for the summary of `config set`. */
 export function changedKeys(schema: GraphQLSchema, before: Settings, after: Settings): string[] {

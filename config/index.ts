@@ -44,7 +44,12 @@ const EnvSchema = z.object({
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
 });
 
 export interface Config {
@@ -84,9 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = resolve(e.DATA_DIR);
-  const secret = e.JWT_SECRET
-    ? { value: e.JWT_SECRET, generatedAt: undefined }
-    : developmentJwtSecret(e.NODE_ENV, dataDir);
+  const secret = e.JWT_SECRET ? { value: e.JWT_SECRET, generatedAt: undefined } : developmentJwtSecret(e.NODE_ENV, dataDir);
   if (e.SECRETS_BACKEND === 'aws' && !e.AWS_REGION) {
     throw new ConfigError('Invalid AWS_REGION: required when SECRETS_BACKEND=aws');
   }

@@ -74,17 +74,23 @@ function main() {
   if (ifStale && !isStale()) return;
   const vite = viteBin();
   if (!vite || !existsSync(vite)) {
-    console.log('console: Vite is not installed (production install?): the ops console is not built. Run `npm install` and `npm run console:build`.');
+    console.log(
+      'console: Vite is not installed (production install?): the ops console is not built. Run `npm install` and `npm run console:build`.',
+    );
     return;
   }
   const started = Date.now();
   console.log(`console: building ${relative(process.cwd(), DIST) || DIST} with Vite`);
-  const result = spawnSync(process.execPath, [vite, 'build', '--config', join(CONSOLE_DIR, 'vite.config.ts'), '--mode', 'production', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    // Always React's production build, whatever NODE_ENV the caller runs with (tests run with `test`).
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  const result = spawnSync(
+    process.execPath,
+    [vite, 'build', '--config', join(CONSOLE_DIR, 'vite.config.ts'), '--mode', 'production', '--logLevel', 'warn'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+      // Always React's production build, whatever NODE_ENV the caller runs with (tests run with `test`).
+      env: { ...process.env, NODE_ENV: 'production' },
+    },
+  );
   if (result.status !== 0) {
     if (ifStale) {
       // Before `npm start`: the API starts anyway, serving the previous build or a page that says so.
@@ -96,7 +102,9 @@ function main() {
   }
   const sizes = bundleSizes();
   const kB = (n: number) => (n / 1024).toFixed(1);
-  console.log(`console: built in ${((Date.now() - started) / 1000).toFixed(1)} s: ${kB(sizes.bytes)} kB of JS and CSS, ${kB(sizes.gzip)} kB gzip`);
+  console.log(
+    `console: built in ${((Date.now() - started) / 1000).toFixed(1)} s: ${kB(sizes.bytes)} kB of JS and CSS, ${kB(sizes.gzip)} kB gzip`,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -5,14 +5,7 @@ import { policyReport } from '../domain/policy.ts';
 import type { SnapshotContent } from '../domain/snapshot.ts';
 import type { DatabaseValueSnapshot, EnvironmentSettings, EnvironmentType } from '../domain/types.ts';
 import type { Queryable } from './client.ts';
-import {
-  databaseConnections,
-  databaseConnectionValues,
-  environments,
-  secrets,
-  secretValues,
-  type EnvironmentRow,
-} from './schema/index.ts';
+import { databaseConnections, databaseConnectionValues, environments, secrets, secretValues, type EnvironmentRow } from './schema/index.ts';
 
 export interface EnvironmentConfiguration {
   environment: EnvironmentRow;

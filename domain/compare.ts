@@ -79,10 +79,7 @@ function databaseDifferences(
   return diffs;
 }
 
-function secretDifferences(
-  base: Record<string, { isSet: boolean }>,
-  target: Record<string, { isSet: boolean }>,
-): ValueDifference[] {
+function secretDifferences(base: Record<string, { isSet: boolean }>, target: Record<string, { isSet: boolean }>): ValueDifference[] {
   const diffs: ValueDifference[] = [];
   for (const name of unionKeys(toMap(base), toMap(target))) {
     const a = Object.hasOwn(base, name) ? base[name]!.isSet : null;

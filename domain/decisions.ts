@@ -18,7 +18,8 @@ export function personalDecisionRefusal(
     return { rule: 'self-approval', reason: `the requester may not ${verb} their own deployment (preventSelfApproval)` };
   }
   for (const decided of deployment.alreadyDecidedBy) {
-    if (decided === subject) return { rule: 'once-per-person', reason: `${subject} has already decided on this deployment (once per person)` };
+    if (decided === subject)
+      return { rule: 'once-per-person', reason: `${subject} has already decided on this deployment (once per person)` };
   }
   return null;
 }

@@ -1,16 +1,7 @@
 // Defaults of new environments (contract README, "Default environments") and the merge rules of
 // partial policy and settings inputs. Pure: every call returns fresh objects, so callers may mutate.
 import { badInput } from './errors.ts';
-import type {
-  DataPolicy,
-  DeployPolicy,
-  DeployTarget,
-  EnvironmentSettings,
-  EnvironmentType,
-  FeatureFlag,
-  LogLevel,
-  Role,
-} from './types.ts';
+import type { DataPolicy, DeployPolicy, DeployTarget, EnvironmentSettings, EnvironmentType, FeatureFlag, LogLevel, Role } from './types.ts';
 
 const APPROVAL_TIMEOUT_SECONDS = 259_200; // three days
 const DEFAULT_RATE_LIMIT_PER_MINUTE = 600;
@@ -153,14 +144,7 @@ export interface EnvironmentSettingsPatch {
 }
 
 /** Non-nullable scalar fields: given, they replace; null is a client error. */
-const REQUIRED_SCALARS = [
-  'logLevel',
-  'dataPolicy',
-  'performanceMonitoring',
-  'alerting',
-  'readReplicas',
-  'securityHardening',
-] as const;
+const REQUIRED_SCALARS = ['logLevel', 'dataPolicy', 'performanceMonitoring', 'alerting', 'readReplicas', 'securityHardening'] as const;
 
 /**
  * The settings after a patch. Left-out fields keep their value (contract). Choices where the

@@ -56,9 +56,7 @@ export function transition(from: DeploymentStatus, happening: Happening): Transi
       return { status: happening.approvalsAfter >= happening.required ? 'QUEUED' : 'PENDING_APPROVAL', event: 'APPROVED' };
     case 'invalidate-approvals':
       // Also right after the last approval (QUEUED): approvals approve exactly the pinned snapshot.
-      return from === 'PENDING_APPROVAL' || from === 'QUEUED'
-        ? { status: 'PENDING_APPROVAL', event: 'APPROVALS_INVALIDATED' }
-        : illegal();
+      return from === 'PENDING_APPROVAL' || from === 'QUEUED' ? { status: 'PENDING_APPROVAL', event: 'APPROVALS_INVALIDATED' } : illegal();
     case 'reject':
       return from === 'PENDING_APPROVAL' ? { status: 'REJECTED', event: 'REJECTED' } : illegal();
     case 'expire':

@@ -1,13 +1,7 @@
 import { GraphQLError } from 'graphql';
 
 /** The contract's error codes (README "Errors"). */
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'CONFLICT'
-  | 'PRECONDITION_FAILED';
+export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT' | 'CONFLICT' | 'PRECONDITION_FAILED';
 
 /**
  * A refusal the client should see as is: Yoga passes GraphQLErrors through unmasked, with
@@ -21,12 +15,9 @@ export class AppError extends GraphQLError {
   }
 }
 
-export const badInput = (message: string, field?: string) =>
-  new AppError('BAD_USER_INPUT', message, field ? { field } : {});
+export const badInput = (message: string, field?: string) => new AppError('BAD_USER_INPUT', message, field ? { field } : {});
 export const notFound = (message: string) => new AppError('NOT_FOUND', message);
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
 export const conflict = (message: string, extra?: Record<string, unknown>) => new AppError('CONFLICT', message, extra);
-export const preconditionFailed = (message: string, extra?: Record<string, unknown>) =>
-  new AppError('PRECONDITION_FAILED', message, extra);
-export const unauthenticated = (message = 'A valid bearer token is required') =>
-  new AppError('UNAUTHENTICATED', message);
+export const preconditionFailed = (message: string, extra?: Record<string, unknown>) => new AppError('PRECONDITION_FAILED', message, extra);
+export const unauthenticated = (message = 'A valid bearer token is required') => new AppError('UNAUTHENTICATED', message);

@@ -130,12 +130,9 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
     { kind: 'requester-or-deployers' },
     ['environment', 'deployment'],
   ),
-  row(
-    'reportDeploymentStatus',
-    "only the deployment's own callback token (not ADMIN, not any other token)",
-    { kind: 'own-callback' },
-    ['deploymentId'],
-  ),
+  row('reportDeploymentStatus', "only the deployment's own callback token (not ADMIN, not any other token)", { kind: 'own-callback' }, [
+    'deploymentId',
+  ]),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));

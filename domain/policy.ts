@@ -51,16 +51,14 @@ const CHECKS: readonly CheckDefinition[] = [
     title: 'Debug logging is on',
     severity: 'warning',
     appliesTo: 'DEVELOPMENT',
-    problem: ({ environment: { settings } }) =>
-      settings.logLevel === 'DEBUG' ? null : `logLevel is ${settings.logLevel}, expected DEBUG`,
+    problem: ({ environment: { settings } }) => (settings.logLevel === 'DEBUG' ? null : `logLevel is ${settings.logLevel}, expected DEBUG`),
   },
   {
     id: 'development.rate-limiting-off',
     title: 'Rate limiting is off',
     severity: 'warning',
     appliesTo: 'DEVELOPMENT',
-    problem: ({ environment: { settings } }) =>
-      settings.rateLimit.enabled ? `Rate limiting is enabled${perMinute(settings)}` : null,
+    problem: ({ environment: { settings } }) => (settings.rateLimit.enabled ? `Rate limiting is enabled${perMinute(settings)}` : null),
   },
   {
     id: 'development.test-data',
@@ -117,8 +115,7 @@ const CHECKS: readonly CheckDefinition[] = [
     title: 'Performance monitoring is on',
     severity: 'warning',
     appliesTo: 'STAGING',
-    problem: ({ environment: { settings } }) =>
-      settings.performanceMonitoring ? null : 'performanceMonitoring is off',
+    problem: ({ environment: { settings } }) => (settings.performanceMonitoring ? null : 'performanceMonitoring is off'),
   },
   {
     id: 'production.security-hardening',
@@ -133,9 +130,7 @@ const CHECKS: readonly CheckDefinition[] = [
     severity: 'error',
     appliesTo: 'PRODUCTION',
     problem: ({ environment: { settings } }) =>
-      settings.logLevel === 'WARN' || settings.logLevel === 'ERROR'
-        ? null
-        : `logLevel is ${settings.logLevel}, expected WARN or ERROR`,
+      settings.logLevel === 'WARN' || settings.logLevel === 'ERROR' ? null : `logLevel is ${settings.logLevel}, expected WARN or ERROR`,
   },
   {
     id: 'production.monitoring-alerts',
@@ -143,10 +138,7 @@ const CHECKS: readonly CheckDefinition[] = [
     severity: 'error',
     appliesTo: 'PRODUCTION',
     problem: ({ environment: { settings } }) => {
-      const off = [
-        ...(settings.performanceMonitoring ? [] : ['performanceMonitoring']),
-        ...(settings.alerting ? [] : ['alerting']),
-      ];
+      const off = [...(settings.performanceMonitoring ? [] : ['performanceMonitoring']), ...(settings.alerting ? [] : ['alerting'])];
       return off.length === 0 ? null : `Off: ${off.join(', ')}`;
     },
   },

@@ -39,7 +39,6 @@ import {
 
 // ---------------------------------------------------------------- enums
 
-
 export const RoleSchema = z.enum(ROLES);
 export const EnvironmentTypeSchema = z.enum(ENVIRONMENT_TYPES);
 export const EnvironmentPurposeSchema = z.enum(ENVIRONMENT_PURPOSES);
@@ -66,15 +65,10 @@ export const storableString = () =>
   });
 
 const intBetween = (min: number, max: number) =>
-  z
-    .number()
-    .int(`must be a whole number between ${min} and ${max}`)
-    .min(min, between(min, max))
-    .max(max, between(min, max));
+  z.number().int(`must be a whole number between ${min} and ${max}`).min(min, between(min, max)).max(max, between(min, max));
 
 /** Trimmed, non-blank, at most `max` characters (after trimming). */
-const text = (max: number) =>
-  storableString().trim().min(1, 'must not be blank').max(max, `must be at most ${max} characters`);
+const text = (max: number) => storableString().trim().min(1, 'must not be blank').max(max, `must be at most ${max} characters`);
 
 /** Free text kept as typed (comments, messages); may be empty. */
 const longText = (max: number) => storableString().max(max, `must be at most ${max} characters`);
@@ -100,12 +94,16 @@ const uniqueList = <T extends z.ZodType>(item: T, what: string, key: (v: z.outpu
 export const IdSchema = storableString().min(1, 'must not be empty').max(512, 'must be at most 512 characters');
 
 const SLUG_RE = /^[a-z][a-z0-9-]{1,38}$/;
-export const SlugSchema = storableString()
-  .regex(SLUG_RE, 'must match ^[a-z][a-z0-9-]{1,38}$ (2 to 39 lower-case letters, digits or hyphens, starting with a letter)');
+export const SlugSchema = storableString().regex(
+  SLUG_RE,
+  'must match ^[a-z][a-z0-9-]{1,38}$ (2 to 39 lower-case letters, digits or hyphens, starting with a letter)',
+);
 
 const SECRET_NAME_RE = /^[A-Z][A-Z0-9_]{0,127}$/;
-export const SecretNameSchema = storableString()
-  .regex(SECRET_NAME_RE, 'must match ^[A-Z][A-Z0-9_]{0,127}$ (UPPER_SNAKE_CASE, at most 128 characters)');
+export const SecretNameSchema = storableString().regex(
+  SECRET_NAME_RE,
+  'must match ^[A-Z][A-Z0-9_]{0,127}$ (UPPER_SNAKE_CASE, at most 128 characters)',
+);
 
 const uniqueRoles = uniqueList(RoleSchema, 'role', (r) => r);
 
@@ -363,8 +361,7 @@ export const UpdateEnvironmentInputSchema = nullMeansAbsent(
 // ---------------------------------------------------------------- settings
 
 export const FeatureFlagInputSchema = z.object({
-  key: storableString()
-    .regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$/, 'must match ^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$ (at most 64 characters)'),
+  key: storableString().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$/, 'must match ^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$ (at most 64 characters)'),
   enabled: z.boolean(),
 });
 
@@ -535,9 +532,7 @@ export const DeployInputSchema = z.object({ environmentId: IdSchema, releaseId: 
 export const PromoteInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
 export const RollbackInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
 
-export const DecisionInputSchema = nullMeansAbsent(
-  z.object({ deploymentId: IdSchema, comment: longText(2000).optional() }),
-);
+export const DecisionInputSchema = nullMeansAbsent(z.object({ deploymentId: IdSchema, comment: longText(2000).optional() }));
 
 /** step (a step name) and message bounds are ours: the contract is silent. */
 export const ReportDeploymentStatusInputSchema = nullMeansAbsent(

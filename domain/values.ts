@@ -58,5 +58,6 @@ export const isOneOf = <T extends string>(values: readonly T[], value: string): 
 
 // Compile-time checks that the derived sets partition what they should.
 type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const _partition: Exact<(typeof TERMINAL_STATUSES)[number] | (typeof UNFINISHED_STATUSES)[number], (typeof DEPLOYMENT_STATUSES)[number]> = true;
+const _partition: Exact<(typeof TERMINAL_STATUSES)[number] | (typeof UNFINISHED_STATUSES)[number], (typeof DEPLOYMENT_STATUSES)[number]> =
+  true;
 void _partition;

@@ -46,7 +46,11 @@ export function createEventLogReader(db: Database): EventLogReader {
       const conditions: SQL[] = [inArray(deploymentEvents.id, ids)];
       for (const gap of gaps) {
         conditions.push(
-          and(eq(deploymentEvents.deploymentId, gap.deploymentId), gt(deploymentEvents.seq, gap.afterSeq), lt(deploymentEvents.seq, gap.beforeSeq))!,
+          and(
+            eq(deploymentEvents.deploymentId, gap.deploymentId),
+            gt(deploymentEvents.seq, gap.afterSeq),
+            lt(deploymentEvents.seq, gap.beforeSeq),
+          )!,
         );
       }
       return db

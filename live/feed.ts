@@ -174,4 +174,3 @@ export abstract class Feed implements AsyncIterableIterator<EventRow> {
     return { done: false, value: row };
   }
 }
-

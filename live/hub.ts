@@ -182,7 +182,9 @@ export class EventHub implements FeedHost {
 
   /** Open subscriptions to one deployment's or one project's events in this process. */
   subscribers(target: { deploymentId: string } | { projectId: string }): number {
-    return 'deploymentId' in target ? (this.byDeployment.get(target.deploymentId)?.size ?? 0) : (this.byProject.get(target.projectId)?.size ?? 0);
+    return 'deploymentId' in target
+      ? (this.byDeployment.get(target.deploymentId)?.size ?? 0)
+      : (this.byProject.get(target.projectId)?.size ?? 0);
   }
 
   /** Subscribes to a deployment's events after `afterSeq`: replay, then live; ends after a terminal event. */
@@ -252,7 +254,8 @@ export class EventHub implements FeedHost {
 
   private readonly runWakes = () => {
     this.wakeScheduled = false;
-    const batch = this.wakeList.length <= this.options.wakeBatch ? this.wakeList.splice(0) : this.wakeList.splice(0, this.options.wakeBatch);
+    const batch =
+      this.wakeList.length <= this.options.wakeBatch ? this.wakeList.splice(0) : this.wakeList.splice(0, this.options.wakeBatch);
     for (const feed of batch) feed.deliver();
     if (this.wakeList.length > 0) {
       this.wakeScheduled = true;
@@ -294,7 +297,13 @@ export class EventHub implements FeedHost {
     } catch {
       return;
     }
-    if (typeof note?.id !== 'number' || typeof note.deploymentId !== 'string' || typeof note.projectId !== 'string' || typeof note.seq !== 'number') return;
+    if (
+      typeof note?.id !== 'number' ||
+      typeof note.deploymentId !== 'string' ||
+      typeof note.projectId !== 'string' ||
+      typeof note.seq !== 'number'
+    )
+      return;
     this.counters.notifications++;
     if (note.id > this.maxSeenId) this.maxSeenId = note.id;
     if (!this.wants(note.deploymentId, note.projectId)) return;
@@ -393,7 +402,10 @@ export class EventHub implements FeedHost {
       rows.push(...(await this.eventLog.readProjectsAfter(projects, this.maxSeenId, knownIds)));
     }
     rows.sort((a, b) => a.id - b.id);
-    this.log.info({ rows: rows.length, deployments: known.length, projects: projects.length }, 'replayed events missed while LISTEN was down');
+    this.log.info(
+      { rows: rows.length, deployments: known.length, projects: projects.length },
+      'replayed events missed while LISTEN was down',
+    );
     for (const row of rows) {
       if (row.id > this.maxSeenId) this.maxSeenId = row.id;
       this.dispatch(row);
@@ -422,7 +434,8 @@ export class EventHub implements FeedHost {
   private sweep() {
     const before = Date.now() - this.options.finishedRetentionMs;
     for (const [deploymentId, cursor] of this.cursors) {
-      if (cursor.finishedAt !== null && cursor.finishedAt < before && !this.byDeployment.has(deploymentId)) this.cursors.delete(deploymentId);
+      if (cursor.finishedAt !== null && cursor.finishedAt < before && !this.byDeployment.has(deploymentId))
+        this.cursors.delete(deploymentId);
     }
   }
 }

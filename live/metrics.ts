@@ -32,7 +32,11 @@ export function registerHubMetrics(registry: Registry, hub: MeteredHub) {
       },
     });
   counter('stageplane_event_notifications_total', 'Event notifications received on LISTEN', () => hub.counters.notifications);
-  counter('stageplane_event_loads_total', 'Queries that loaded notified events (one per batch, whatever the subscribers)', () => hub.counters.loads);
+  counter(
+    'stageplane_event_loads_total',
+    'Queries that loaded notified events (one per batch, whatever the subscribers)',
+    () => hub.counters.loads,
+  );
   counter('stageplane_event_deliveries_total', 'Events handed to subscribers (one per subscriber per event)', () => hub.counters.delivered);
   counter('stageplane_subscriptions_dropped_total', 'Subscribers dropped as slow consumers', () => hub.counters.dropped);
   counter('stageplane_event_relistens_total', 'LISTEN connections re-established after a loss', () => hub.counters.relistens);

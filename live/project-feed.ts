@@ -29,4 +29,3 @@ export class ProjectFeed extends Feed {
     return this.wait();
   }
 }
-

@@ -46,9 +46,7 @@ export async function auditPage(db: Queryable, projectId: string, first: number 
     .where(
       and(
         eq(auditEvents.projectId, projectId),
-        position
-          ? or(lt(auditEvents.at, position.at), and(eq(auditEvents.at, position.at), lt(auditEvents.id, position.id)))
-          : undefined,
+        position ? or(lt(auditEvents.at, position.at), and(eq(auditEvents.at, position.at), lt(auditEvents.id, position.id))) : undefined,
       ),
     )
     .orderBy(desc(auditEvents.at), desc(auditEvents.id))

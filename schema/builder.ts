@@ -121,7 +121,10 @@ builder.mutationType({ authScopes: { authenticated: true } });
  * for some: the list stays the one definition, the schema only adds words.
  */
 export function enumValues<const T extends string>(values: readonly T[], descriptions: Partial<Record<T, string>> = {}) {
-  return Object.fromEntries(values.map((v) => [v, descriptions[v] ? { description: descriptions[v] } : {}])) as Record<T, { description?: string }>;
+  return Object.fromEntries(values.map((v) => [v, descriptions[v] ? { description: descriptions[v] } : {}])) as Record<
+    T,
+    { description?: string }
+  >;
 }
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });

@@ -180,10 +180,7 @@ function newestFirstCursorBound(args: { after?: string | null; before?: string |
 }
 
 const ReleaseConnection = builder.connectionObject({ type: ReleaseRef, name: 'ReleaseConnection' }, { name: 'ReleaseEdge' });
-const DeploymentConnection = builder.connectionObject(
-  { type: DeploymentRef, name: 'DeploymentConnection' },
-  { name: 'DeploymentEdge' },
-);
+const DeploymentConnection = builder.connectionObject({ type: DeploymentRef, name: 'DeploymentConnection' }, { name: 'DeploymentEdge' });
 
 builder.drizzleObjectFields(ProjectRef, (t) => ({
   releases: t.relatedConnection(

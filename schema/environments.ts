@@ -102,14 +102,12 @@ const PolicyCheckRef = builder.objectRef<PolicyCheckShape>('PolicyCheck').implem
     detail: t.exposeString('detail', { nullable: true }),
   }),
 });
-export const PolicyReportRef = builder
-  .objectRef<{ passed: boolean; checks: PolicyCheckShape[] }>('PolicyReport')
-  .implement({
-    fields: (t) => ({
-      passed: t.exposeBoolean('passed', { description: 'no failed check of severity "error"' }),
-      checks: t.expose('checks', { type: [PolicyCheckRef] }),
-    }),
-  });
+export const PolicyReportRef = builder.objectRef<{ passed: boolean; checks: PolicyCheckShape[] }>('PolicyReport').implement({
+  fields: (t) => ({
+    passed: t.exposeBoolean('passed', { description: 'no failed check of severity "error"' }),
+    checks: t.expose('checks', { type: [PolicyCheckRef] }),
+  }),
+});
 
 /** The project's configuration, read once per request however many fields need it. */
 export function projectConfiguration(ctx: Context, projectId: string): Promise<ProjectConfiguration> {
@@ -169,15 +167,13 @@ builder.drizzleObjectFields(ProjectRef, (t) => ({
 
 // ---- comparison -------------------------------------------------------------------------------
 
-const ValueDifferenceRef = builder
-  .objectRef<{ path: string; base: unknown; target: unknown }>('ValueDifference')
-  .implement({
-    fields: (t) => ({
-      path: t.exposeString('path'),
-      base: t.expose('base', { type: 'JSON', nullable: true }),
-      target: t.expose('target', { type: 'JSON', nullable: true }),
-    }),
-  });
+const ValueDifferenceRef = builder.objectRef<{ path: string; base: unknown; target: unknown }>('ValueDifference').implement({
+  fields: (t) => ({
+    path: t.exposeString('path'),
+    base: t.expose('base', { type: 'JSON', nullable: true }),
+    target: t.expose('target', { type: 'JSON', nullable: true }),
+  }),
+});
 
 const EnvironmentComparisonRef = builder
   .objectRef<{ base: EnvironmentRow; target: EnvironmentRow; differences: ReturnType<typeof compareConfigurations> }>(
@@ -332,6 +328,8 @@ builder.mutationFields((t) => ({
     type: 'environments',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) =>
-      archiveEnvironment(scopeOf(ctx), localId(args.id, 'Environment'), (tx, id) => tx.query.environments.findFirst(query({ where: { id } }))),
+      archiveEnvironment(scopeOf(ctx), localId(args.id, 'Environment'), (tx, id) =>
+        tx.query.environments.findFirst(query({ where: { id } })),
+      ),
   }),
 }));

@@ -40,7 +40,15 @@ async function projectSecretMatrix(ctx: Context, projectId: string) {
         .orderBy(asc(environments.position)),
     ]);
     const valueRows = secretRows.length
-      ? await ctx.db.select().from(secretValues).where(inArray(secretValues.secretId, secretRows.map((s) => s.id)))
+      ? await ctx.db
+          .select()
+          .from(secretValues)
+          .where(
+            inArray(
+              secretValues.secretId,
+              secretRows.map((s) => s.id),
+            ),
+          )
       : [];
     const valueAt = (secretId: string, environmentId: string) =>
       valueRows.find((v) => v.secretId === secretId && v.environmentId === environmentId) ?? null;
@@ -148,7 +156,9 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateSecretInput, required: true }) },
     resolve: (query, _root, args, ctx) => {
       const input = parseInput(UpdateSecretInputSchema, args.input, 'input');
-      return updateSecret(scopeOf(ctx), localId(args.input.id, 'Secret'), input, (tx, id) => tx.query.secrets.findFirst(query({ where: { id } })));
+      return updateSecret(scopeOf(ctx), localId(args.input.id, 'Secret'), input, (tx, id) =>
+        tx.query.secrets.findFirst(query({ where: { id } })),
+      );
     },
   }),
 

@@ -132,7 +132,9 @@ function startPrivatePostgres(port: number): PrivatePostgres {
   }
   const run = (tool: string, args: string[]) => {
     const command = bin ? join(bin, tool) : tool;
-    const r = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8' }) : spawnSync(command, args, { encoding: 'utf8' });
+    const r = asRoot
+      ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8' })
+      : spawnSync(command, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
   };
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
@@ -187,7 +189,11 @@ async function spawnStageplane(databaseUrl: string, jwtSecret: string): Promise<
   // Unset: `all` runs and supervises its own dev server on a free port, state in DATA_DIR.
   delete env.TEMPORAL_ADDRESS;
   delete env.TEMPORAL_PORT;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts'), 'all'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts'), 'all'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let partial = '';
   const onData = (d: Buffer) => {
@@ -297,7 +303,9 @@ function resumingSubscriber(
   const done = (async () => {
     for (let attempt = 0; !abort.signal.aborted; attempt++) {
       const after = received.at(-1)?.seq ?? 0;
-      const why = await subscribeOnce(after, (e) => received.push({ ...e, receivedAt: Date.now() }), abort.signal).catch((error: Error) => `error: ${error.message}`);
+      const why = await subscribeOnce(after, (e) => received.push({ ...e, receivedAt: Date.now() }), abort.signal).catch(
+        (error: Error) => `error: ${error.message}`,
+      );
       if (TERMINAL.has(received.at(-1)?.status ?? '') || abort.signal.aborted) return;
       interruptions.push(why);
       await sleep(Math.min(2000, 250 * 2 ** Math.min(attempt, 3)));
@@ -309,7 +317,13 @@ function resumingSubscriber(
 /** graphql-ws, one connection per attempt; resolves with why the stream ended. */
 function wsSubscriber(wsUrl: string, token: string, id: string): Subscriber {
   return resumingSubscriber('graphql-ws', (after, onEvent, signal) => {
-    const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: true });
+    const client = createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+      lazy: true,
+    });
     return new Promise<string>((resolve) => {
       signal.addEventListener('abort', () => resolve('aborted'), { once: true });
       client.subscribe<{ deploymentEvents: Event }>(
@@ -321,7 +335,11 @@ function wsSubscriber(wsUrl: string, token: string, id: string): Subscriber {
           },
           error: (e) => {
             const close = e as { code?: number; reason?: string };
-            resolve(typeof close?.code === 'number' ? `closed ${close.code} ${close.reason ?? ''}`.trim() : `error: ${JSON.stringify(e).slice(0, 200)}`);
+            resolve(
+              typeof close?.code === 'number'
+                ? `closed ${close.code} ${close.reason ?? ''}`.trim()
+                : `error: ${JSON.stringify(e).slice(0, 200)}`,
+            );
           },
           complete: () => resolve('complete'),
         },
@@ -485,7 +503,9 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
   let t0 = Date.now();
   const mark = (what: string, extra: Partial<TimelineEntry> = {}, at = Date.now()) => {
     timeline.push({ at: at - t0, what, ...extra });
-    progress(`${((at - t0) / 1000).toFixed(1).padStart(6)} s  ${what}${extra.readyz ? `  readyz ${extra.readyz}` : ''}${extra.recovery ? `  (${extra.recovery})` : ''}`);
+    progress(
+      `${((at - t0) / 1000).toFixed(1).padStart(6)} s  ${what}${extra.readyz ? `  readyz ${extra.readyz}` : ''}${extra.recovery ? `  (${extra.recovery})` : ''}`,
+    );
   };
 
   const jwtSecret = randomBytes(24).toString('hex');
@@ -511,8 +531,14 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
 
     // A project whose development environment deploys on push, with slow SIMULATED steps.
     const slug = `drill-${randomBytes(3).toString('hex')}`;
-    const project = (await gql(sp.url, token, `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environment(slug: "development") { id } } }`, { i: { slug, name: 'Fault drill' } }))
-      .createProject;
+    const project = (
+      await gql(
+        sp.url,
+        token,
+        `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environment(slug: "development") { id } } }`,
+        { i: { slug, name: 'Fault drill' } },
+      )
+    ).createProject;
     await gql(sp.url, token, `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
       i: { id: project.environment.id, deployTarget: { provider: 'SIMULATED', stepSeconds } },
     });
@@ -525,7 +551,8 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
     const id = pushed.recordPush.deployments[0].id as string;
     const startedAt = Date.now();
     mark(`deployment started: SIMULATED, ${STEPS.length} steps of ${stepSeconds} s`);
-    const status = async () => (await gql(stageplane.url, token, `query($id: ID!) { deployment(id: $id) { status } }`, { id })).deployment.status as string;
+    const status = async () =>
+      (await gql(stageplane.url, token, `query($id: ID!) { deployment(id: $id) { status } }`, { id })).deployment.status as string;
     const ws = wsSubscriber(sp.wsUrl, token, id);
     const sse = sseSubscriber(sp.url, token, id);
     const cli = cliSubscriber(sp.url, sp.wsUrl, token, id, () => status().catch(() => null));
@@ -548,8 +575,16 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
     const pg200 = await poller.waitFor(pgBack, 200, 60_000);
     report.postgres.to200 = pg200.at - faultAt;
     report.postgres.afterBack = pg200.at - pgBack;
-    mark('readyz 200', { readyz: '200', recovery: `${fmt(report.postgres.to200)} after the stop, ${fmt(report.postgres.afterBack)} after the start` }, pg200.at);
-    check('/readyz answered 503 naming the database while PostgreSQL was down', JSON.stringify(pg503.body).includes('database'), JSON.stringify(pg503.body));
+    mark(
+      'readyz 200',
+      { readyz: '200', recovery: `${fmt(report.postgres.to200)} after the stop, ${fmt(report.postgres.afterBack)} after the start` },
+      pg200.at,
+    );
+    check(
+      '/readyz answered 503 naming the database while PostgreSQL was down',
+      JSON.stringify(pg503.body).includes('database'),
+      JSON.stringify(pg503.body),
+    );
     check('/readyz answered 200 again after PostgreSQL came back', true, `${fmt(report.postgres.to200)} after the stop`);
 
     // (b) The local Temporal dev server is killed; the supervisor starts it again.
@@ -573,7 +608,11 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
       mark(`Temporal dev server answering again (pid ${newPid})`, {}, upAgain.time);
     }
     mark('readyz 200', { readyz: '200', recovery: `${fmt(report.temporal.to200)} after the kill` }, t200.at);
-    check('/readyz answered 503 naming temporal while the dev server was down', JSON.stringify(t503.body).includes('temporal'), JSON.stringify(t503.body));
+    check(
+      '/readyz answered 503 naming temporal while the dev server was down',
+      JSON.stringify(t503.body).includes('temporal'),
+      JSON.stringify(t503.body),
+    );
     check('the supervisor restarted the Temporal dev server', newPid !== pid && !!upAgain, `pid ${pid} -> ${newPid}`);
     check('/readyz answered 200 again after Temporal came back', true, `${fmt(report.temporal.to200)} after the kill`);
 
@@ -581,7 +620,11 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
     const final = await until(
       'the deployment to end',
       async () => {
-        const d = (await gql(stageplane.url, token, `query($id: ID!) { deployment(id: $id) { status events { seq type status step progress } } }`, { id })).deployment;
+        const d = (
+          await gql(stageplane.url, token, `query($id: ID!) { deployment(id: $id) { status events { seq type status step progress } } }`, {
+            id,
+          })
+        ).deployment;
         return TERMINAL.has(d.status) ? (d as { status: string; events: Event[] }) : null;
       },
       STEPS.length * stepSeconds * 1000 + 180_000,
@@ -589,7 +632,11 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
     report.deploymentMs = Date.now() - startedAt;
     mark(`deployment ${final.status}`, {}, Date.now());
     await Promise.race([Promise.all(subscribers.filter((s) => s !== projectFeed).map((s) => s.done)), sleep(30_000)]);
-    await until('projectEvents to catch up', () => projectFeed.received.filter((e) => e.deploymentId === id).length >= final.events.length, 5_000).catch(() => {});
+    await until(
+      'projectEvents to catch up',
+      () => projectFeed.received.filter((e) => e.deploymentId === id).length >= final.events.length,
+      5_000,
+    ).catch(() => {});
     mark('subscribers done');
 
     // Live progress again: the first event the graphql-ws subscriber got after each service was back.
@@ -601,7 +648,11 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
       const next = firstEventAfter(back);
       if (!next) continue;
       fault.eventsAfterBack = next.receivedAt! - back;
-      mark(`first event (#${next.seq} ${next.type} ${next.step ?? ''}) at the subscriber since ${name} was back`.replace('  ', ' '), { recovery: `${fmt(fault.eventsAfterBack)} after it was back` }, next.receivedAt!);
+      mark(
+        `first event (#${next.seq} ${next.type} ${next.step ?? ''}) at the subscriber since ${name} was back`.replace('  ', ' '),
+        { recovery: `${fmt(fault.eventsAfterBack)} after it was back` },
+        next.receivedAt!,
+      );
     }
     timeline.sort((a, b) => a.at - b.at);
 
@@ -626,7 +677,8 @@ export async function runFaultDrill(options: DrillOptions = {}): Promise<DrillRe
     if (sp) {
       // Stageplane's own warnings during the drill, for the operator's eye.
       for (const line of sp.lines.map(parseLog)) {
-        if (line && line.level >= 40 && line.time >= t0) timeline.push({ at: line.time - t0, what: `log ${levelName(line.level)}: ${line.msg}` });
+        if (line && line.level >= 40 && line.time >= t0)
+          timeline.push({ at: line.time - t0, what: `log ${levelName(line.level)}: ${line.msg}` });
       }
       timeline.sort((a, b) => a.at - b.at);
     }
@@ -656,7 +708,11 @@ export function formatReport(report: DrillReport): string {
   const rows = report.timeline.map((e) => [`${(e.at / 1000).toFixed(1)}`, e.what, clip(e.readyz ?? '', 70), e.recovery ?? '']);
   const head = ['t (s)', 'what happened', 'readyz', 'recovery'];
   const width = head.map((h, i) => Math.min(i === 2 ? 70 : 80, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padStart(width[i]!) : c.padEnd(width[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), ''];
   out.push(
     `PostgreSQL: 503 after ${fmt(report.postgres.to503)}, 200 again ${fmt(report.postgres.to200)} after the stop (${fmt(report.postgres.afterBack)} after it was back)`,
@@ -675,7 +731,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, async () => {
       console.error(`${signal}: cleaning up`);
-      for (const cleanup of cleanups) await Promise.resolve().then(cleanup).catch(() => {});
+      for (const cleanup of cleanups)
+        await Promise.resolve()
+          .then(cleanup)
+          .catch(() => {});
       process.exit(130);
     });
   }

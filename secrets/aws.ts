@@ -77,9 +77,7 @@ export class AwsSecretStore implements SecretStore {
   constructor(options: AwsSecretStoreOptions) {
     const prefix = (options.prefix ?? DEFAULT_AWS_SECRET_PREFIX).replace(/^\/+|\/+$/g, '');
     if (!PREFIX_RE.test(prefix) || prefix.length > 256) {
-      throw new ConfigError(
-        'Invalid AWS secret name prefix: use /-separated parts of letters, digits and _+=.@- (at most 256 characters)',
-      );
+      throw new ConfigError('Invalid AWS secret name prefix: use /-separated parts of letters, digits and _+=.@- (at most 256 characters)');
     }
     this.prefix = prefix;
     if (options.client) {
@@ -122,7 +120,9 @@ export class AwsSecretStore implements SecretStore {
         if (errorName(error) !== 'ResourceExistsException') throw awsError('store a value of', what, error);
       }
       try {
-        const put = await this.client.send(new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: token, SecretString: value }));
+        const put = await this.client.send(
+          new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: token, SecretString: value }),
+        );
         return { versionId: put.VersionId ?? token };
       } catch (error) {
         if (errorName(error) !== 'ResourceNotFoundException' || round > 0) throw awsError('store a value of', what, error);

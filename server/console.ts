@@ -148,7 +148,17 @@ export function consoleRoute(options: ConsoleRouteOptions = {}) {
     const isAsset = pathname.startsWith('/assets/');
     const built = isPage || isAsset || pathname.lastIndexOf('/') === 0 ? current() : null;
     if (isPage && !built) {
-      send(req, res, 503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" }, Buffer.from(NOT_BUILT));
+      send(
+        req,
+        res,
+        503,
+        {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+        },
+        Buffer.from(NOT_BUILT),
+      );
       return true;
     }
     if (!built) return false;

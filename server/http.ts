@@ -101,7 +101,9 @@ export function createApp(services: Services): App {
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         res.setHeader('connection', 'close');
-        return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${config.maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+        return sendJson(res, 413, {
+          errors: [{ message: `Request body exceeds ${config.maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }],
+        });
       }
       throw error;
     }
@@ -159,7 +161,12 @@ export function createApp(services: Services): App {
     res.on('finish', () => {
       if (req.url === '/healthz' || req.url === '/readyz') return;
       log.info(
-        { method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 },
+        {
+          method: req.method,
+          path: (req.url ?? '').split('?')[0],
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - start) / 1e6,
+        },
         'request',
       );
     });

@@ -38,7 +38,13 @@ export async function start(mode: Mode, config: Config, log: Logger): Promise<Ru
   }
 }
 
-async function startParts(mode: Mode, config: Config, log: Logger, stops: (() => Promise<void>)[], stopAll: () => Promise<void>): Promise<Running> {
+async function startParts(
+  mode: Mode,
+  config: Config,
+  log: Logger,
+  stops: (() => Promise<void>)[],
+  stopAll: () => Promise<void>,
+): Promise<Running> {
   // The local Temporal dev server (`npm start` without TEMPORAL_ADDRESS) starts first, so its ~1.5 s
   // overlap opening and migrating the database. Stopped last (stops run in reverse).
   const localTemporal =
@@ -63,7 +69,14 @@ async function startParts(mode: Mode, config: Config, log: Logger, stops: (() =>
   // missing AWS_REGION stops the start here with a ConfigError.
   const secrets = await createSecretStore(config, { logger: log });
   stops.push(async () => (secrets as { destroy?: () => void }).destroy?.()); // the AWS client's sockets
-  const services: Services = { config, database, log, metrics, secrets, events: createEventHub({ database, databaseUrl: config.databaseUrl, log, metrics }) };
+  const services: Services = {
+    config,
+    database,
+    log,
+    metrics,
+    secrets,
+    events: createEventHub({ database, databaseUrl: config.databaseUrl, log, metrics }),
+  };
   let app: App | null = null;
   let url: string | null = null;
 

@@ -93,7 +93,12 @@ async function killStale(pidfile: string, log: Logger) {
  * with the same state file, with backoff. Its SQLite state survives, so running workflows go on;
  * the worker and the API's client reconnect by themselves. Only stop() ends it for good.
  */
-export async function startLocalTemporal(options: { dataDir: string; port?: number | undefined; namespace: string; log: Logger }): Promise<LocalTemporal> {
+export async function startLocalTemporal(options: {
+  dataDir: string;
+  port?: number | undefined;
+  namespace: string;
+  log: Logger;
+}): Promise<LocalTemporal> {
   const { log } = options;
   const bin = await provisionTemporalCli(log);
   mkdirSync(options.dataDir, { recursive: true });

@@ -83,7 +83,10 @@ export function pushWebhookRoute(services: Services) {
       send(res, 202, { release: result.releaseId, deployments: result.deploymentIds });
     } catch (error) {
       if (error instanceof AppError) {
-        send(res, error.code === 'BAD_USER_INPUT' ? 400 : error.code === 'NOT_FOUND' ? 404 : 409, { error: error.message, code: error.code });
+        send(res, error.code === 'BAD_USER_INPUT' ? 400 : error.code === 'NOT_FOUND' ? 404 : 409, {
+          error: error.message,
+          code: error.code,
+        });
       } else throw error;
     }
     return true;

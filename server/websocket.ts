@@ -126,7 +126,9 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
           // Syntax errors and the token limit (graphql-armor hooks parse) fail the operation, not the
           // socket; like every request refusal, with BAD_USER_INPUT (server/error-codes.ts).
           return withRequestErrorCodes([
-            error instanceof GraphQLError ? error : new GraphQLError('Could not parse the query', { extensions: { code: 'BAD_USER_INPUT' } }),
+            error instanceof GraphQLError
+              ? error
+              : new GraphQLError('Could not parse the query', { extensions: { code: 'BAD_USER_INPUT' } }),
           ]);
         }
         let errors: readonly GraphQLError[];

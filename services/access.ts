@@ -23,7 +23,13 @@ export function createApiToken(scope: Scope, input: CreateApiTokenInput): Promis
     const token = API_TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const [row] = await tx
       .insert(apiTokens)
-      .values({ name: input.name, roles: input.roles, tokenHash: hashToken(token), createdBy: scope.actor.subject, expiresAt: input.expiresAt ?? null })
+      .values({
+        name: input.name,
+        roles: input.roles,
+        tokenHash: hashToken(token),
+        createdBy: scope.actor.subject,
+        expiresAt: input.expiresAt ?? null,
+      })
       .returning();
     return {
       result: { token, apiToken: row! },
@@ -45,8 +51,14 @@ export function revokeApiToken(scope: Scope, id: string, label: string = id): Pr
 }
 
 /** Who an API token (the bearer string) stands for, or why it stands for no one. */
-export async function principalOfApiToken(db: Queryable, token: string): Promise<{ principal: Principal; error: null } | { principal: null; error: string }> {
-  const [row] = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, hashToken(token)));
+export async function principalOfApiToken(
+  db: Queryable,
+  token: string,
+): Promise<{ principal: Principal; error: null } | { principal: null; error: string }> {
+  const [row] = await db
+    .select()
+    .from(apiTokens)
+    .where(eq(apiTokens.tokenHash, hashToken(token)));
   if (!row) return { principal: null, error: 'Token is invalid' };
   if (row.revokedAt) return { principal: null, error: 'Token has been revoked' };
   if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return { principal: null, error: 'Token has expired' };

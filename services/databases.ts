@@ -20,7 +20,10 @@ export function createDatabaseConnection<R = string>(
     scope,
     async (tx) => {
       assertAuthorized('createDatabaseConnection', scope.actor);
-      const [row] = await tx.insert(databaseConnections).values({ projectId, name: input.name, type: input.type ?? 'POSTGRES' }).returning();
+      const [row] = await tx
+        .insert(databaseConnections)
+        .values({ projectId, name: input.name, type: input.type ?? 'POSTGRES' })
+        .returning();
       return { result: row!.id, audit: { projectId, action: 'database.create', targetId: row!.id, detail: { name: input.name } } };
     },
     readBack,

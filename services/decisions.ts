@@ -31,13 +31,19 @@ async function loadForDecision(db: Queryable, deploymentId: string) {
  * quorum already reached, a second decision by the same person, ...). The status read here is
  * the one clients see, and the workflow is ready to act on it from the deployment's first moment.
  */
-export async function decideOnDeployment(scope: Scope, deploymentId: string, decision: ApprovalDecision, comment: string | null): Promise<void> {
+export async function decideOnDeployment(
+  scope: Scope,
+  deploymentId: string,
+  decision: ApprovalDecision,
+  comment: string | null,
+): Promise<void> {
   const { d, env, decidedBy } = await loadForDecision(scope.db, deploymentId);
   assertAuthorized(decision === 'APPROVE' ? 'approveDeployment' : 'rejectDeployment', scope.actor, {
     environment: env,
     deployment: { requestedBy: d.requestedBy, alreadyDecidedBy: decidedBy },
   });
-  if (d.status !== 'PENDING_APPROVAL') throw preconditionFailed(`The deployment is ${d.status}: already decided or not waiting for approval`);
+  if (d.status !== 'PENDING_APPROVAL')
+    throw preconditionFailed(`The deployment is ${d.status}: already decided or not waiting for approval`);
   await sendDecision(workflowsOf(scope.services), d.id, decision, { subject: scope.actor.subject, roles: scope.actor.roles, comment });
 }
 

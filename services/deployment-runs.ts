@@ -94,7 +94,8 @@ export function deploymentRuns(db: Database) {
     return updated!;
   }
 
-  const apply = (id: string, happening: Happening, r: Record) => db.transaction(async (tx) => applyIn(tx, await lockDeployment(tx, id), happening, r));
+  const apply = (id: string, happening: Happening, r: Record) =>
+    db.transaction(async (tx) => applyIn(tx, await lockDeployment(tx, id), happening, r));
 
   async function countApprovals(tx: Transaction, id: string) {
     const [row] = await tx
@@ -148,10 +149,12 @@ export function deploymentRuns(db: Database) {
           .where(and(eq(approvals.deploymentId, id), eq(approvals.approver, input.subject), isNull(approvals.invalidatedAt)));
         const decision =
           existing ??
-          (await tx
-            .insert(approvals)
-            .values({ deploymentId: id, approver: input.subject, decision: input.decision, comment: input.comment })
-            .returning())[0]!;
+          (
+            await tx
+              .insert(approvals)
+              .values({ deploymentId: id, approver: input.subject, decision: input.decision, comment: input.comment })
+              .returning()
+          )[0]!;
         const n = await countApprovals(tx, id);
         const happening: Happening =
           decision.decision === 'REJECT' ? { kind: 'reject' } : { kind: 'approve', approvalsAfter: n, required: input.required };
@@ -188,21 +191,30 @@ export function deploymentRuns(db: Database) {
           .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)))
           .returning({ id: approvals.id });
         const snapshot = buildSnapshot(current, new Date());
-        const updated = await applyIn(tx, d, { kind: 'invalidate-approvals' }, {
-          key: `repin:${snapshot.digest}`,
-          message: `The configuration of the target changed (settings v${current.settingsVersion}); ${voided.length} approval(s) voided, approval starts over`,
-          set: () => ({ snapshot }),
-        });
+        const updated = await applyIn(
+          tx,
+          d,
+          { kind: 'invalidate-approvals' },
+          {
+            key: `repin:${snapshot.digest}`,
+            message: `The configuration of the target changed (settings v${current.settingsVersion}); ${voided.length} approval(s) voided, approval starts over`,
+            set: () => ({ snapshot }),
+          },
+        );
         return { status: updated.status, invalidated: true };
       });
     },
 
     async expire(id: string) {
-      const d = await apply(id, { kind: 'expire' }, {
-        key: 'expired',
-        message: 'Not enough approvals before the approval timeout',
-        set: () => ({ finishedAt: new Date(), error: 'Approval timed out' }),
-      });
+      const d = await apply(
+        id,
+        { kind: 'expire' },
+        {
+          key: 'expired',
+          message: 'Not enough approvals before the approval timeout',
+          set: () => ({ finishedAt: new Date(), error: 'Approval timed out' }),
+        },
+      );
       return { status: d.status };
     },
 
@@ -213,7 +225,10 @@ export function deploymentRuns(db: Database) {
 
     /** Joins the environment's queue: the first time the deployment asks for the lease. */
     async joinQueue(id: string): Promise<void> {
-      await db.update(deployments).set({ queuedAt: sql`coalesce(${deployments.queuedAt}, now())` }).where(eq(deployments.id, id));
+      await db
+        .update(deployments)
+        .set({ queuedAt: sql`coalesce(${deployments.queuedAt}, now())` })
+        .where(eq(deployments.id, id));
     },
 
     /**
@@ -230,52 +245,62 @@ export function deploymentRuns(db: Database) {
      */
     async tryStart(id: string): Promise<LeaseAttempt> {
       return db.transaction(async (tx) => {
-      const d = await lockDeployment(tx, id);
-      if (isTerminal(d.status)) return { outcome: 'blocked' as const, status: d.status };
-      if (d.status === 'RUNNING') return { outcome: 'started' as const, status: d.status };
-      // The environment row lock serialises lease decisions of one environment.
-      const [env] = await tx.select().from(environments).where(eq(environments.id, d.environmentId)).for('update');
-      const report = policyReportFor(await loadProjectConfiguration(tx, d.projectId), d.environmentId);
-      const failed = failedErrorChecks(report);
-      if (failed.length > 0) {
-        const message = `Blocked by failed policy checks: ${failed.join(', ')}`;
-        const f = await applyIn(tx, d, { kind: 'fail' }, { key: 'finish', message, set: () => ({ finishedAt: new Date(), error: message }) });
-        return { outcome: 'blocked' as const, status: f.status };
-      }
-      const [ahead] = await tx
-        .select({ id: deployments.id, status: deployments.status })
-        .from(deployments)
-        .where(
-          and(
-            eq(deployments.environmentId, d.environmentId),
-            ne(deployments.id, id),
-            or(
-              eq(deployments.status, 'RUNNING'),
-              and(
-                isNotNull(deployments.queuedAt),
-                inArray(deployments.status, ['QUEUED', 'WAITING']),
-                or(lt(deployments.createdAt, d.createdAt), and(eq(deployments.createdAt, d.createdAt), lt(deployments.id, id))),
+        const d = await lockDeployment(tx, id);
+        if (isTerminal(d.status)) return { outcome: 'blocked' as const, status: d.status };
+        if (d.status === 'RUNNING') return { outcome: 'started' as const, status: d.status };
+        // The environment row lock serialises lease decisions of one environment.
+        const [env] = await tx.select().from(environments).where(eq(environments.id, d.environmentId)).for('update');
+        const report = policyReportFor(await loadProjectConfiguration(tx, d.projectId), d.environmentId);
+        const failed = failedErrorChecks(report);
+        if (failed.length > 0) {
+          const message = `Blocked by failed policy checks: ${failed.join(', ')}`;
+          const f = await applyIn(
+            tx,
+            d,
+            { kind: 'fail' },
+            { key: 'finish', message, set: () => ({ finishedAt: new Date(), error: message }) },
+          );
+          return { outcome: 'blocked' as const, status: f.status };
+        }
+        const [ahead] = await tx
+          .select({ id: deployments.id, status: deployments.status })
+          .from(deployments)
+          .where(
+            and(
+              eq(deployments.environmentId, d.environmentId),
+              ne(deployments.id, id),
+              or(
+                eq(deployments.status, 'RUNNING'),
+                and(
+                  isNotNull(deployments.queuedAt),
+                  inArray(deployments.status, ['QUEUED', 'WAITING']),
+                  or(lt(deployments.createdAt, d.createdAt), and(eq(deployments.createdAt, d.createdAt), lt(deployments.id, id))),
+                ),
               ),
             ),
-          ),
-        )
-        .limit(1);
-      if (env!.frozen || ahead) {
-        if (d.status !== 'WAITING') {
-          await applyIn(tx, d, { kind: 'wait' }, {
-            key: `queue-wait:${d.lastSeq}`,
-            message: env!.frozen ? 'The environment is frozen' : 'Queued behind another deployment of the environment',
-          });
+          )
+          .limit(1);
+        if (env!.frozen || ahead) {
+          if (d.status !== 'WAITING') {
+            await applyIn(
+              tx,
+              d,
+              { kind: 'wait' },
+              {
+                key: `queue-wait:${d.lastSeq}`,
+                message: env!.frozen ? 'The environment is frozen' : 'Queued behind another deployment of the environment',
+              },
+            );
+          }
+          return null;
         }
-        return null;
-      }
-      const steps: DeploymentStep[] =
-        env!.deployTarget.provider === 'SIMULATED'
-          ? SIMULATED_STEPS.map((name) => ({ name, status: 'PENDING', progress: 0, startedAt: null, finishedAt: null }))
-          : [];
-      const started = await applyIn(tx, d, { kind: 'start' }, { key: 'started', set: () => ({ startedAt: new Date(), steps }) });
-      return { outcome: 'started' as const, status: started.status };
-    });
+        const steps: DeploymentStep[] =
+          env!.deployTarget.provider === 'SIMULATED'
+            ? SIMULATED_STEPS.map((name) => ({ name, status: 'PENDING', progress: 0, startedAt: null, finishedAt: null }))
+            : [];
+        const started = await applyIn(tx, d, { kind: 'start' }, { key: 'started', set: () => ({ startedAt: new Date(), steps }) });
+        return { outcome: 'started' as const, status: started.status };
+      });
     },
 
     /** Seconds per SIMULATED step of the deployment's target. */
@@ -289,7 +314,11 @@ export function deploymentRuns(db: Database) {
     },
 
     /** A SIMULATED step's events: started, progress tick `tick` of SIMULATED_TICKS, succeeded. Each once. */
-    async recordStep(id: string, index: number, what: { kind: 'started' } | { kind: 'progress'; tick: number } | { kind: 'succeeded' }): Promise<void> {
+    async recordStep(
+      id: string,
+      index: number,
+      what: { kind: 'started' } | { kind: 'progress'; tick: number } | { kind: 'succeeded' },
+    ): Promise<void> {
       const name = SIMULATED_STEPS[index]!;
       const total = SIMULATED_STEPS.length;
       const setStep = (patch: Partial<DeploymentStep>, overall?: number) => (d: DeploymentRow) => ({
@@ -297,22 +326,39 @@ export function deploymentRuns(db: Database) {
         ...(overall !== undefined ? { progress: overall } : {}),
       });
       if (what.kind === 'started') {
-        await apply(id, { kind: 'step-started' }, { key: `step:${index}:started`, step: name, progress: 0, set: setStep({ status: 'RUNNING', startedAt: new Date().toISOString() }) });
+        await apply(
+          id,
+          { kind: 'step-started' },
+          {
+            key: `step:${index}:started`,
+            step: name,
+            progress: 0,
+            set: setStep({ status: 'RUNNING', startedAt: new Date().toISOString() }),
+          },
+        );
       } else if (what.kind === 'progress') {
         const stepProgress = what.tick / SIMULATED_TICKS;
-        await apply(id, { kind: 'step-progress' }, {
-          key: `step:${index}:progress:${what.tick}`,
-          step: name,
-          progress: stepProgress,
-          set: setStep({ progress: stepProgress }, Math.min(1, (index + stepProgress) / total)),
-        });
+        await apply(
+          id,
+          { kind: 'step-progress' },
+          {
+            key: `step:${index}:progress:${what.tick}`,
+            step: name,
+            progress: stepProgress,
+            set: setStep({ progress: stepProgress }, Math.min(1, (index + stepProgress) / total)),
+          },
+        );
       } else {
-        await apply(id, { kind: 'step-succeeded' }, {
-          key: `step:${index}:succeeded`,
-          step: name,
-          progress: 1,
-          set: setStep({ status: 'SUCCEEDED', progress: 1, finishedAt: new Date().toISOString() }, (index + 1) / total),
-        });
+        await apply(
+          id,
+          { kind: 'step-succeeded' },
+          {
+            key: `step:${index}:succeeded`,
+            step: name,
+            progress: 1,
+            set: setStep({ status: 'SUCCEEDED', progress: 1, finishedAt: new Date().toISOString() }, (index + 1) / total),
+          },
+        );
       }
     },
 
@@ -338,7 +384,11 @@ export function deploymentRuns(db: Database) {
     },
 
     async recordWebhookDelivered(id: string, httpStatus: number): Promise<void> {
-      await apply(id, { kind: 'log' }, { key: 'webhook:delivered', message: `Webhook delivered to the deploy target (HTTP ${httpStatus})` });
+      await apply(
+        id,
+        { kind: 'log' },
+        { key: 'webhook:delivered', message: `Webhook delivered to the deploy target (HTTP ${httpStatus})` },
+      );
     },
 
     async finish(id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) {
@@ -349,24 +399,37 @@ export function deploymentRuns(db: Database) {
         const closeSteps = (steps: DeploymentStep[]) =>
           steps.map((s) =>
             s.status === 'RUNNING' || s.status === 'PENDING'
-              ? { ...s, status: (input.outcome === 'FAILED' && s.status === 'RUNNING' ? 'FAILED' : 'SKIPPED') as DeploymentStep['status'], finishedAt: new Date().toISOString() }
+              ? {
+                  ...s,
+                  status: (input.outcome === 'FAILED' && s.status === 'RUNNING' ? 'FAILED' : 'SKIPPED') as DeploymentStep['status'],
+                  finishedAt: new Date().toISOString(),
+                }
               : s,
           );
-        const message =
-          input.outcome === 'CANCELLED' ? `Cancelled${input.actor ? ` by ${input.actor}` : ''}` : input.message;
-        const updated = await applyIn(tx, d, { kind }, {
-          key: 'finish',
-          message,
-          set: (row) => ({
-            finishedAt: new Date(),
-            steps: closeSteps(row.steps),
-            ...(input.outcome === 'SUCCEEDED' ? { progress: 1 } : {}),
-            ...(input.outcome === 'FAILED' ? { error: input.message ?? 'Failed' } : {}),
-            ...(input.outcome === 'CANCELLED' ? { error: message } : {}),
-          }),
-        });
+        const message = input.outcome === 'CANCELLED' ? `Cancelled${input.actor ? ` by ${input.actor}` : ''}` : input.message;
+        const updated = await applyIn(
+          tx,
+          d,
+          { kind },
+          {
+            key: 'finish',
+            message,
+            set: (row) => ({
+              finishedAt: new Date(),
+              steps: closeSteps(row.steps),
+              ...(input.outcome === 'SUCCEEDED' ? { progress: 1 } : {}),
+              ...(input.outcome === 'FAILED' ? { error: input.message ?? 'Failed' } : {}),
+              ...(input.outcome === 'CANCELLED' ? { error: message } : {}),
+            }),
+          },
+        );
         if (input.outcome === 'CANCELLED' && input.actor) {
-          await recordAudit(tx, input.actor, { projectId: d.projectId, action: 'deployment.cancel', targetId: id, detail: { from: d.status } });
+          await recordAudit(tx, input.actor, {
+            projectId: d.projectId,
+            action: 'deployment.cancel',
+            targetId: id,
+            detail: { from: d.status },
+          });
         }
         return { status: updated.status };
       });

@@ -69,13 +69,22 @@ async function createDeployment(
     snapshot,
     workflowId: workflowIdFor(id),
   });
-  await appendDeploymentEvent(tx, id, { type: 'CREATED', status: 'QUEUED', message: `${input.kind} requested by ${input.requestedBy}`, idempotencyKey: 'created' });
+  await appendDeploymentEvent(tx, id, {
+    type: 'CREATED',
+    status: 'QUEUED',
+    message: `${input.kind} requested by ${input.requestedBy}`,
+    idempotencyKey: 'created',
+  });
   if (status === 'PENDING_APPROVAL') {
     // The same event, with the same key, that the workflow's requestApproval used to record.
     await appendDeploymentEvent(tx, id, { type: 'APPROVAL_REQUESTED', status, idempotencyKey: 'approval-requested' });
   }
   try {
-    await startDeploymentWorkflow(workflowsOf(services), id, { status, requestedBy: input.requestedBy, preventSelfApproval: input.env.policy.preventSelfApproval });
+    await startDeploymentWorkflow(workflowsOf(services), id, {
+      status,
+      requestedBy: input.requestedBy,
+      preventSelfApproval: input.env.policy.preventSelfApproval,
+    });
   } catch (error) {
     if (error instanceof AppError) throw error;
     services.log.error({ err: error }, 'could not start a deployment workflow');
@@ -85,7 +94,11 @@ async function createDeployment(
 }
 
 /** recordPush and the push webhook: the release, and a PUSH deployment per matching environment. */
-export function recordPush(scope: Scope, projectId: string, input: RecordPushInput): Promise<{ releaseId: string; deploymentIds: string[] }> {
+export function recordPush(
+  scope: Scope,
+  projectId: string,
+  input: RecordPushInput,
+): Promise<{ releaseId: string; deploymentIds: string[] }> {
   return transact(scope, async (tx) => {
     assertAuthorized('recordPush', scope.actor);
     const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
@@ -101,8 +114,16 @@ export function recordPush(scope: Scope, projectId: string, input: RecordPushInp
         author: input.author ?? null,
       })
       .onConflictDoNothing({ target: [releases.projectId, releases.commitSha] });
-    const [release] = await tx.select().from(releases).where(and(eq(releases.projectId, projectId), eq(releases.commitSha, input.commitSha)));
-    const envs = await tx.select().from(environments).where(eq(environments.projectId, projectId)).orderBy(asc(environments.position)).for('update');
+    const [release] = await tx
+      .select()
+      .from(releases)
+      .where(and(eq(releases.projectId, projectId), eq(releases.commitSha, input.commitSha)));
+    const envs = await tx
+      .select()
+      .from(environments)
+      .where(eq(environments.projectId, projectId))
+      .orderBy(asc(environments.position))
+      .for('update');
     // A push of a commit already pushed (a redelivered webhook, a re-run CI job) starts nothing
     // new: each environment keeps the PUSH deployment the first push made.
     const earlier = await tx
@@ -114,7 +135,13 @@ export function recordPush(scope: Scope, projectId: string, input: RecordPushInp
       const existing = earlier.find((d) => d.environmentId === env.id);
       deploymentIds.push(
         existing?.id ??
-          (await createDeployment(scope.services, tx, { env, releaseId: release!.id, kind: 'PUSH', requestedBy: scope.actor.subject, sourceEnvironmentId: null })),
+          (await createDeployment(scope.services, tx, {
+            env,
+            releaseId: release!.id,
+            kind: 'PUSH',
+            requestedBy: scope.actor.subject,
+            sourceEnvironmentId: null,
+          })),
       );
     }
     return {
@@ -130,7 +157,10 @@ export function recordPush(scope: Scope, projectId: string, input: RecordPushInp
 }
 
 async function releaseOf(tx: Queryable, releaseId: string, projectId: string): Promise<ReleaseRow> {
-  const [release] = await tx.select().from(releases).where(and(eq(releases.id, releaseId), eq(releases.projectId, projectId)));
+  const [release] = await tx
+    .select()
+    .from(releases)
+    .where(and(eq(releases.id, releaseId), eq(releases.projectId, projectId)));
   if (!release) throw notFound(`No Release with id ${JSON.stringify(publicId('Release', releaseId))} in this project`);
   return release;
 }
@@ -179,15 +209,34 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
       assertAuthorized('deploy', scope.actor, { environment: env });
       const release = await releaseOf(tx, releaseId, env.projectId);
       await assertDeployable(tx, env);
-      const id = await createDeployment(scope.services, tx, { env, releaseId: release.id, kind: 'MANUAL', requestedBy: scope.actor.subject, sourceEnvironmentId: null });
-      return { result: id, audit: { projectId: env.projectId, action: 'deployment.create', targetId: id, detail: { environment: env.slug, version: release.version, kind: 'MANUAL' } } };
+      const id = await createDeployment(scope.services, tx, {
+        env,
+        releaseId: release.id,
+        kind: 'MANUAL',
+        requestedBy: scope.actor.subject,
+        sourceEnvironmentId: null,
+      });
+      return {
+        result: id,
+        audit: {
+          projectId: env.projectId,
+          action: 'deployment.create',
+          targetId: id,
+          detail: { environment: env.slug, version: release.version, kind: 'MANUAL' },
+        },
+      };
     },
     readBack,
   ) as Promise<R>;
 }
 
 /** promote: into `environmentId`, the release (by default the current one) of the environment it promotes from. */
-export function promote<R = string>(scope: Scope, environmentId: string, releaseId: string | null, readBack?: ReadBack<string, R>): Promise<R> {
+export function promote<R = string>(
+  scope: Scope,
+  environmentId: string,
+  releaseId: string | null,
+  readBack?: ReadBack<string, R>,
+): Promise<R> {
   return transact(
     scope,
     async (tx) => {
@@ -200,15 +249,29 @@ export function promote<R = string>(scope: Scope, environmentId: string, release
         notThere: `Nothing to promote: that release has no SUCCEEDED deployment in ${source!.slug}`,
       });
       await assertDeployable(tx, env);
-      const id = await createDeployment(scope.services, tx, { env, releaseId: chosen, kind: 'PROMOTION', requestedBy: scope.actor.subject, sourceEnvironmentId: source!.id });
-      return { result: id, audit: { projectId: env.projectId, action: 'deployment.promote', targetId: id, detail: { from: source!.slug, to: env.slug } } };
+      const id = await createDeployment(scope.services, tx, {
+        env,
+        releaseId: chosen,
+        kind: 'PROMOTION',
+        requestedBy: scope.actor.subject,
+        sourceEnvironmentId: source!.id,
+      });
+      return {
+        result: id,
+        audit: { projectId: env.projectId, action: 'deployment.promote', targetId: id, detail: { from: source!.slug, to: env.slug } },
+      };
     },
     readBack,
   ) as Promise<R>;
 }
 
 /** rollback: the environment back to a release that succeeded there (by default the one before the current one). */
-export function rollback<R = string>(scope: Scope, environmentId: string, releaseId: string | null, readBack?: ReadBack<string, R>): Promise<R> {
+export function rollback<R = string>(
+  scope: Scope,
+  environmentId: string,
+  releaseId: string | null,
+  readBack?: ReadBack<string, R>,
+): Promise<R> {
   return transact(
     scope,
     async (tx) => {
@@ -219,8 +282,17 @@ export function rollback<R = string>(scope: Scope, environmentId: string, releas
         notThere: `Nothing to roll back to: that release never succeeded in ${env.slug}`,
       });
       await assertDeployable(tx, env);
-      const id = await createDeployment(scope.services, tx, { env, releaseId: chosen, kind: 'ROLLBACK', requestedBy: scope.actor.subject, sourceEnvironmentId: null });
-      return { result: id, audit: { projectId: env.projectId, action: 'deployment.rollback', targetId: id, detail: { environment: env.slug } } };
+      const id = await createDeployment(scope.services, tx, {
+        env,
+        releaseId: chosen,
+        kind: 'ROLLBACK',
+        requestedBy: scope.actor.subject,
+        sourceEnvironmentId: null,
+      });
+      return {
+        result: id,
+        audit: { projectId: env.projectId, action: 'deployment.rollback', targetId: id, detail: { environment: env.slug } },
+      };
     },
     readBack,
   ) as Promise<R>;
@@ -260,20 +332,48 @@ export function reportDeploymentStatus<R = string>(
         };
         const steps = existing ? d.steps.map((s) => (s.name === input.step ? step : s)) : [...d.steps, step];
         const overall = steps.length ? steps.reduce((a, s) => a + s.progress, 0) / steps.length : 0;
-        await tx.update(deployments).set({ steps, progress: Math.min(1, overall) }).where(eq(deployments.id, deploymentId));
-        const type = input.status === 'SUCCEEDED' ? 'STEP_SUCCEEDED' : input.status === 'FAILED' ? 'STEP_FAILED' : existing ? 'STEP_PROGRESS' : 'STEP_STARTED';
-        await appendDeploymentEvent(tx, deploymentId, { type, status: 'RUNNING', step: input.step, progress, message: input.message ?? null });
+        await tx
+          .update(deployments)
+          .set({ steps, progress: Math.min(1, overall) })
+          .where(eq(deployments.id, deploymentId));
+        const type =
+          input.status === 'SUCCEEDED'
+            ? 'STEP_SUCCEEDED'
+            : input.status === 'FAILED'
+              ? 'STEP_FAILED'
+              : existing
+                ? 'STEP_PROGRESS'
+                : 'STEP_STARTED';
+        await appendDeploymentEvent(tx, deploymentId, {
+          type,
+          status: 'RUNNING',
+          step: input.step,
+          progress,
+          message: input.message ?? null,
+        });
       } else if (!ends) {
-        await appendDeploymentEvent(tx, deploymentId, { type: 'LOG', status: 'RUNNING', progress: input.progress ?? null, message: input.message ?? `Reported ${input.status}` });
+        await appendDeploymentEvent(tx, deploymentId, {
+          type: 'LOG',
+          status: 'RUNNING',
+          progress: input.progress ?? null,
+          message: input.message ?? `Reported ${input.status}`,
+        });
       }
       if (ends) {
         const outcome = { status: input.status as 'SUCCEEDED' | 'FAILED', message: input.message ?? null };
         const workflows = workflowsOf(scope.services);
-        after.add('tell the workflow what the deploy target reported', () => reportWebhookOutcome(workflows, deploymentId, outcome), { deploymentId });
+        after.add('tell the workflow what the deploy target reported', () => reportWebhookOutcome(workflows, deploymentId, outcome), {
+          deploymentId,
+        });
       }
       return {
         result: deploymentId,
-        audit: { projectId: d.projectId, action: 'deployment.report', targetId: deploymentId, detail: { step: input.step ?? null, status: input.status } },
+        audit: {
+          projectId: d.projectId,
+          action: 'deployment.report',
+          targetId: deploymentId,
+          detail: { step: input.step ?? null, status: input.status },
+        },
       };
     },
     readBack,

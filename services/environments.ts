@@ -50,7 +50,9 @@ export function assertNotArchived(env: EnvironmentRow) {
  * lost notice cannot let stale approvals through.
  */
 export function afterConfigChange(after: AfterCommit, services: ServiceDeps, db: Database, environmentId: string) {
-  after.add('tell deployments that the configuration changed', () => signalConfigChanged(services.workflows, db, environmentId), { environmentId });
+  after.add('tell deployments that the configuration changed', () => signalConfigChanged(services.workflows, db, environmentId), {
+    environmentId,
+  });
 }
 
 export function createEnvironment<R = string>(
@@ -98,7 +100,12 @@ export function createEnvironment<R = string>(
           projectId,
           action: 'environment.create',
           targetId: row!.id,
-          detail: { slug: input.slug, type: input.type, promotesFrom: upstream?.slug ?? null, copySettingsFrom: input.copySettingsFrom ?? null },
+          detail: {
+            slug: input.slug,
+            type: input.type,
+            promotesFrom: upstream?.slug ?? null,
+            copySettingsFrom: input.copySettingsFrom ?? null,
+          },
         },
       };
     },
@@ -106,7 +113,12 @@ export function createEnvironment<R = string>(
   ) as Promise<R>;
 }
 
-export function updateEnvironment<R = string>(scope: Scope, id: string, input: UpdateEnvironmentInput, readBack?: ReadBack<string, R>): Promise<R> {
+export function updateEnvironment<R = string>(
+  scope: Scope,
+  id: string,
+  input: UpdateEnvironmentInput,
+  readBack?: ReadBack<string, R>,
+): Promise<R> {
   return transact(
     scope,
     async (tx) => {
@@ -174,12 +186,16 @@ export function updateEnvironmentSettings<R = string>(
         );
       }
       const next = applySettingsPatch(env.settings, input.patch);
-      const changed = (Object.keys(next) as (keyof EnvironmentSettings)[]).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(env.settings[k]));
+      const changed = (Object.keys(next) as (keyof EnvironmentSettings)[]).filter(
+        (k) => JSON.stringify(next[k]) !== JSON.stringify(env.settings[k]),
+      );
       let version = env.settingsVersion;
       if (changed.length > 0) {
         version += 1;
         await tx.update(environments).set({ settings: next, settingsVersion: version }).where(eq(environments.id, env.id));
-        await tx.insert(environmentSettingsVersions).values({ environmentId: env.id, version, settings: next, changedBy: scope.actor.subject });
+        await tx
+          .insert(environmentSettingsVersions)
+          .values({ environmentId: env.id, version, settings: next, changedBy: scope.actor.subject });
       }
       afterConfigChange(after, scope.services, scope.db, env.id);
       return {
@@ -208,10 +224,15 @@ export function archiveEnvironment<R = string>(scope: Scope, id: string, readBac
         .from(environments)
         .where(and(eq(environments.promotesFromId, env.id), isNull(environments.archivedAt)));
       if (downstream.length > 0) {
-        throw preconditionFailed(`${downstream.map((d) => d.slug).join(', ')} promote${downstream.length === 1 ? 's' : ''} from ${env.slug}; change that first`);
+        throw preconditionFailed(
+          `${downstream.map((d) => d.slug).join(', ')} promote${downstream.length === 1 ? 's' : ''} from ${env.slug}; change that first`,
+        );
       }
       await tx.update(environments).set({ archivedAt: new Date() }).where(eq(environments.id, env.id));
-      return { result: env.id, audit: { projectId: env.projectId, action: 'environment.archive', targetId: env.id, detail: { slug: env.slug } } };
+      return {
+        result: env.id,
+        audit: { projectId: env.projectId, action: 'environment.archive', targetId: env.id, detail: { slug: env.slug } },
+      };
     },
     readBack,
   ) as Promise<R>;

@@ -33,7 +33,9 @@ export function createProject<R = string>(scope: Scope, input: CreateProjectInpu
             })
             .returning({ id: environments.id });
           idsBySlug.set(env.slug, row!.id);
-          await tx.insert(environmentSettingsVersions).values({ environmentId: row!.id, version: 1, settings, changedBy: scope.actor.subject });
+          await tx
+            .insert(environmentSettingsVersions)
+            .values({ environmentId: row!.id, version: 1, settings, changedBy: scope.actor.subject });
           created.push(env.slug);
         }
       }

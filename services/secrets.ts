@@ -4,7 +4,15 @@
 // revealSecretValue's answer (ADMIN only, and every call audited in its own transaction).
 import { and, eq, sql } from 'drizzle-orm';
 import type { Transaction } from '../db/client.ts';
-import { environments, projects, secrets, secretValues, type EnvironmentRow, type SecretRow, type SecretValueRow } from '../db/schema/index.ts';
+import {
+  environments,
+  projects,
+  secrets,
+  secretValues,
+  type EnvironmentRow,
+  type SecretRow,
+  type SecretValueRow,
+} from '../db/schema/index.ts';
 import { badInput, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
@@ -58,7 +66,12 @@ const metadataOf = (target: SecretValueTarget, value: SecretValueRow): SecretVal
   value,
 });
 
-export function createSecret<R = string>(scope: Scope, projectId: string, input: CreateSecretInput, readBack?: ReadBack<string, R>): Promise<R> {
+export function createSecret<R = string>(
+  scope: Scope,
+  projectId: string,
+  input: CreateSecretInput,
+  readBack?: ReadBack<string, R>,
+): Promise<R> {
   return transact(
     scope,
     async (tx) => {
@@ -87,7 +100,12 @@ export function createSecret<R = string>(scope: Scope, projectId: string, input:
   ) as Promise<R>;
 }
 
-export function updateSecret<R = string>(scope: Scope, secretId: string, input: UpdateSecretInput, readBack?: ReadBack<string, R>): Promise<R> {
+export function updateSecret<R = string>(
+  scope: Scope,
+  secretId: string,
+  input: UpdateSecretInput,
+  readBack?: ReadBack<string, R>,
+): Promise<R> {
   return transact(
     scope,
     async (tx) => {
@@ -116,7 +134,12 @@ export function updateSecret<R = string>(scope: Scope, secretId: string, input: 
       }
       return {
         result: existing.id,
-        audit: { projectId: existing.projectId, action: 'secret.update', targetId: existing.id, detail: { name: existing.name, changed: Object.keys(changes).sort() } },
+        audit: {
+          projectId: existing.projectId,
+          action: 'secret.update',
+          targetId: existing.id,
+          detail: { name: existing.name, changed: Object.keys(changes).sort() },
+        },
       };
     },
     readBack,
@@ -160,7 +183,10 @@ export async function deleteSecret(scope: Scope, secretId: string): Promise<void
     await tx.delete(secrets).where(eq(secrets.id, existing.id));
     // The secret leaves every snapshot of the project's active environments.
     for (const e of envRows.filter((e) => e.archivedAt === null)) afterConfigChange(after, scope.services, scope.db, e.id);
-    return { result: undefined, audit: { projectId: existing.projectId, action: 'secret.delete', targetId: existing.id, detail: { name: existing.name } } };
+    return {
+      result: undefined,
+      audit: { projectId: existing.projectId, action: 'secret.delete', targetId: existing.id, detail: { name: existing.name } },
+    };
   });
 }
 
@@ -181,7 +207,12 @@ export function setSecretValue(scope: Scope, secretId: string, input: SetSecretV
           projectId: target.secret.projectId,
           action: 'secret.value.set',
           targetId: target.secret.id,
-          detail: { name: target.secret.name, environment: target.environment.slug, versionId: row.versionId, previousVersionId: target.current?.versionId ?? null },
+          detail: {
+            name: target.secret.name,
+            environment: target.environment.slug,
+            versionId: row.versionId,
+            previousVersionId: target.current?.versionId ?? null,
+          },
         },
       };
     }),
@@ -197,7 +228,9 @@ export function rotateSecret(scope: Scope, secretId: string, input: SecretValueR
       assertAuthorized('rotateSecret', scope.actor, { environment: target.environment });
       assertNotArchived(target.environment);
       if (!target.current) {
-        throw preconditionFailed(`${target.secret.name} has no value in ${target.environment.slug} to rotate; set one first with setSecretValue`);
+        throw preconditionFailed(
+          `${target.secret.name} has no value in ${target.environment.slug} to rotate; set one first with setSecretValue`,
+        );
       }
       const rotated = await rotateSecretValue(tx, store, target, { actor: scope.actor.subject, now: new Date(), scheduled: false });
       if (rotated.outcome === 'blocked') {

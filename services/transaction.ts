@@ -50,7 +50,8 @@ export class AfterCommit {
 }
 const AFTER_COMMIT_DELAYS_MS = [200, 1000];
 // A driver's or SDK's message may quote parameters: log the kind of error only.
-const errorName = (error: unknown) => (error instanceof Error ? `${error.name}${'code' in error ? ` ${String(error.code)}` : ''}` : 'Error');
+const errorName = (error: unknown) =>
+  error instanceof Error ? `${error.name}${'code' in error ? ` ${String(error.code)}` : ''}` : 'Error';
 
 export interface Work<T> {
   result: T;
@@ -66,8 +67,16 @@ export interface Work<T> {
  * commit, the queued after-commit work runs (see AfterCommit).
  */
 export function transact<T>(scope: Scope, work: (tx: Transaction, after: AfterCommit) => Promise<Work<T>>): Promise<T>;
-export function transact<T, R>(scope: Scope, work: (tx: Transaction, after: AfterCommit) => Promise<Work<T>>, readBack: ReadBack<T, R>): Promise<R>;
-export function transact<T, R>(scope: Scope, work: (tx: Transaction, after: AfterCommit) => Promise<Work<T>>, readBack?: ReadBack<T, R>): Promise<T | R>;
+export function transact<T, R>(
+  scope: Scope,
+  work: (tx: Transaction, after: AfterCommit) => Promise<Work<T>>,
+  readBack: ReadBack<T, R>,
+): Promise<R>;
+export function transact<T, R>(
+  scope: Scope,
+  work: (tx: Transaction, after: AfterCommit) => Promise<Work<T>>,
+  readBack?: ReadBack<T, R>,
+): Promise<T | R>;
 export async function transact<T, R>(
   scope: Scope,
   work: (tx: Transaction, after: AfterCommit) => Promise<Work<T>>,

@@ -66,7 +66,12 @@ function refusal(error: unknown): never {
   throw error;
 }
 
-export async function decide(gw: WorkflowGateway, deploymentId: string, decision: 'APPROVE' | 'REJECT', request: DecisionRequest): Promise<DeploymentStatus> {
+export async function decide(
+  gw: WorkflowGateway,
+  deploymentId: string,
+  decision: 'APPROVE' | 'REJECT',
+  request: DecisionRequest,
+): Promise<DeploymentStatus> {
   const handle = gw.client.workflow.getHandle(workflowIdFor(deploymentId));
   try {
     return await handle.executeUpdate(decision === 'APPROVE' ? approveUpdate : rejectUpdate, { args: [request] });
@@ -84,7 +89,11 @@ export async function cancel(gw: WorkflowGateway, deploymentId: string, subject:
   }
 }
 
-export async function reportWebhookOutcome(gw: WorkflowGateway, deploymentId: string, outcome: { status: 'SUCCEEDED' | 'FAILED'; message: string | null }) {
+export async function reportWebhookOutcome(
+  gw: WorkflowGateway,
+  deploymentId: string,
+  outcome: { status: 'SUCCEEDED' | 'FAILED'; message: string | null },
+) {
   await gw.client.workflow.getHandle(workflowIdFor(deploymentId)).signal(webhookOutcomeSignal, outcome);
 }
 

@@ -85,7 +85,11 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
   const validateDecisionText = ({ comment }: DecisionRequest) => {
     const problem = comment === null || comment === undefined ? null : textProblem(comment);
     if (problem) {
-      throw ApplicationFailure.create({ type: REFUSAL.badInput, message: `input.comment: ${problem}`, details: [{ field: 'input.comment' }] });
+      throw ApplicationFailure.create({
+        type: REFUSAL.badInput,
+        message: `input.comment: ${problem}`,
+        details: [{ field: 'input.comment' }],
+      });
     }
   };
   const validateDecisionRequest = (request: DecisionRequest) => {
@@ -261,7 +265,8 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
         if (p.provider === 'WEBHOOK') {
           await provider.sendWebhook(deploymentId);
           const reported = await condition(() => webhookOutcome !== null, `${p.webhookTimeoutSeconds} seconds`);
-          if (!reported) throw ApplicationFailure.nonRetryable(`No status reported within ${p.webhookTimeoutSeconds} seconds`, 'WebhookTimeout');
+          if (!reported)
+            throw ApplicationFailure.nonRetryable(`No status reported within ${p.webhookTimeoutSeconds} seconds`, 'WebhookTimeout');
           if (webhookOutcome!.status === 'FAILED') {
             throw ApplicationFailure.nonRetryable(webhookOutcome!.message ?? 'The deploy target reported a failure', 'WebhookFailed');
           }

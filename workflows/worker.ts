@@ -29,12 +29,18 @@ const BUNDLED_SOURCES = ['workflows', 'domain'];
 /** A key that changes with any source a workflow can import, and with the SDK's version. */
 export function bundleKey(root = ROOT): string {
   const hash = createHash('sha256');
-  const sdk = JSON.parse(readFileSync(join(root, 'node_modules', '@temporalio', 'workflow', 'package.json'), 'utf8')) as { version: string };
+  const sdk = JSON.parse(readFileSync(join(root, 'node_modules', '@temporalio', 'workflow', 'package.json'), 'utf8')) as {
+    version: string;
+  };
   hash.update(`@temporalio/workflow@${sdk.version}\n`);
   const files = BUNDLED_SOURCES.flatMap((dir) =>
     (readdirSync(join(root, dir), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)),
   ).sort();
-  for (const file of files) hash.update(`${file}\n`).update(readFileSync(join(root, file))).update('\n');
+  for (const file of files)
+    hash
+      .update(`${file}\n`)
+      .update(readFileSync(join(root, file)))
+      .update('\n');
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -51,7 +57,8 @@ export async function cachedBundle(cacheDir: string, root = ROOT): Promise<Workf
   const built = await buildBundle();
   try {
     mkdirSync(cacheDir, { recursive: true });
-    for (const old of readdirSync(cacheDir)) if (old.startsWith('workflow-bundle-') && old !== name) rmSync(join(cacheDir, old), { force: true });
+    for (const old of readdirSync(cacheDir))
+      if (old.startsWith('workflow-bundle-') && old !== name) rmSync(join(cacheDir, old), { force: true });
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify({ code: built.code, sourceMap: built.sourceMap }));
     renameSync(tmp, file); // atomic: a concurrent start reads the old file or the whole new one
@@ -91,7 +98,16 @@ export async function startWorker(options: {
 }): Promise<RunningWorker> {
   if (!runtimeInstalled) {
     // Keep the SDK's own logging quiet and out of our JSON log stream.
-    Runtime.install({ logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: (message, meta) => options.log.warn({ temporal: meta }, `temporal: ${message}`), error: (message, meta) => options.log.error({ temporal: meta }, `temporal: ${message}`) } });
+    Runtime.install({
+      logger: {
+        log: () => {},
+        trace: () => {},
+        debug: () => {},
+        info: () => {},
+        warn: (message, meta) => options.log.warn({ temporal: meta }, `temporal: ${message}`),
+        error: (message, meta) => options.log.error({ temporal: meta }, `temporal: ${message}`),
+      },
+    });
     runtimeInstalled = true;
   }
   // A worker without Temporal has nothing to do: wait for it, saying so, rather than crash.
@@ -123,4 +139,3 @@ export async function startWorker(options: {
     },
   };
 }
-

@@ -82,7 +82,8 @@ export async function request<D extends AnyDocument>(doc: D, variables: Variable
     throw new RequestError([{ message: `The server answered ${response.status} ${response.statusText}`, code: null, extensions: {} }]);
   }
   if (body.errors?.length) throw new RequestError(toServerErrors(body.errors));
-  if (body.data == null) throw new RequestError([{ message: `The server answered ${response.status} without data`, code: null, extensions: {} }]);
+  if (body.data == null)
+    throw new RequestError([{ message: `The server answered ${response.status} without data`, code: null, extensions: {} }]);
   return body.data as ResultOf<D>;
 }
 
@@ -196,7 +197,8 @@ export class LiveConnection {
       error: (error) => {
         if (ended) return;
         if (Array.isArray(error)) sink.error(toServerErrors(error as FormattedError[]));
-        else if (isCloseEvent(error)) sink.error([{ message: error.reason || `Connection closed (${error.code})`, code: null, extensions: {} }]);
+        else if (isCloseEvent(error))
+          sink.error([{ message: error.reason || `Connection closed (${error.code})`, code: null, extensions: {} }]);
         else sink.error(errorsOf(error));
       },
       complete: () => {

@@ -20,7 +20,11 @@ interface StepEvent<Status> {
  * progress stays as read, unless `progressWithoutSteps` is 'event': then a STEP_PROGRESS event's
  * own progress shows (the pipeline's cards).
  */
-export function patchDeployment<D extends Patchable>(d: D, event: StepEvent<D['status']>, { progressWithoutSteps = 'keep' }: { progressWithoutSteps?: 'keep' | 'event' } = {}): D {
+export function patchDeployment<D extends Patchable>(
+  d: D,
+  event: StepEvent<D['status']>,
+  { progressWithoutSteps = 'keep' }: { progressWithoutSteps?: 'keep' | 'event' } = {},
+): D {
   let steps = d.steps;
   if (event.step && event.type.startsWith('STEP_')) {
     const status = event.type === 'STEP_SUCCEEDED' ? 'SUCCEEDED' : event.type === 'STEP_FAILED' ? 'FAILED' : 'RUNNING';

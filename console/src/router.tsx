@@ -42,8 +42,7 @@ export const paths = {
   projects: () => '/',
   project: (slug: string) => `/projects/${encodeURIComponent(slug)}`,
   compare: (slug: string, base?: string, target?: string) =>
-    `/projects/${encodeURIComponent(slug)}/compare` +
-    (base && target ? `?${new URLSearchParams({ base, target }).toString()}` : ''),
+    `/projects/${encodeURIComponent(slug)}/compare` + (base && target ? `?${new URLSearchParams({ base, target }).toString()}` : ''),
   policy: (slug: string, env: string) => `/projects/${encodeURIComponent(slug)}/environments/${encodeURIComponent(env)}/policy`,
   deployment: (id: string) => `/deployments/${encodeURIComponent(id)}`,
 };

@@ -18,7 +18,10 @@ export const apiTokens = pgTable(
     revokedAt: timestamptz('revoked_at'),
   },
   (t) => [
-    check('api_tokens_roles_valid', sql`${t.roles} <@ array[${sql.raw(ROLES.map((r) => `'${r}'`).join(','))}]::text[] and cardinality(${t.roles}) >= 1`),
+    check(
+      'api_tokens_roles_valid',
+      sql`${t.roles} <@ array[${sql.raw(ROLES.map((r) => `'${r}'`).join(','))}]::text[] and cardinality(${t.roles}) >= 1`,
+    ),
     check('api_tokens_name_not_blank', sql`length(btrim(${t.name})) between 1 and 100`),
   ],
 );

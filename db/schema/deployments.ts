@@ -14,7 +14,13 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { ConfigSnapshot, DeploymentStep } from '../../domain/types.ts';
-import { APPROVAL_DECISIONS, DEPLOYMENT_EVENT_TYPES, DEPLOYMENT_KINDS, DEPLOYMENT_STATUSES, TERMINAL_STATUSES } from '../../domain/values.ts';
+import {
+  APPROVAL_DECISIONS,
+  DEPLOYMENT_EVENT_TYPES,
+  DEPLOYMENT_KINDS,
+  DEPLOYMENT_STATUSES,
+  TERMINAL_STATUSES,
+} from '../../domain/values.ts';
 import { createdAt, sqlLiterals, timestamptz } from './common.ts';
 import { environments } from './environments.ts';
 import { projects } from './projects.ts';
@@ -91,9 +97,7 @@ export const deployments = pgTable(
     // SUCCEEDED deployment(s) of an environment. Ascending, read backward: that is exactly
     // `finished_at desc, created_at desc` (NULLS FIRST, PostgreSQL's default for desc), which
     // a DESC column here would not be (drizzle-kit writes DESC NULLS LAST).
-    index('deployments_environment_succeeded_idx')
-      .on(t.environmentId, t.finishedAt, t.createdAt)
-      .where(sql`${t.status} = 'SUCCEEDED'`),
+    index('deployments_environment_succeeded_idx').on(t.environmentId, t.finishedAt, t.createdAt).where(sql`${t.status} = 'SUCCEEDED'`),
     // Environment.activeDeployment and the queue lease's "who is ahead": the few unfinished
     // deployments of an environment, oldest first. The predicate is the one those queries state
     // (status not in the terminal statuses; QUEUED/WAITING/RUNNING imply it).

@@ -25,11 +25,17 @@ export async function until<T>(what: string | (() => string), probe: () => T | P
   const { timeoutMs = 10_000, intervalMs = 100, ignoreErrors = false, context } = options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = ignoreErrors ? await Promise.resolve().then(probe).catch(() => undefined) : await probe();
+    const value = ignoreErrors
+      ? await Promise.resolve()
+          .then(probe)
+          .catch(() => undefined)
+      : await probe();
     if (value) return value as Truthy<T>;
     if (Date.now() > deadline) {
       const extra = context?.();
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${extra ? `\n${extra}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${extra ? `\n${extra}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -138,7 +138,10 @@ const DEPLOYMENT = `query($id: ID!) { deployment(id: $id) { id status finishedAt
 async function push(sha: string, message: string) {
   const r = await gql(PUSH, { i: { projectId, branch: 'main', commitSha: sha, message, author: 'alice' } }, aliceToken);
   expect(r.errors).toBeUndefined();
-  return r.data.recordPush as { release: { id: string; version: string }; deployments: { id: string; status: string; environment: { slug: string } }[] };
+  return r.data.recordPush as {
+    release: { id: string; version: string };
+    deployments: { id: string; status: string; environment: { slug: string } }[];
+  };
 }
 
 async function setStepSeconds(slug: string, stepSeconds: number) {
@@ -153,7 +156,8 @@ beforeAll(async () => {
   mkdirSync(OUT, { recursive: true });
   // The page the server serves: built now if console/dist is missing or older than its sources.
   const build = spawnSync(process.execPath, ['--import', 'tsx', 'console/build.ts', '--if-stale'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0 || !existsSync(join(ROOT, 'console', 'dist', 'index.html'))) throw new Error(`console build failed:\n${build.stdout}${build.stderr}`);
+  if (build.status !== 0 || !existsSync(join(ROOT, 'console', 'dist', 'index.html')))
+    throw new Error(`console build failed:\n${build.stdout}${build.stderr}`);
 
   const db = await createTestDatabase();
   dropDb = db.drop;
@@ -165,7 +169,10 @@ beforeAll(async () => {
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: `e2e-${port}`,
   };
-  [server, browser] = await Promise.all([spawnStageplane('all', env, port), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
+  [server, browser] = await Promise.all([
+    spawnStageplane('all', env, port),
+    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+  ]);
   adminToken = await jwtFor(JWT_SECRET, 'ada', ['ADMIN']);
   aliceToken = await jwtFor(JWT_SECRET, 'alice', ['DEVELOPER', 'APPROVER']);
   bobToken = await jwtFor(JWT_SECRET, 'bob', ['APPROVER']);
@@ -348,10 +355,11 @@ describe('ops console in Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
     const refusal = production.getByRole('alert');
     await refusal.waitFor();
-    const pending = (await gql(`{ project(slug: "${SLUG}") { environment(slug: "production") { activeDeployment { id } } } }`)).data.project.environment
-      .activeDeployment.id as string;
-    const serverSaid = (await gql(`mutation($i: DecisionInput!) { approveDeployment(input: $i) { id } }`, { i: { deploymentId: pending } }, aliceToken))
-      .errors![0]!;
+    const pending = (await gql(`{ project(slug: "${SLUG}") { environment(slug: "production") { activeDeployment { id } } } }`)).data.project
+      .environment.activeDeployment.id as string;
+    const serverSaid = (
+      await gql(`mutation($i: DecisionInput!) { approveDeployment(input: $i) { id } }`, { i: { deploymentId: pending } }, aliceToken)
+    ).errors![0]!;
     expect(serverSaid.extensions?.code).toBe('FORBIDDEN');
     expect(await text(refusal)).toContain(`FORBIDDEN ${serverSaid.message}`);
     expect(await text(production)).toMatch(/Pending approval/);
@@ -386,7 +394,9 @@ describe('ops console in Chromium', () => {
       expect(body).toMatch(/bob Approved \S+/);
       expect(body).toContain(d.snapshot.digest);
     });
-    const rows = await bob.page.locator('table.timeline tbody tr').evaluateAll((trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.seq)));
+    const rows = await bob.page
+      .locator('table.timeline tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.seq)));
     expect(rows).toEqual(d.events.map((e: { seq: number }) => e.seq));
     await shot(bob.page, 'deployment-production');
   });
@@ -400,15 +410,18 @@ describe('ops console in Chromium', () => {
     await page.getByRole('button', { name: 'Compare' }).click();
     const table = page.getByRole('table');
     await table.waitFor();
-    const diff = (await gql(`{ project(slug: "${SLUG}") { compareEnvironments(base: "development", target: "production") { differences { path } } } }`)).data
-      .project.compareEnvironments.differences as { path: string }[];
+    const diff = (
+      await gql(`{ project(slug: "${SLUG}") { compareEnvironments(base: "development", target: "production") { differences { path } } } }`)
+    ).data.project.compareEnvironments.differences as { path: string }[];
     expect(diff.length).toBeGreaterThan(0);
     expect(await table.locator('tbody tr').count()).toBe(diff.length);
     expect(await text(table)).toContain('settings.logLevel');
     await shot(page, 'compare-development-production');
 
     await page.goto(`${server.url}/projects/${SLUG}`);
-    await region(page, 'Production').getByRole('link', { name: /^Policy/ }).click();
+    await region(page, 'Production')
+      .getByRole('link', { name: /^Policy/ })
+      .click();
     await page.getByRole('heading', { level: 1, name: 'Policy report: Production' }).waitFor();
     const checks = page.locator('table.policy tbody tr');
     await checks.first().waitFor();
@@ -424,7 +437,9 @@ describe('ops console in Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     for (const name of ['Development', 'Staging', 'Production']) expect(await region(page, name).isVisible()).toBe(true);
     await shot(page, 'phone-pipeline');
-    await region(page, 'Production').getByRole('link', { name: /^Details/ }).click();
+    await region(page, 'Production')
+      .getByRole('link', { name: /^Details/ })
+      .click();
     await page.getByRole('heading', { level: 1 }).filter({ hasText: 'Production' }).waitFor();
     await page.locator('table.timeline tbody tr').first().waitFor();
     await shot(page, 'phone-deployment');
@@ -439,7 +454,10 @@ describe('ops console in Chromium', () => {
     const subscribes: { afterSeq: number; at: number }[] = [];
     page.on('websocket', (ws) =>
       ws.on('framesent', (frame) => {
-        const message = JSON.parse(String(frame.payload)) as { type: string; payload?: { query: string; variables?: { afterSeq?: number } } };
+        const message = JSON.parse(String(frame.payload)) as {
+          type: string;
+          payload?: { query: string; variables?: { afterSeq?: number } };
+        };
         if (message.type === 'subscribe' && message.payload?.query.includes('deploymentEvents')) {
           subscribes.push({ afterSeq: message.payload.variables?.afterSeq ?? 0, at: Date.now() });
         }
@@ -460,7 +478,10 @@ describe('ops console in Chromium', () => {
     const restartedAt = Date.now();
     server = await spawnStageplane('all', env, port);
 
-    await eventually(async () => expect(await text(page.getByRole('status').filter({ hasText: /^(Live|Reconnecting…|Connecting…)$/ }))).toBe('Live'), 30_000);
+    await eventually(
+      async () => expect(await text(page.getByRole('status').filter({ hasText: /^(Live|Reconnecting…|Connecting…)$/ }))).toBe('Live'),
+      30_000,
+    );
     await eventually(async () => expect(await text(page.locator('.status-line'))).toContain('Succeeded'), 60_000);
     const d = (await gql(DEPLOYMENT, { id })).data.deployment;
     expect(d.status).toBe('SUCCEEDED');

@@ -127,7 +127,23 @@ describe('stageplane CLI against a real server', () => {
   it('helps on every level, and refuses unknown commands, flags and missing arguments with exit 2 and the usage', async () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['projects', 'envs', 'deployments', 'config get', 'config set', 'diff', 'policy', 'push', 'deploy', 'promote', 'rollback', 'approve', 'reject', 'cancel', 'watch']) {
+    for (const command of [
+      'projects',
+      'envs',
+      'deployments',
+      'config get',
+      'config set',
+      'diff',
+      'policy',
+      'push',
+      'deploy',
+      'promote',
+      'rollback',
+      'approve',
+      'reject',
+      'cancel',
+      'watch',
+    ]) {
       expect(help.stdout).toContain(`  ${command} `);
     }
     const promoteHelp = await cli(['promote', '--help']);
@@ -159,7 +175,13 @@ describe('stageplane CLI against a real server', () => {
     expect(projects.stdout).toMatch(/^shop\s+shop\s+development,staging,production\s/m);
     const projectsJson = JSON.parse((await cli(['projects', '--json'])).stdout);
     expect(projectsJson).toEqual([
-      { id: shop.id, slug: 'shop', name: 'shop', createdAt: expect.any(String), environments: [{ slug: 'development' }, { slug: 'staging' }, { slug: 'production' }] },
+      {
+        id: shop.id,
+        slug: 'shop',
+        name: 'shop',
+        createdAt: expect.any(String),
+        environments: [{ slug: 'development' }, { slug: 'staging' }, { slug: 'production' }],
+      },
     ]);
 
     const envs = await cli(['envs', 'shop']);
@@ -171,15 +193,36 @@ describe('stageplane CLI against a real server', () => {
       ['staging', 'STAGING', 1, 'development', 'MANUAL_PROMOTE'],
       ['production', 'PRODUCTION', 2, 'staging', 'APPROVAL_REQUIRED'],
     ]);
-    expect(envsJson[2]).toMatchObject({ id: shop.production, frozen: false, currentRelease: null, activeDeployment: null, policyReport: { passed: true } });
+    expect(envsJson[2]).toMatchObject({
+      id: shop.production,
+      frozen: false,
+      currentRelease: null,
+      activeDeployment: null,
+      policyReport: { passed: true },
+    });
 
     const config = await cli(['config', 'get', 'shop', 'production']);
     expect(config.code).toBe(0);
     expect(config.stdout.split('\n')).toEqual(
-      expect.arrayContaining(['version=1', 'logLevel=WARN', 'rateLimit.enabled=true', 'rateLimit.requestsPerMinute=600', 'backupSchedule=0 3 * * *', 'readReplicas=1', 'runbookUrl=']),
+      expect.arrayContaining([
+        'version=1',
+        'logLevel=WARN',
+        'rateLimit.enabled=true',
+        'rateLimit.requestsPerMinute=600',
+        'backupSchedule=0 3 * * *',
+        'readReplicas=1',
+        'runbookUrl=',
+      ]),
     );
     const configJson = JSON.parse((await cli(['config', 'get', 'shop', 'production', '--json'])).stdout);
-    expect(configJson).toMatchObject({ version: 1, logLevel: 'WARN', dataPolicy: 'PRODUCTION', rateLimit: { enabled: true, requestsPerMinute: 600 }, featureFlags: [], corsOrigins: [] });
+    expect(configJson).toMatchObject({
+      version: 1,
+      logLevel: 'WARN',
+      dataPolicy: 'PRODUCTION',
+      rateLimit: { enabled: true, requestsPerMinute: 600 },
+      featureFlags: [],
+      corsOrigins: [],
+    });
 
     const diff = await cli(['diff', 'shop', 'staging', 'production']);
     expect(diff.code).toBe(0);
@@ -188,7 +231,10 @@ describe('stageplane CLI against a real server', () => {
     const diffJson = JSON.parse((await cli(['diff', 'shop', 'staging', 'production', '--json'])).stdout);
     expect(diffJson).toMatchObject({ base: { slug: 'staging' }, target: { slug: 'production' }, identical: false });
     expect(diffJson.differences).toContainEqual({ path: 'settings.logLevel', base: 'INFO', target: 'WARN' });
-    expect(JSON.parse((await cli(['diff', 'shop', 'production', 'production', '--json'])).stdout)).toMatchObject({ identical: true, differences: [] });
+    expect(JSON.parse((await cli(['diff', 'shop', 'production', 'production', '--json'])).stdout)).toMatchObject({
+      identical: true,
+      differences: [],
+    });
 
     const policy = await cli(['policy', 'shop', 'production']);
     expect(policy.code).toBe(0);
@@ -197,7 +243,13 @@ describe('stageplane CLI against a real server', () => {
     const policyJson = JSON.parse((await cli(['policy', 'shop', 'production', '--json'])).stdout);
     expect(policyJson.environment).toBe('production');
     expect(policyJson.passed).toBe(true);
-    expect(policyJson.checks).toContainEqual({ id: 'production.runbook', title: expect.any(String), passed: false, severity: 'warning', detail: expect.any(String) });
+    expect(policyJson.checks).toContainEqual({
+      id: 'production.runbook',
+      title: expect.any(String),
+      passed: false,
+      severity: 'warning',
+      detail: expect.any(String),
+    });
   }, 120_000);
 
   it('push --wait follows the deployment to SUCCEEDED: one NDJSON event per line, seq 1..n once each, exit 0', async () => {
@@ -259,7 +311,15 @@ describe('stageplane CLI against a real server', () => {
     const promoted = await cliAs(quinn, ['promote', 'shop', 'production', '--json']);
     expect(promoted.code).toBe(0);
     const d = JSON.parse(promoted.stdout);
-    expect(d).toMatchObject({ id: expect.any(String), kind: 'PROMOTION', status: 'PENDING_APPROVAL', environment: { slug: 'production' }, sourceEnvironment: { slug: 'staging' }, release: { version: 'c3c3c3c' }, requiredApprovals: 1 });
+    expect(d).toMatchObject({
+      id: expect.any(String),
+      kind: 'PROMOTION',
+      status: 'PENDING_APPROVAL',
+      environment: { slug: 'production' },
+      sourceEnvironment: { slug: 'staging' },
+      release: { version: 'c3c3c3c' },
+      requiredApprovals: 1,
+    });
 
     // Right away, as the README's shell example does: the answer said PENDING_APPROVAL, so the
     // approval is taken.
@@ -274,7 +334,9 @@ describe('stageplane CLI against a real server', () => {
     expect(approved.code).toBe(0);
     const events = ndjson(approved.stdout);
     expect(seqsOf(events)).toEqual(oneToN(events.length));
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['CREATED', 'APPROVAL_REQUESTED', 'APPROVED', 'STARTED', 'SUCCEEDED']));
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['CREATED', 'APPROVAL_REQUESTED', 'APPROVED', 'STARTED', 'SUCCEEDED']),
+    );
     expect(events.at(-1)!.status).toBe('SUCCEEDED');
     expect((await deployment(server, d.id)).approvals).toEqual([{ approver: 'bob', decision: 'APPROVE', comment: 'LGTM' }]);
 
@@ -321,7 +383,11 @@ describe('stageplane CLI against a real server', () => {
     expect((await cliAs(bob, ['reject', promoted.id])).code).toBe(2);
     const rejected = await cliAs(bob, ['reject', promoted.id, '--comment', 'not during the sale', '--json']);
     expect(rejected.code).toBe(0);
-    expect(JSON.parse(rejected.stdout)).toMatchObject({ id: promoted.id, status: 'REJECTED', approvals: [{ approver: 'bob', decision: 'REJECT', comment: 'not during the sale' }] });
+    expect(JSON.parse(rejected.stdout)).toMatchObject({
+      id: promoted.id,
+      status: 'REJECTED',
+      approvals: [{ approver: 'bob', decision: 'REJECT', comment: 'not during the sale' }],
+    });
     const watched = await cli(['watch', promoted.id, '--json']);
     expect(watched.code).toBe(1);
     expect(ndjson(watched.stdout).at(-1)).toMatchObject({ type: 'REJECTED', status: 'REJECTED' });
@@ -388,8 +454,12 @@ describe('stageplane CLI against a real server', () => {
       'runbookUrl=https://wiki.example/staging',
     ]);
     expect(set.code).toBe(0);
-    expect(set.stdout.trim()).toBe('shop/staging: settings version 1 -> 2; changed corsOrigins, featureFlags.checkout, logLevel, rateLimit.enabled, readReplicas, runbookUrl');
-    const read = await server.gql(`{ project(slug: "shop") { environment(slug: "staging") { settings { version logLevel rateLimit { enabled requestsPerMinute } featureFlags { key enabled } corsOrigins readReplicas runbookUrl } } } }`);
+    expect(set.stdout.trim()).toBe(
+      'shop/staging: settings version 1 -> 2; changed corsOrigins, featureFlags.checkout, logLevel, rateLimit.enabled, readReplicas, runbookUrl',
+    );
+    const read = await server.gql(
+      `{ project(slug: "shop") { environment(slug: "staging") { settings { version logLevel rateLimit { enabled requestsPerMinute } featureFlags { key enabled } corsOrigins readReplicas runbookUrl } } } }`,
+    );
     expect(read.data.project.environment.settings).toEqual({
       version: 2,
       logLevel: 'WARN',
@@ -400,7 +470,13 @@ describe('stageplane CLI against a real server', () => {
       runbookUrl: 'https://wiki.example/staging',
     });
     const json = JSON.parse((await cli(['config', 'set', 'shop', 'staging', 'runbookUrl=', '--json'])).stdout);
-    expect(json).toMatchObject({ environment: 'staging', previousVersion: 2, version: 3, changed: ['runbookUrl'], settings: { version: 3, runbookUrl: null } });
+    expect(json).toMatchObject({
+      environment: 'staging',
+      previousVersion: 2,
+      version: 3,
+      changed: ['runbookUrl'],
+      settings: { version: 3, runbookUrl: null },
+    });
 
     for (const bad of [['logLevel=LOUD'], ['loglevel=WARN'], ['readReplicas=two'], ['rateLimit=off'], ['logLevel']]) {
       const r = await cli(['config', 'set', 'shop', 'staging', ...bad]);
@@ -422,7 +498,10 @@ describe('stageplane CLI against a real server', () => {
       req.on('end', async () => {
         const parsed = JSON.parse(body);
         seen.push(parsed);
-        if (String(parsed.query).includes('CliUpdateSettings') && seen.filter((s) => String(s.query).includes('CliUpdateSettings')).length === 1) {
+        if (
+          String(parsed.query).includes('CliUpdateSettings') &&
+          seen.filter((s) => String(s.query).includes('CliUpdateSettings')).length === 1
+        ) {
           const r = await server.gql(
             `mutation($i: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $i) { settings { version } } }`,
             { i: { environmentId: shop.staging, patch: { alerting: false } } },
@@ -448,7 +527,9 @@ describe('stageplane CLI against a real server', () => {
       const writes = seen.filter((s) => String(s.query).includes('CliUpdateSettings'));
       expect(writes).toHaveLength(1); // no silent retry
       expect(writes[0]!.variables.input).toEqual({ environmentId: shop.staging, patch: { logLevel: 'ERROR' }, expectedVersion: 3 });
-      const after = await server.gql(`{ project(slug: "shop") { environment(slug: "staging") { settings { version logLevel alerting } } } }`);
+      const after = await server.gql(
+        `{ project(slug: "shop") { environment(slug: "staging") { settings { version logLevel alerting } } } }`,
+      );
       expect(after.data.project.environment.settings).toEqual({ version: 4, logLevel: 'WARN', alerting: false });
     } finally {
       await new Promise((r) => proxy.close(r));
@@ -502,22 +583,29 @@ describe('stageplane CLI against a real server', () => {
   }, 120_000);
 
   const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
-  it.skipIf(!hasScript)('on a terminal: a live progress bar in colour; NO_COLOR keeps the bar and drops the colour', async () => {
-    // `script` gives the CLI a pseudo-terminal.
-    const onTerminal = async (args: string[], env: Record<string, string>) => {
-      const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-      return cli(['-qfec', command, '/dev/null'], { command: ['script'], env: { TERM: 'xterm-256color', COLUMNS: '160', LINES: '40', ...env } });
-    };
-    const colour = await onTerminal(['push', 'shop', '--branch', 'main', '--sha', '07a07a0', '--wait'], {});
-    expect(colour.code).toBe(0);
-    expect(colour.stdout).toMatch(/\u001b\[32mSUCCEEDED\u001b\[39m/); // the status, in green
-    expect(colour.stdout).toContain('\u2588'); // the bar
-    expect(colour.stdout).toMatch(/shop\/development 07a07a0 .*100%/);
-    const plain = await onTerminal(['push', 'shop', '--branch', 'main', '--sha', '08b08b0', '--wait'], { NO_COLOR: '1' });
-    expect(plain.code).toBe(0);
-    expect(plain.stdout).toMatch(/shop\/development 08b08b0 #+ 100% SUCCEEDED/);
-    expect(plain.stdout).not.toMatch(/\u001b\[(?:1|2|3\d|9\d)m/); // no colour, only cursor movement
-  }, 120_000);
+  it.skipIf(!hasScript)(
+    'on a terminal: a live progress bar in colour; NO_COLOR keeps the bar and drops the colour',
+    async () => {
+      // `script` gives the CLI a pseudo-terminal.
+      const onTerminal = async (args: string[], env: Record<string, string>) => {
+        const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+        return cli(['-qfec', command, '/dev/null'], {
+          command: ['script'],
+          env: { TERM: 'xterm-256color', COLUMNS: '160', LINES: '40', ...env },
+        });
+      };
+      const colour = await onTerminal(['push', 'shop', '--branch', 'main', '--sha', '07a07a0', '--wait'], {});
+      expect(colour.code).toBe(0);
+      expect(colour.stdout).toMatch(/\u001b\[32mSUCCEEDED\u001b\[39m/); // the status, in green
+      expect(colour.stdout).toContain('\u2588'); // the bar
+      expect(colour.stdout).toMatch(/shop\/development 07a07a0 .*100%/);
+      const plain = await onTerminal(['push', 'shop', '--branch', 'main', '--sha', '08b08b0', '--wait'], { NO_COLOR: '1' });
+      expect(plain.code).toBe(0);
+      expect(plain.stdout).toMatch(/shop\/development 08b08b0 #+ 100% SUCCEEDED/);
+      expect(plain.stdout).not.toMatch(/\u001b\[(?:1|2|3\d|9\d)m/); // no colour, only cursor movement
+    },
+    120_000,
+  );
 
   it('never prints a token', () => {
     expect(tokensUsed.size).toBeGreaterThan(3);
@@ -546,20 +634,27 @@ describe('watch across a SIGKILL and restart of the server', () => {
 
   it('resumes after the last seq: every event once and in order, exit 0; a short --timeout gives up with 5', async () => {
     const token = await jwtFor(JWT_SECRET, 'ada', ['ADMIN', 'DEVELOPER']);
-    const created = await gqlAt(proc!.url, token, `mutation { createProject(input: { slug: "durable-cli", name: "Durable" }) { id environment(slug: "development") { id } } }`);
+    const created = await gqlAt(
+      proc!.url,
+      token,
+      `mutation { createProject(input: { slug: "durable-cli", name: "Durable" }) { id environment(slug: "development") { id } } }`,
+    );
     expect(created.errors).toBeUndefined();
     const r = await gqlAt(proc!.url, token, `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
       i: { id: created.data.createProject.environment.id, deployTarget: { provider: 'SIMULATED', stepSeconds: 3 } },
     });
     expect(r.errors).toBeUndefined();
 
-    const pushed = await startCli(['push', 'durable-cli', '--branch', 'main', '--sha', 'deadbee1', '--json'], { url: proc!.url, token }).exited;
+    const pushed = await startCli(['push', 'durable-cli', '--branch', 'main', '--sha', 'deadbee1', '--json'], { url: proc!.url, token })
+      .exited;
     expect(pushed.code).toBe(0);
     const id = JSON.parse(pushed.stdout).deployments[0].id as string;
 
     const watch = startCli(['watch', id, '--json', '--timeout', '240'], { url: proc!.url, token });
     const impatient = startCli(['watch', id, '--timeout', '1'], { url: proc!.url, token });
-    await until('a few events before the kill', () => watch.stdout().trim().split('\n').length >= 4 && /#\d+ /.test(impatient.stdout()), { timeoutMs: 90_000 });
+    await until('a few events before the kill', () => watch.stdout().trim().split('\n').length >= 4 && /#\d+ /.test(impatient.stdout()), {
+      timeoutMs: 90_000,
+    });
 
     const port = proc!.port;
     await proc!.killHard();

@@ -51,7 +51,10 @@ describe('authentication', () => {
     const good = await server.token('alice', ['VIEWER']);
     const { forged, none, expired } = await badJwts(good, server.config.jwtSecret);
     const { SignJWT } = await import('jose');
-    const noExp = await new SignJWT({ roles: ['ADMIN'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').sign(server.config.jwtSecret);
+    const noExp = await new SignJWT({ roles: ['ADMIN'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('x')
+      .sign(server.config.jwtSecret);
     const badRoles = await new SignJWT({ roles: ['ROOT'] })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('x')
@@ -110,7 +113,12 @@ describe('projects and default environments', () => {
       approvalTimeoutSeconds: 259200,
     });
     expect(staging.policy.trigger).toBe('MANUAL_PROMOTE');
-    expect(prod.policy).toMatchObject({ trigger: 'APPROVAL_REQUIRED', requiredApprovals: 1, approverRoles: ['APPROVER'], deployerRoles: ['QA', 'APPROVER'] });
+    expect(prod.policy).toMatchObject({
+      trigger: 'APPROVAL_REQUIRED',
+      requiredApprovals: 1,
+      approverRoles: ['APPROVER'],
+      deployerRoles: ['QA', 'APPROVER'],
+    });
     expect(dev.settings).toMatchObject({
       version: 1,
       logLevel: 'DEBUG',
@@ -121,7 +129,12 @@ describe('projects and default environments', () => {
       backupSchedule: null,
       readReplicas: 0,
     });
-    expect(staging.settings).toMatchObject({ logLevel: 'INFO', rateLimit: { enabled: true, requestsPerMinute: 600 }, dataPolicy: 'ANONYMIZED_PRODUCTION', corsOrigins: [] });
+    expect(staging.settings).toMatchObject({
+      logLevel: 'INFO',
+      rateLimit: { enabled: true, requestsPerMinute: 600 },
+      dataPolicy: 'ANONYMIZED_PRODUCTION',
+      corsOrigins: [],
+    });
     expect(prod.settings).toMatchObject({
       logLevel: 'WARN',
       dataPolicy: 'PRODUCTION',
@@ -178,7 +191,16 @@ describe('environments', () => {
     const r = await server.gql(
       `mutation($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { slug type purpose position promotesFrom { slug }
         policy { trigger branchPattern deployerRoles } settings { logLevel version } } }`,
-      { input: { projectId: project.id, slug: 'feature-x', name: 'Feature X', type: 'CUSTOM', purpose: 'FEATURE_BRANCH', promotesFrom: 'development' } },
+      {
+        input: {
+          projectId: project.id,
+          slug: 'feature-x',
+          name: 'Feature X',
+          type: 'CUSTOM',
+          purpose: 'FEATURE_BRANCH',
+          promotesFrom: 'development',
+        },
+      },
       dev,
     );
     expect(r.errors).toBeUndefined();
@@ -236,13 +258,31 @@ describe('environments', () => {
     const dev = await server.token('dev', ['DEVELOPER']);
     const q = `mutation($input: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $input) {
       settings { version logLevel featureFlags { key enabled } rateLimit { enabled requestsPerMinute } } } }`;
-    const ok = await server.gql(q, { input: { environmentId: staging.id, expectedVersion: 1, patch: { logLevel: 'DEBUG', featureFlags: [{ key: 'checkout', enabled: true }] } } }, dev);
+    const ok = await server.gql(
+      q,
+      {
+        input: {
+          environmentId: staging.id,
+          expectedVersion: 1,
+          patch: { logLevel: 'DEBUG', featureFlags: [{ key: 'checkout', enabled: true }] },
+        },
+      },
+      dev,
+    );
     expect(ok.errors).toBeUndefined();
-    expect(ok.data.updateEnvironmentSettings.settings).toMatchObject({ version: 2, logLevel: 'DEBUG', featureFlags: [{ key: 'checkout', enabled: true }] });
+    expect(ok.data.updateEnvironmentSettings.settings).toMatchObject({
+      version: 2,
+      logLevel: 'DEBUG',
+      featureFlags: [{ key: 'checkout', enabled: true }],
+    });
     const stale = await server.gql(q, { input: { environmentId: staging.id, expectedVersion: 1, patch: { logLevel: 'ERROR' } } }, dev);
     expect(codeOf(stale)).toBe('CONFLICT');
     expect(stale.errors![0]!.message).toContain('dev');
-    const bad = await server.gql(q, { input: { environmentId: staging.id, patch: { rateLimit: { enabled: true, requestsPerMinute: -1 } } } }, dev);
+    const bad = await server.gql(
+      q,
+      { input: { environmentId: staging.id, patch: { rateLimit: { enabled: true, requestsPerMinute: -1 } } } },
+      dev,
+    );
     expect(codeOf(bad)).toBe('BAD_USER_INPUT');
     expect(bad.errors![0]!.message).toMatch(/requestsPerMinute/);
     const after = await server.gql(`{ project(slug: "settings") { environment(slug: "staging") { settings { version logLevel } } } }`);
@@ -254,7 +294,9 @@ describe('environments', () => {
     const staging = project.environments[1];
     const q = `mutation($input: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $input) { settings { version } } }`;
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => server.gql(q, { input: { environmentId: staging.id, expectedVersion: 1, patch: { readReplicas: i + 1 } } })),
+      Array.from({ length: 8 }, (_, i) =>
+        server.gql(q, { input: { environmentId: staging.id, expectedVersion: 1, patch: { readReplicas: i + 1 } } }),
+      ),
     );
     const ok = results.filter((r) => !r.errors);
     expect(ok).toHaveLength(1);
@@ -287,9 +329,13 @@ describe('environments', () => {
     expect(codeOf(cycle)).toBe('PRECONDITION_FAILED');
     const archive = await server.gql(`mutation($id: ID!) { archiveEnvironment(id: $id) { archivedAt } }`, { id: staging.id });
     expect(codeOf(archive)).toBe('PRECONDITION_FAILED');
-    const prodArchive = await server.gql(`mutation($id: ID!) { archiveEnvironment(id: $id) { archivedAt } }`, { id: project.environments[2].id });
+    const prodArchive = await server.gql(`mutation($id: ID!) { archiveEnvironment(id: $id) { archivedAt } }`, {
+      id: project.environments[2].id,
+    });
     expect(prodArchive.data.archiveEnvironment.archivedAt).toBeTruthy();
-    const list = await server.gql(`{ project(slug: "cycles") { environments { slug } all: environments(includeArchived: true) { slug } } }`);
+    const list = await server.gql(
+      `{ project(slug: "cycles") { environments { slug } all: environments(includeArchived: true) { slug } } }`,
+    );
     expect(list.data.project.environments.map((e: any) => e.slug)).toEqual(['development', 'staging']);
     expect(list.data.project.all.map((e: any) => e.slug)).toEqual(['development', 'staging', 'production']);
   });
@@ -298,7 +344,9 @@ describe('environments', () => {
 describe('policy report and comparison', () => {
   it('reports every check of the environment type, and secrets.all-set from metadata', async () => {
     const project = await createProject('policy');
-    const r = await server.gql(`{ project(slug: "policy") { environments { slug policyReport { passed checks { id severity passed detail } } } } }`);
+    const r = await server.gql(
+      `{ project(slug: "policy") { environments { slug policyReport { passed checks { id severity passed detail } } } } }`,
+    );
     const [dev, staging, prod] = r.data.project.environments;
     expect(dev.policyReport.checks.map((c: any) => c.id)).toEqual([
       'development.debug-logging',
@@ -330,13 +378,17 @@ describe('policy report and comparison', () => {
     expect(prod.policyReport.checks.find((c: any) => c.id === 'production.runbook')).toMatchObject({ severity: 'warning', passed: false });
 
     // A secret with no value in production fails secrets.all-set, an error check.
-    const secret = await server.gql(`mutation($p: ID!) { createSecret(input: { projectId: $p, name: "STRIPE_SECRET_KEY" }) { name } }`, { p: project.id });
+    const secret = await server.gql(`mutation($p: ID!) { createSecret(input: { projectId: $p, name: "STRIPE_SECRET_KEY" }) { name } }`, {
+      p: project.id,
+    });
     expect(secret.errors).toBeUndefined();
     // Production on DEBUG fails production.log-level.
     await server.gql(`mutation($id: ID!) { updateEnvironmentSettings(input: { environmentId: $id, patch: { logLevel: DEBUG } }) { id } }`, {
       id: project.environments[2].id,
     });
-    const after = await server.gql(`{ project(slug: "policy") { environment(slug: "production") { policyReport { passed checks { id passed detail } } } } }`);
+    const after = await server.gql(
+      `{ project(slug: "policy") { environment(slug: "production") { policyReport { passed checks { id passed detail } } } } }`,
+    );
     const report = after.data.project.environment.policyReport;
     expect(report.passed).toBe(false);
     const failed = report.checks.filter((c: any) => !c.passed).map((c: any) => c.id);
@@ -346,17 +398,31 @@ describe('policy report and comparison', () => {
 
   it('compares two environments: settings, database values and which secrets are set', async () => {
     const project = await createProject('compare');
-    const conn = await server.gql(`mutation($p: ID!) { createDatabaseConnection(input: { projectId: $p, name: "Primary Database" }) { id name type } }`, { p: project.id });
+    const conn = await server.gql(
+      `mutation($p: ID!) { createDatabaseConnection(input: { projectId: $p, name: "Primary Database" }) { id name type } }`,
+      { p: project.id },
+    );
     expect(conn.data.createDatabaseConnection).toMatchObject({ name: 'Primary Database', type: 'POSTGRES' });
     const set = (env: string, poolSize: number, ssl: boolean) =>
       server.gql(
         `mutation($input: SetDatabaseConnectionValueInput!) { setDatabaseConnectionValue(input: $input) { host port ssl poolSize environment { slug } connection { name } } }`,
-        { input: { connectionId: conn.data.createDatabaseConnection.id, environment: env, host: 'db.internal', database: 'shop', poolSize, ssl } },
+        {
+          input: {
+            connectionId: conn.data.createDatabaseConnection.id,
+            environment: env,
+            host: 'db.internal',
+            database: 'shop',
+            poolSize,
+            ssl,
+          },
+        },
       );
     const staged = await set('staging', 10, true);
     expect(staged.data.setDatabaseConnectionValue).toMatchObject({ port: 5432, poolSize: 10, environment: { slug: 'staging' } });
     await set('production', 50, false);
-    const r = await server.gql(`{ project(slug: "compare") { compareEnvironments(base: "staging", target: "production") { identical base { slug } target { slug } differences { path base target } } } }`);
+    const r = await server.gql(
+      `{ project(slug: "compare") { compareEnvironments(base: "staging", target: "production") { identical base { slug } target { slug } differences { path base target } } } }`,
+    );
     const cmp = r.data.project.compareEnvironments;
     expect(cmp.identical).toBe(false);
     expect(cmp.differences).toEqual(
@@ -366,12 +432,16 @@ describe('policy report and comparison', () => {
         { path: 'databases.Primary Database.ssl', base: true, target: false },
       ]),
     );
-    const same = await server.gql(`{ project(slug: "compare") { compareEnvironments(base: "staging", target: "staging") { identical differences { path } } } }`);
+    const same = await server.gql(
+      `{ project(slug: "compare") { compareEnvironments(base: "staging", target: "staging") { identical differences { path } } } }`,
+    );
     expect(same.data.project.compareEnvironments).toEqual({ identical: true, differences: [] });
     const missing = await server.gql(`{ project(slug: "compare") { compareEnvironments(base: "staging", target: "nope") { identical } } }`);
     expect(codeOf(missing)).toBe('NOT_FOUND');
     // production.database-ssl fails now.
-    const prod = await server.gql(`{ project(slug: "compare") { environment(slug: "production") { policyReport { checks { id passed } } } } }`);
+    const prod = await server.gql(
+      `{ project(slug: "compare") { environment(slug: "production") { policyReport { checks { id passed } } } } }`,
+    );
     expect(prod.data.project.environment.policyReport.checks.find((c: any) => c.id === 'production.database-ssl').passed).toBe(false);
     const badPort = await server.gql(
       `mutation($input: SetDatabaseConnectionValueInput!) { setDatabaseConnectionValue(input: $input) { port } }`,
@@ -386,14 +456,22 @@ describe('audit log', () => {
   it('records every mutation with actor and action, newest first', async () => {
     const project = await createProject('audited');
     const dev = await server.token('dana', ['DEVELOPER']);
-    await server.gql(`mutation($p: ID!) { createSecret(input: { projectId: $p, name: "API_KEY", description: "third-party" }) { id } }`, { p: project.id }, dev);
-    const r = await server.gql(`{ project(slug: "audited") { auditLog(first: 10) { edges { node { actor action targetId detail at } } } } }`);
+    await server.gql(
+      `mutation($p: ID!) { createSecret(input: { projectId: $p, name: "API_KEY", description: "third-party" }) { id } }`,
+      { p: project.id },
+      dev,
+    );
+    const r = await server.gql(
+      `{ project(slug: "audited") { auditLog(first: 10) { edges { node { actor action targetId detail at } } } } }`,
+    );
     const events = r.data.project.auditLog.edges.map((e: any) => e.node);
     expect(events.map((e: any) => [e.actor, e.action])).toEqual([
       ['dana', 'secret.create'],
       ['admin', 'project.create'],
     ]);
-    const page = await server.gql(`{ project(slug: "audited") { auditLog(first: 1) { edges { node { action } } pageInfo { hasNextPage } } } }`);
+    const page = await server.gql(
+      `{ project(slug: "audited") { auditLog(first: 1) { edges { node { action } } pageInfo { hasNextPage } } } }`,
+    );
     expect(page.data.project.auditLog.pageInfo.hasNextPage).toBe(true);
   });
 });

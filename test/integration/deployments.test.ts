@@ -58,7 +58,9 @@ describe('push', () => {
 
     const other = await push(server, p.id, 'bbbbbbb1', 'feature/x');
     expect(other.data.recordPush.deployments).toEqual([]);
-    const env = await server.gql(`{ project(slug: "push-basic") { environment(slug: "development") { currentRelease { version } activeDeployment { id } } } }`);
+    const env = await server.gql(
+      `{ project(slug: "push-basic") { environment(slug: "development") { currentRelease { version } activeDeployment { id } } } }`,
+    );
     expect(env.data.project.environment).toEqual({ currentRelease: { version: 'abcdef0' }, activeDeployment: null });
   });
 
@@ -81,15 +83,25 @@ describe('push', () => {
       repository: { name: 'hooked' },
     });
     const sign = (b: string, key = WEBHOOK_SECRET) => `sha256=${createHmac('sha256', key).update(b).digest('hex')}`;
-    const bad = await fetch(`${server.url}/webhooks/push`, { method: 'POST', body, headers: { 'x-hub-signature-256': sign(body, 'wrong-secret-wrong-secret') } });
+    const bad = await fetch(`${server.url}/webhooks/push`, {
+      method: 'POST',
+      body,
+      headers: { 'x-hub-signature-256': sign(body, 'wrong-secret-wrong-secret') },
+    });
     expect(bad.status).toBe(401);
     const missing = await fetch(`${server.url}/webhooks/push`, { method: 'POST', body });
     expect(missing.status).toBe(401);
     let r = await server.gql(`{ project(slug: "hooked") { releases { edges { node { id } } } } }`);
     expect(r.data.project.releases.edges).toEqual([]);
-    const ok = await fetch(`${server.url}/webhooks/push`, { method: 'POST', body, headers: { 'x-hub-signature-256': sign(body), 'x-github-event': 'push' } });
+    const ok = await fetch(`${server.url}/webhooks/push`, {
+      method: 'POST',
+      body,
+      headers: { 'x-hub-signature-256': sign(body), 'x-github-event': 'push' },
+    });
     expect(ok.status).toBe(202);
-    r = await server.gql(`{ project(slug: "hooked") { releases { edges { node { version message author branch } } } deployments { edges { node { kind requestedBy } } } } }`);
+    r = await server.gql(
+      `{ project(slug: "hooked") { releases { edges { node { version message author branch } } } deployments { edges { node { kind requestedBy } } } } }`,
+    );
     expect(r.data.project.releases.edges[0].node).toEqual({ version: 'cafebab', message: 'Ship it', author: 'Grace', branch: 'main' });
     expect(r.data.project.deployments.edges[0].node).toEqual({ kind: 'PUSH', requestedBy: 'webhook:github' });
   });
@@ -105,13 +117,18 @@ describe('GitHub webhooks, as GitHub sends them (@octokit/webhooks-examples)', (
     return fetch(`${server.url}/webhooks/push`, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': event,
+        'x-github-delivery': delivery,
+        'x-hub-signature-256': sign(body),
+      },
     });
   };
   const branchPush = payloadsOf('push').find((p) => p.ref.startsWith('refs/heads/') && !p.deleted)!;
   const history = async (slug: string) =>
-    (await server.gql(`{ project(slug: "${slug}") { releases { edges { node { version branch commitSha author message } } } } }`)).data.project
-      .releases.edges;
+    (await server.gql(`{ project(slug: "${slug}") { releases { edges { node { version branch commitSha author message } } } } }`)).data
+      .project.releases.edges;
 
   it('finds the project by repository.name compared case-insensitively, and records the branch push', async () => {
     // The examples' repository is "Hello-World"; its project's slug is hello-world.
@@ -173,7 +190,9 @@ describe('promotion and approval', () => {
     const pending = await waitForStatus(server, id, ['PENDING_APPROVAL']);
     expect(pending.requiredApprovals).toBe(1);
     expect(pending.events.map((e: any) => e.type)).toEqual(['CREATED', 'APPROVAL_REQUESTED']);
-    const envs = await server.gql(`{ project(slug: "pipeline") { environments { slug currentRelease { version } activeDeployment { id status } } } }`);
+    const envs = await server.gql(
+      `{ project(slug: "pipeline") { environments { slug currentRelease { version } activeDeployment { id status } } } }`,
+    );
     expect(envs.data.project.environments).toEqual([
       { slug: 'development', currentRelease: { version: 'aaaaaaa' }, activeDeployment: null },
       { slug: 'staging', currentRelease: { version: 'aaaaaaa' }, activeDeployment: null },
@@ -285,11 +304,15 @@ describe('gates', () => {
   it('refuses a frozen target and a target with a failed error policy check, naming the checks', async () => {
     const p = await setupProject(server, 'gates');
     await promoteToStaging(p, 'eeeeeee5');
-    await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, { i: { id: p.production, frozen: true } });
+    await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, {
+      i: { id: p.production, frozen: true },
+    });
     const frozen = await server.gql(PROMOTE, { i: { environmentId: p.production } });
     expect(codeOf(frozen)).toBe('PRECONDITION_FAILED');
     expect(frozen.errors![0]!.message).toMatch(/frozen/);
-    await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, { i: { id: p.production, frozen: false } });
+    await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, {
+      i: { id: p.production, frozen: false },
+    });
     await server.gql(`mutation($i: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $i) { id } }`, {
       i: { environmentId: p.production, patch: { logLevel: 'DEBUG', securityHardening: false } },
     });
@@ -312,7 +335,9 @@ describe('gates', () => {
     expect(done[1].events.some((e: any) => e.type === 'WAITING')).toBe(true);
     expect(done[2].events.some((e: any) => e.type === 'WAITING')).toBe(true);
     for (const d of done) expect(started(d)).toBeGreaterThan(1);
-    const r = await server.gql(`{ project(slug: "queue") { deployments(environment: "development") { edges { node { id startedAt finishedAt } } } } }`);
+    const r = await server.gql(
+      `{ project(slug: "queue") { deployments(environment: "development") { edges { node { id startedAt finishedAt } } } } }`,
+    );
     const byId = new Map(r.data.project.deployments.edges.map((e: any) => [e.node.id, e.node]));
     const windows = ids.map((id) => byId.get(id) as any);
     // Never two at once, and in creation order.
@@ -393,13 +418,20 @@ describe('WEBHOOK deploy target', () => {
       expect(call.headers['x-stageplane-signature']).toBe(`sha256=${createHmac('sha256', WEBHOOK_SECRET).update(call.body).digest('hex')}`);
       expect(call.headers['idempotency-key']).toBe(id);
       const payload = JSON.parse(call.body);
-      expect(payload).toMatchObject({ deploymentId: id, project: 'hooks', environment: 'development', release: { version: 'feed000', commitSha: 'feed0001', branch: 'main' } });
+      expect(payload).toMatchObject({
+        deploymentId: id,
+        project: 'hooks',
+        environment: 'development',
+        release: { version: 'feed000', commitSha: 'feed0001', branch: 'main' },
+      });
       const cb = payload.callbackToken as string;
 
       const REPORT = `mutation($i: ReportDeploymentStatusInput!) { reportDeploymentStatus(input: $i) { status steps { name status progress } } }`;
       // Another token than this deployment's own is refused.
       expect(codeOf(await server.gql(REPORT, { i: { deploymentId: id, status: 'SUCCEEDED' } }))).toBe('FORBIDDEN');
-      expect(codeOf(await server.gql(REPORT, { i: { deploymentId: id, status: 'SUCCEEDED' } }, cb.slice(0, -2) + 'xx'))).toBe('UNAUTHENTICATED');
+      expect(codeOf(await server.gql(REPORT, { i: { deploymentId: id, status: 'SUCCEEDED' } }, cb.slice(0, -2) + 'xx'))).toBe(
+        'UNAUTHENTICATED',
+      );
       // The callback token reads nothing else.
       expect(codeOf(await server.gql(`{ projects { edges { node { slug } } } }`, {}, cb))).toBe('FORBIDDEN');
 
@@ -463,7 +495,10 @@ describe('text the database cannot store', () => {
     const connection = await Connection.connect({ address: server.config.temporal.address! });
     const handle = await createDatabase({ url: server.config.databaseUrl, poolSize: 1 });
     try {
-      const gw = { client: new Client({ connection, namespace: server.config.temporal.namespace }), taskQueue: server.config.temporal.taskQueue };
+      const gw = {
+        client: new Client({ connection, namespace: server.config.temporal.namespace }),
+        taskQueue: server.config.temporal.taskQueue,
+      };
       await expect(decide(gw, uuid, 'APPROVE', { subject: 'bob', roles: ['APPROVER'], comment: 'no\u0000' })).rejects.toMatchObject({
         extensions: { code: 'BAD_USER_INPUT', field: 'input.comment' },
       });
@@ -475,7 +510,9 @@ describe('text the database cannot store', () => {
         callbackKey: server.config.jwtSecret,
         publicUrl: server.config.publicUrl,
       });
-      await expect(activities.recordDecision(uuid, { subject: 'bob', comment: 'no\u0000', decision: 'APPROVE', required: 1 })).rejects.toMatchObject({
+      await expect(
+        activities.recordDecision(uuid, { subject: 'bob', comment: 'no\u0000', decision: 'APPROVE', required: 1 }),
+      ).rejects.toMatchObject({
         type: 'BAD_USER_INPUT',
         nonRetryable: true,
       });

@@ -28,7 +28,13 @@ const waitFor = <T>(what: string, probe: () => Promise<T>, timeoutMs = 60_000) =
 beforeAll(async () => {
   db = await createTestDatabase();
   // TEMPORAL_ADDRESS unset: the process starts and supervises its own Temporal, state in DATA_DIR.
-  env = { DATABASE_URL: db.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'stageplane-durable-')), JWT_SECRET, WEBHOOK_SECRET, TEMPORAL_ADDRESS: '' };
+  env = {
+    DATABASE_URL: db.url,
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'stageplane-durable-')),
+    JWT_SECRET,
+    WEBHOOK_SECRET,
+    TEMPORAL_ADDRESS: '',
+  };
   proc = await spawnStageplane('all', env);
   admin = await jwtFor(JWT_SECRET, 'ada', ['ADMIN', 'DEVELOPER']);
 }, 180_000);
@@ -38,9 +44,14 @@ afterAll(async () => {
 });
 
 async function project(slug: string, target: Record<string, unknown>) {
-  const created = await gqlAt(proc!.url, admin, `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environment(slug: "development") { id } } }`, {
-    i: { slug, name: slug },
-  });
+  const created = await gqlAt(
+    proc!.url,
+    admin,
+    `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environment(slug: "development") { id } } }`,
+    {
+      i: { slug, name: slug },
+    },
+  );
   expect(created.errors).toBeUndefined();
   const p = created.data.createProject;
   const u = await gqlAt(proc!.url, admin, `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
@@ -115,9 +126,14 @@ describe('durability across SIGKILL of every process', () => {
       await new Promise((r) => setTimeout(r, 5000));
       expect(calls).toHaveLength(1);
       const { callbackToken } = JSON.parse(calls[0]!);
-      const report = await gqlAt(proc!.url, callbackToken, `mutation($i: ReportDeploymentStatusInput!) { reportDeploymentStatus(input: $i) { status } }`, {
-        i: { deploymentId: id, status: 'SUCCEEDED', message: 'deployed' },
-      });
+      const report = await gqlAt(
+        proc!.url,
+        callbackToken,
+        `mutation($i: ReportDeploymentStatusInput!) { reportDeploymentStatus(input: $i) { status } }`,
+        {
+          i: { deploymentId: id, status: 'SUCCEEDED', message: 'deployed' },
+        },
+      );
       expect(report.errors).toBeUndefined();
       const done = await waitFor('SUCCEEDED', async () => {
         const r = await gqlAt(proc!.url, admin, EVENTS, { id });
@@ -146,7 +162,10 @@ describe('decisions across SIGKILL before the workflow has run', () => {
     let worker = await spawnStageplane('worker', split);
     try {
       const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => gqlAt(api.url, token, query, variables);
-      const created = await gql(admin, `mutation { createProject(input: { slug: "durable-first", name: "First" }) { id environments { id slug } } }`);
+      const created = await gql(
+        admin,
+        `mutation { createProject(input: { slug: "durable-first", name: "First" }) { id environments { id slug } } }`,
+      );
       expect(created.errors).toBeUndefined();
       const p = created.data.createProject as { id: string; environments: { id: string; slug: string }[] };
       const envId = (slug: string) => p.environments.find((e) => e.slug === slug)!.id;

@@ -57,7 +57,9 @@ describe('decisions from the first moment', () => {
       ['APPROVAL_REQUESTED', 'PENDING_APPROVAL'],
     ]);
     // The same through the project's own read, at once.
-    const read = await server.gql(`{ project(slug: "first-answer") { environment(slug: "production") { activeDeployment { id status } } } }`);
+    const read = await server.gql(
+      `{ project(slug: "first-answer") { environment(slug: "production") { activeDeployment { id status } } } }`,
+    );
     expect(read.data.project.environment.activeDeployment).toEqual({ id: created.id, status: 'PENDING_APPROVAL' });
     const bob = await server.token('bob', ['APPROVER']);
     expect((await server.gql(APPROVE, { i: { deploymentId: created.id } }, bob)).errors).toBeUndefined();

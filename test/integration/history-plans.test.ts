@@ -218,8 +218,14 @@ describe(`history reads at ${DEPLOYMENTS.toLocaleString('en')} deployments`, () 
       const around = await ordered(c.depth, 14);
       const tied = around.slice(9, 14);
       const setCreatedAt = (at: Date, ids: string[]) =>
-        rows(api.database, `update ${c.table} set created_at = $1::timestamptz where id = any(string_to_array($2, ',')::uuid[])`, [at.toISOString(), ids.join(',')]);
-      await setCreatedAt(around[8]!.created_at, tied.map((r) => r.id));
+        rows(api.database, `update ${c.table} set created_at = $1::timestamptz where id = any(string_to_array($2, ',')::uuid[])`, [
+          at.toISOString(),
+          ids.join(','),
+        ]);
+      await setCreatedAt(
+        around[8]!.created_at,
+        tied.map((r) => r.id),
+      );
       try {
         const expected = await ordered(c.depth, 1 + 2 * PAGE);
         expect(new Set(expected.slice(8, 14).map((r) => r.created_at.getTime())).size).toBe(1);
@@ -257,10 +263,9 @@ describe(`history reads at ${DEPLOYMENTS.toLocaleString('en')} deployments`, () 
 
   it("Deployment.events of a long deployment, and deploymentEvents' replay after a seq", async () => {
     api.take();
-    const data = await api.gql(
-      `query($id: ID!) { deployment(id: $id) { id events(afterSeq: ${LONG_EVENTS / 2}, first: 100) { seq } } }`,
-      { id: gid('Deployment', history.longDeploymentId) },
-    );
+    const data = await api.gql(`query($id: ID!) { deployment(id: $id) { id events(afterSeq: ${LONG_EVENTS / 2}, first: 100) { seq } } }`, {
+      id: gid('Deployment', history.longDeploymentId),
+    });
     expect(data.deployment.events).toHaveLength(100);
     expect(data.deployment.events[0].seq).toBe(LONG_EVENTS / 2 + 1);
     // A subscriber's replay pages: from the start, and from the middle of the log.
@@ -273,7 +278,9 @@ describe(`history reads at ${DEPLOYMENTS.toLocaleString('en')} deployments`, () 
     const hub = api.services.events;
     await hub.start();
     const feed = hub.followProject(history.projectId);
-    const [running] = await rows(api.database, `select id from deployments where project_id = $1 and status = 'RUNNING'`, [history.projectId]);
+    const [running] = await rows(api.database, `select id from deployments where project_id = $1 and status = 'RUNNING'`, [
+      history.projectId,
+    ]);
     api.take();
     await api.database.db.transaction((tx) => appendDeploymentEvent(tx, running!.id, { type: 'LOG', status: 'RUNNING', message: 'hello' }));
     const next = await feed.next();
@@ -313,7 +320,9 @@ describe(`history reads at ${DEPLOYMENTS.toLocaleString('en')} deployments`, () 
     // The mutation needs Temporal to start the deployment; the reads it makes before are what is
     // checked here, so a missing workflow gateway ends it after them.
     api.take();
-    await expect(api.gql(`mutation($i: RollbackInput!) { rollback(input: $i) { id } }`, { i: { environmentId: production } })).rejects.toThrow();
+    await expect(
+      api.gql(`mutation($i: RollbackInput!) { rollback(input: $i) { id } }`, { i: { environmentId: production } }),
+    ).rejects.toThrow();
     const statements = api.take().filter((s) => s.sql.includes(`'SUCCEEDED'`) && touches(s, 'deployments'));
     expect(statements.length).toBeGreaterThanOrEqual(2);
     await expectBounded(statements, ['deployments'], { prepared: false });

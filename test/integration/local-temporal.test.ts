@@ -73,7 +73,13 @@ describe('the supervised local Temporal dev server', () => {
       temporal = local;
       const pid = readPid();
       process.kill(pid, signal);
-      await until('the notice', () => logs.some((l) => l.msg === 'local Temporal dev server was stopped by a signal; not restarting it') && !alive(pid)).catch((e) => { console.log(JSON.stringify(logs)); throw e; });
+      await until(
+        'the notice',
+        () => logs.some((l) => l.msg === 'local Temporal dev server was stopped by a signal; not restarting it') && !alive(pid),
+      ).catch((e) => {
+        console.log(JSON.stringify(logs));
+        throw e;
+      });
       await new Promise((r) => setTimeout(r, 1500)); // past the first restart delay
       expect(local.restarts).toBe(0);
       expect(readPid()).toBe(pid);

@@ -111,7 +111,9 @@ async function ensureArchivable() {
     const [row] = await sql`select archived_at from environments where id = ${local(id)}`;
     if (row && row.archived_at === null) return;
   }
-  const d = await ok(GQL.createEnvironment, { i: { projectId: fx.projectA, slug: `arch-${serial++}`, name: 'to archive', type: 'CUSTOM' } });
+  const d = await ok(GQL.createEnvironment, {
+    i: { projectId: fx.projectA, slug: `arch-${serial++}`, name: 'to archive', type: 'CUSTOM' },
+  });
   fx.archivable = d.createEnvironment.id;
 }
 
@@ -181,7 +183,9 @@ let tables: string[] = [];
 type Snapshot = Record<string, { n: number; h: string }>;
 
 async function snapshot(): Promise<Snapshot> {
-  const parts = tables.map((t) => `select '${t}' as t, count(*)::int as n, coalesce(md5(string_agg(x::text, E'\\n' order by x::text)), '') as h from "${t}" x`);
+  const parts = tables.map(
+    (t) => `select '${t}' as t, count(*)::int as n, coalesce(md5(string_agg(x::text, E'\\n' order by x::text)), '') as h from "${t}" x`,
+  );
   const rows = await sql.unsafe(parts.join(' union all '));
   return Object.fromEntries(rows.map((r: any) => [r.t, { n: r.n, h: r.h }]));
 }
@@ -306,7 +310,13 @@ const idField = (typename: string, valid: string[], foreign: string[], required 
   bad: fc.oneof(fc.constantFrom(...foreign).map(ref), unknownId(typename)),
   text: true,
 });
-const textField = (max: number, required = false) => ({ kind: 'String' as const, required, valid: validText(max), bad: badText(max), text: true });
+const textField = (max: number, required = false) => ({
+  kind: 'String' as const,
+  required,
+  valid: validText(max),
+  bad: badText(max),
+  text: true,
+});
 const slugField = (valid: fc.Arbitrary<string>, required = false) => ({
   kind: 'String' as const,
   required,
@@ -314,7 +324,8 @@ const slugField = (valid: fc.Arbitrary<string>, required = false) => ({
   bad: badSlug(),
   text: true,
 });
-const envSlug = () => fc.oneof({ weight: 4, arbitrary: fc.constantFrom('development', 'staging', 'production') }, { weight: 1, arbitrary: validSlug() });
+const envSlug = () =>
+  fc.oneof({ weight: 4, arbitrary: fc.constantFrom('development', 'staging', 'production') }, { weight: 1, arbitrary: validSlug() });
 const intField = (min: number, max: number) => ({ kind: 'Int' as const, valid: intIn(min, max), bad: intOutside(min, max) });
 const dateField = () => ({ kind: 'DateTime' as const, valid: futureDateTime(), bad: pastDateTime() });
 
@@ -342,7 +353,11 @@ const SECRET_REF = (validSecrets: string[]): Shape => ({
   environment: slugField(envSlug(), true),
 });
 const DECISION: Shape = {
-  deploymentId: idField('Deployment', ['pendingByQa', 'pendingByQa', 'pendingByQa', 'finished'], ['release1', 'envD_production', 'projectD']),
+  deploymentId: idField(
+    'Deployment',
+    ['pendingByQa', 'pendingByQa', 'pendingByQa', 'finished'],
+    ['release1', 'envD_production', 'projectD'],
+  ),
   comment: { kind: 'String', valid: freeText(2000), bad: fc.oneof(fc.constant('c'.repeat(2001)), hugeString()), text: true },
 };
 
@@ -417,7 +432,11 @@ const MUTATIONS: Record<string, MutationSpec> = {
     document: `mutation($i: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $i) { id settings { version } } }`,
     variable: 'i',
     input: {
-      environmentId: idField('Environment', ['envA_development', 'envA_staging', 'envA_production'], ['envB_development', 'projectA', 'connA']),
+      environmentId: idField(
+        'Environment',
+        ['envA_development', 'envA_staging', 'envA_production'],
+        ['envB_development', 'projectA', 'connA'],
+      ),
       patch: {
         kind: 'Object',
         required: true,
@@ -432,7 +451,10 @@ const MUTATIONS: Record<string, MutationSpec> = {
               maxLength: 5,
             }),
             bad: fc.oneof(
-              fc.constant([{ key: 'dup', enabled: true }, { key: 'dup', enabled: false }]),
+              fc.constant([
+                { key: 'dup', enabled: true },
+                { key: 'dup', enabled: false },
+              ]),
               badText(64).map((key) => [{ key, enabled: true }]),
               fc.constant(Array.from({ length: 201 }, (_, i) => ({ key: `f${i}`, enabled: true }))),
             ),
@@ -524,7 +546,13 @@ const MUTATIONS: Record<string, MutationSpec> = {
     variable: 'i',
     input: {
       projectId: idField('Project', ['projectA'], ['envA_development', 'secretA', 'connA']),
-      name: { kind: 'String', required: true, valid: fc.oneof(validSecretName(), fc.constant('FIXTURE_SECRET')), bad: badSecretName(), text: true },
+      name: {
+        kind: 'String',
+        required: true,
+        valid: fc.oneof(validSecretName(), fc.constant('FIXTURE_SECRET')),
+        bad: badSecretName(),
+        text: true,
+      },
       description: { kind: 'String', valid: freeText(1000), bad: fc.oneof(fc.constant('d'.repeat(1001)), hugeString()), text: true },
       rotationEnabled: { kind: 'Boolean' },
       rotationDays: intField(1, 3650),
@@ -565,7 +593,10 @@ const MUTATIONS: Record<string, MutationSpec> = {
       value: {
         kind: 'String',
         required: true,
-        valid: fc.oneof(anyText(50).filter((s) => s.length > 0), fc.constantFrom(' leading and trailing ', 'ü'.repeat(32_000))),
+        valid: fc.oneof(
+          anyText(50).filter((s) => s.length > 0),
+          fc.constantFrom(' leading and trailing ', 'ü'.repeat(32_000)),
+        ),
         bad: fc.constantFrom('', 'x'.repeat(65_537), 'ü'.repeat(32_769)),
         text: true,
       },
@@ -593,7 +624,16 @@ const MUTATIONS: Record<string, MutationSpec> = {
     input: {
       projectId: idField('Project', ['projectD'], ['envD_development', 'release1', 'secretA']),
       branch: { kind: 'String', required: true, valid: validBranch(), bad: badBranch(), text: true },
-      commitSha: { kind: 'String', required: true, valid: validSha(), bad: fc.oneof(badSha(), validSha().map((s) => s.toUpperCase())), text: true },
+      commitSha: {
+        kind: 'String',
+        required: true,
+        valid: validSha(),
+        bad: fc.oneof(
+          badSha(),
+          validSha().map((s) => s.toUpperCase()),
+        ),
+        text: true,
+      },
       message: { kind: 'String', valid: freeText(10_000), bad: fc.constant('m'.repeat(10_001)), text: true },
       author: textField(200),
       version: textField(100),
@@ -606,7 +646,11 @@ const MUTATIONS: Record<string, MutationSpec> = {
     document: `mutation($i: DeployInput!) { deploy(input: $i) { id status } }`,
     variable: 'i',
     input: {
-      environmentId: idField('Environment', ['envD_development', 'envD_staging', 'envD_production'], ['envA_development', 'release1', 'projectD']),
+      environmentId: idField(
+        'Environment',
+        ['envD_development', 'envD_staging', 'envD_production'],
+        ['envA_development', 'release1', 'projectD'],
+      ),
       releaseId: idField('Release', ['release1', 'release2'], ['releaseW', 'envD_development', 'finished']),
     },
     writes: DEPLOYMENT_WRITES,
@@ -617,7 +661,11 @@ const MUTATIONS: Record<string, MutationSpec> = {
     document: `mutation($i: PromoteInput!) { promote(input: $i) { id status } }`,
     variable: 'i',
     input: {
-      environmentId: idField('Environment', ['envD_staging', 'envD_production', 'envD_development'], ['envA_staging', 'release1', 'projectD']),
+      environmentId: idField(
+        'Environment',
+        ['envD_staging', 'envD_production', 'envD_development'],
+        ['envA_staging', 'release1', 'projectD'],
+      ),
       releaseId: idField('Release', ['release1', 'release2'], ['releaseW', 'envD_development', 'finished'], false),
     },
     writes: DEPLOYMENT_WRITES,
@@ -671,7 +719,11 @@ const MUTATIONS: Record<string, MutationSpec> = {
     document: `mutation($i: ReportDeploymentStatusInput!) { reportDeploymentStatus(input: $i) { id status } }`,
     variable: 'i',
     input: {
-      deploymentId: idField('Deployment', ['webhookRunning', 'webhookRunning', 'webhookRunning', 'finished'], ['releaseW', 'envW_development']),
+      deploymentId: idField(
+        'Deployment',
+        ['webhookRunning', 'webhookRunning', 'webhookRunning', 'finished'],
+        ['releaseW', 'envW_development'],
+      ),
       step: { ...textField(200), valid: fc.oneof(fc.constantFrom('rollout', 'migrate'), validText(200)) },
       progress: {
         kind: 'Float',
@@ -805,7 +857,13 @@ describe('coverage', () => {
     const r = await server.gql(`{ __type(name: "Mutation") { fields { name } } }`);
     expect(r.errors).toBeUndefined();
     const fields = (r.data.__type.fields as { name: string }[]).map((f) => f.name).sort();
-    expect(fields.filter((f) => !(f in MUTATIONS)), 'mutations without a property').toEqual([]);
-    expect(Object.keys(MUTATIONS).filter((m) => !fields.includes(m)), 'properties of mutations that no longer exist').toEqual([]);
+    expect(
+      fields.filter((f) => !(f in MUTATIONS)),
+      'mutations without a property',
+    ).toEqual([]);
+    expect(
+      Object.keys(MUTATIONS).filter((m) => !fields.includes(m)),
+      'properties of mutations that no longer exist',
+    ).toEqual([]);
   });
 });

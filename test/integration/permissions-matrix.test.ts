@@ -104,7 +104,13 @@ const APPROVAL_TARGETS: { slug: string; type: EnvironmentType }[] = [
   // STAGING type, two approvals from QA: the second decision of one person is refused.
   { slug: 'uat', type: 'STAGING' },
 ];
-const UAT_POLICY = { trigger: 'APPROVAL_REQUIRED', requiredApprovals: 2, approverRoles: ['QA'], deployerRoles: ['DEVELOPER'], preventSelfApproval: true };
+const UAT_POLICY = {
+  trigger: 'APPROVAL_REQUIRED',
+  requiredApprovals: 2,
+  approverRoles: ['QA'],
+  deployerRoles: ['DEVELOPER'],
+  preventSelfApproval: true,
+};
 const QA_LAB_POLICY = { deployerRoles: ['QA'] };
 
 const admin = <T = any>(query: string, variables: Record<string, unknown> = {}) => server.gql<T>(query, variables);
@@ -122,19 +128,25 @@ async function environmentContext(globalId: string): Promise<EnvironmentAuthCont
   return {
     type: e.type,
     slug: e.slug,
-    policy: { deployerRoles: e.policy.deployerRoles, approverRoles: e.policy.approverRoles, preventSelfApproval: e.policy.preventSelfApproval },
+    policy: {
+      deployerRoles: e.policy.deployerRoles,
+      approverRoles: e.policy.approverRoles,
+      preventSelfApproval: e.policy.preventSelfApproval,
+    },
   };
 }
 /** A deployment as the decision rows' authorize() sees it: requester and approvals that count. */
 async function deploymentContext(globalId: string) {
-  const d = await adminOk(
-    `query($id: ID!) { deployment(id: $id) { id status requestedBy approvals { approver } environment { id } } }`,
-    { id: globalId },
-  );
+  const d = await adminOk(`query($id: ID!) { deployment(id: $id) { id status requestedBy approvals { approver } environment { id } } }`, {
+    id: globalId,
+  });
   return {
     status: d.deployment.status as string,
     environment: await environmentContext(d.deployment.environment.id),
-    deployment: { requestedBy: d.deployment.requestedBy as string, alreadyDecidedBy: d.deployment.approvals.map((a: any) => a.approver) as string[] },
+    deployment: {
+      requestedBy: d.deployment.requestedBy as string,
+      alreadyDecidedBy: d.deployment.approvals.map((a: any) => a.approver) as string[],
+    },
   };
 }
 
@@ -157,7 +169,10 @@ async function pendingDeployment(slug: string, requester: { subject: string; rol
   return id;
 }
 async function latestDeployment(slug: string): Promise<string> {
-  const d = await adminOk(`query($s: String!) { project(slug: "${PROJECT}") { deployments(first: 1, environment: $s) { edges { node { id } } } } }`, { s: slug });
+  const d = await adminOk(
+    `query($s: String!) { project(slug: "${PROJECT}") { deployments(first: 1, environment: $s) { edges { node { id } } } } }`,
+    { s: slug },
+  );
   const id = d.project.deployments.edges[0]?.node.id;
   if (!id) throw new Error(`no deployment in ${slug}`);
   return id;
@@ -191,19 +206,16 @@ async function victimEnvironment(type: EnvironmentType): Promise<string> {
 }
 async function createVictimEnvironment(type: EnvironmentType): Promise<{ id: string; slug: string }> {
   const slug = `mx-victim-${next()}`;
-  const d = await adminOk(
-    `mutation($i: CreateEnvironmentInput!) { createEnvironment(input: $i) { id slug } }`,
-    {
-      i: {
-        projectId: fx.projectId,
-        slug,
-        name: slug,
-        type,
-        // Never deployed to by a push, whatever its type.
-        policy: { trigger: 'MANUAL_PROMOTE', branchPattern: null, ...(type === 'CUSTOM' ? QA_LAB_POLICY : {}) },
-      },
+  const d = await adminOk(`mutation($i: CreateEnvironmentInput!) { createEnvironment(input: $i) { id slug } }`, {
+    i: {
+      projectId: fx.projectId,
+      slug,
+      name: slug,
+      type,
+      // Never deployed to by a push, whatever its type.
+      policy: { trigger: 'MANUAL_PROMOTE', branchPattern: null, ...(type === 'CUSTOM' ? QA_LAB_POLICY : {}) },
     },
-  );
+  });
   return d.createEnvironment;
 }
 
@@ -259,7 +271,11 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
       const d = await adminOk(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { apiToken { id } } }`, {
         i: { name: `mx-revocable-${next()}`, roles: ['VIEWER'] },
       });
-      return { query: `mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }`, variables: { id: d.createApiToken.apiToken.id }, context: {} };
+      return {
+        query: `mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }`,
+        variables: { id: d.createApiToken.apiToken.id },
+        context: {},
+      };
     },
   },
   revealSecretValue: {
@@ -308,7 +324,9 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
   deleteSecret: {
     prepare: async () => {
       const name = `MX_DOOMED_${next()}`;
-      const d = await adminOk(`mutation($i: CreateSecretInput!) { createSecret(input: $i) { id } }`, { i: { projectId: fx.projectId, name } });
+      const d = await adminOk(`mutation($i: CreateSecretInput!) { createSecret(input: $i) { id } }`, {
+        i: { projectId: fx.projectId, name },
+      });
       const id = d.createSecret.id as string;
       return {
         query: `mutation($id: ID!) { deleteSecret(id: $id) }`,
@@ -362,7 +380,16 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
     targets: ENV_TARGETS,
     prepare: async ({ target }) => ({
       query: `mutation($i: SetDatabaseConnectionValueInput!) { setDatabaseConnectionValue(input: $i) { host poolSize } }`,
-      variables: { i: { connectionId: fx.connectionId, environment: target!.slug, host: 'db.internal', database: 'matrix', ssl: true, poolSize: 1 + (next() % 50) } },
+      variables: {
+        i: {
+          connectionId: fx.connectionId,
+          environment: target!.slug,
+          host: 'db.internal',
+          database: 'matrix',
+          ssl: true,
+          poolSize: 1 + (next() % 50),
+        },
+      },
       context: { environment: await environmentContext(envId(target!.slug)) },
     }),
   },
@@ -460,7 +487,11 @@ function decisionDriver(action: 'approveDeployment' | 'rejectDeployment'): Drive
         id = await pendingDeployment(target!.slug, { subject: subjectOf('ADMIN'), roles: ['ADMIN'] }, true);
       } else if (c.key === 'second-vote') {
         id = await pendingDeployment(target!.slug, REQUESTER, true);
-        const first = await server.gql(`mutation($i: DecisionInput!) { approveDeployment(input: $i) { id } }`, { i: { deploymentId: id } }, c.token);
+        const first = await server.gql(
+          `mutation($i: DecisionInput!) { approveDeployment(input: $i) { id } }`,
+          { i: { deploymentId: id } },
+          c.token,
+        );
         if (first.errors) throw new Error(`first vote refused: ${JSON.stringify(first.errors)}`);
         await waitForQuiet(sql);
       } else {
@@ -553,14 +584,26 @@ beforeAll(async () => {
     ['uat', 'STAGING', UAT_POLICY],
   ] as const) {
     const d = await adminOk(`mutation($i: CreateEnvironmentInput!) { createEnvironment(input: $i) { id } }`, {
-      i: { projectId: p.id, slug, name: slug, type, promotesFrom: 'development', policy, deployTarget: { provider: 'SIMULATED', stepSeconds: 0 } },
+      i: {
+        projectId: p.id,
+        slug,
+        name: slug,
+        type,
+        promotesFrom: 'development',
+        policy,
+        deployTarget: { provider: 'SIMULATED', stepSeconds: 0 },
+      },
     });
     env[slug] = d.createEnvironment.id;
   }
-  const secret = await adminOk(`mutation($i: CreateSecretInput!) { createSecret(input: $i) { id } }`, { i: { projectId: p.id, name: 'MATRIX_KEY' } });
+  const secret = await adminOk(`mutation($i: CreateSecretInput!) { createSecret(input: $i) { id } }`, {
+    i: { projectId: p.id, name: 'MATRIX_KEY' },
+  });
   const secretId = secret.createSecret.id as string;
   for (const slug of Object.keys(env)) {
-    await adminOk(`mutation($i: SetSecretValueInput!) { setSecretValue(input: $i) { isSet } }`, { i: { secretId, environment: slug, value: `initial-${slug}` } });
+    await adminOk(`mutation($i: SetSecretValueInput!) { setSecretValue(input: $i) { isSet } }`, {
+      i: { secretId, environment: slug, value: `initial-${slug}` },
+    });
   }
   const conn = await adminOk(`mutation($i: CreateDatabaseConnectionInput!) { createDatabaseConnection(input: $i) { id } }`, {
     i: { projectId: p.id, name: 'Primary' },
@@ -576,7 +619,9 @@ beforeAll(async () => {
   // qa-lab gets the release too (cancelDeployment needs a deployment there), then is frozen.
   const lab = await adminOk(`mutation($i: PromoteInput!) { promote(input: $i) { id } }`, { i: { environmentId: env['qa-lab'] } });
   await waitForStatus(server, lab.promote.id, ['SUCCEEDED']);
-  await adminOk(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, { i: { id: env['qa-lab'], frozen: true } });
+  await adminOk(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, {
+    i: { id: env['qa-lab'], frozen: true },
+  });
 
   fx = {
     projectId: p.id,
@@ -594,8 +639,14 @@ beforeAll(async () => {
   await addJwtCaller('requester-as-viewer', REQUESTER.subject, ['VIEWER']);
   await addJwtCaller('admin-self', subjectOf('ADMIN'), ['ADMIN']);
   await addJwtCaller('second-vote', 'mx-second-vote', ['QA', 'APPROVER']);
-  const apiToken = await adminOk(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }`, { i: { name: 'mx-qa', roles: ['QA'] } });
-  callers.set('api-token:QA', { key: 'api-token:QA', principal: { subject: 'token:mx-qa', roles: ['QA'], kind: 'api-token' }, token: apiToken.createApiToken.token });
+  const apiToken = await adminOk(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }`, {
+    i: { name: 'mx-qa', roles: ['QA'] },
+  });
+  callers.set('api-token:QA', {
+    key: 'api-token:QA',
+    principal: { subject: 'token:mx-qa', roles: ['QA'], kind: 'api-token' },
+    token: apiToken.createApiToken.token,
+  });
   // The generic callback token belongs to the development deployment; reportDeploymentStatus
   // targets the staging one, so for it this token is "another deployment's".
   callers.set('callback:other', callbackCaller('callback:other', devDeployment));
@@ -618,12 +669,24 @@ describe('the permission matrix covers the whole API', () => {
     expect(r.errors).toBeUndefined();
     const mutations: string[] = r.data.__schema.mutationType.fields.map((f: any) => f.name);
     const covered = new Set(CASES.map((c) => c.row.action as string));
-    expect(mutations.filter((m) => !covered.has(m)), 'mutations of the schema without a matrix case').toEqual([]);
-    expect(ACTIONS.filter((a) => !covered.has(a)), 'actions of ACTIONS without a matrix case').toEqual([]);
-    expect(ACTIONS.filter((a) => !DRIVERS[a]), 'actions without a driver').toEqual([]);
+    expect(
+      mutations.filter((m) => !covered.has(m)),
+      'mutations of the schema without a matrix case',
+    ).toEqual([]);
+    expect(
+      ACTIONS.filter((a) => !covered.has(a)),
+      'actions of ACTIONS without a matrix case',
+    ).toEqual([]);
+    expect(
+      ACTIONS.filter((a) => !DRIVERS[a]),
+      'actions without a driver',
+    ).toEqual([]);
     // The table has one row per action, and every mutation of the schema is an action.
     expect(PERMISSION_TABLE.map((row) => row.action)).toEqual([...ACTIONS]);
-    expect(mutations.filter((m) => !(ACTIONS as readonly string[]).includes(m)), 'mutations missing from ACTIONS').toEqual([]);
+    expect(
+      mutations.filter((m) => !(ACTIONS as readonly string[]).includes(m)),
+      'mutations missing from ACTIONS',
+    ).toEqual([]);
   });
 
   it('runs every row as every single role, no role, an API token and a callback token, and scoped rows on every environment type', () => {
@@ -657,7 +720,10 @@ describe('the matrix exercised what it should', () => {
     const succeeded = new Set([...outcomes.entries()].filter(([, o]) => o.expected.allowed && !o.code).map(([name]) => name.split(' ')[0]));
     // reportDeploymentStatus is allowed only for a RUNNING WEBHOOK deployment's own token; here
     // its deployment has ended, so the allowed call meets PRECONDITION_FAILED.
-    expect(ACTIONS.filter((a) => a !== 'reportDeploymentStatus' && !succeeded.has(a)), 'actions never carried out by an allowed caller').toEqual([]);
+    expect(
+      ACTIONS.filter((a) => a !== 'reportDeploymentStatus' && !succeeded.has(a)),
+      'actions never carried out by an allowed caller',
+    ).toEqual([]);
   });
 });
 
@@ -742,7 +808,12 @@ describe('a burst of bad requests among good ones', () => {
         const n = goodCount++;
         jobs.push(
           n % 2 === 0
-            ? { kind: 'good query', good: true, index: n, run: () => post(json(`{ viewer { subject roles } project(slug: "${PROJECT}") { slug environments { slug } } }`), dev.token) }
+            ? {
+                kind: 'good query',
+                good: true,
+                index: n,
+                run: () => post(json(`{ viewer { subject roles } project(slug: "${PROJECT}") { slug environments { slug } } }`), dev.token),
+              }
             : {
                 kind: 'good mutation',
                 good: true,
@@ -866,7 +937,13 @@ describe('a burst of bad requests among good ones', () => {
       for (let round = 0; round < 2; round++) {
         const results = await Promise.all(
           Array.from({ length: 15 }, (_, n) =>
-            post(JSON.stringify({ query: UPDATE_ENVIRONMENT, variables: { i: { id, name: `race ${round}-${n}`, region: `r-${round}-${n}` } } }), token),
+            post(
+              JSON.stringify({
+                query: UPDATE_ENVIRONMENT,
+                variables: { i: { id, name: `race ${round}-${n}`, region: `r-${round}-${n}` } },
+              }),
+              token,
+            ),
           ),
         );
         results.forEach((r, n) => {

@@ -23,10 +23,9 @@ describe('embedded PGlite', () => {
       { i: { environmentId: p.staging, expectedVersion: 1, patch: { logLevel: 'WARN' } } },
     );
     expect(settings.data.updateEnvironmentSettings.settings).toEqual({ version: 2, logLevel: 'WARN' });
-    const stale = await server.gql(
-      `mutation($i: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $i) { id } }`,
-      { i: { environmentId: p.staging, expectedVersion: 1, patch: { logLevel: 'ERROR' } } },
-    );
+    const stale = await server.gql(`mutation($i: UpdateEnvironmentSettingsInput!) { updateEnvironmentSettings(input: $i) { id } }`, {
+      i: { environmentId: p.staging, expectedVersion: 1, patch: { logLevel: 'ERROR' } },
+    });
     expect(codeOf(stale)).toBe('CONFLICT');
     const dup = await server.gql(`mutation { createProject(input: { slug: "embedded", name: "again" }) { id } }`);
     expect(codeOf(dup)).toBe('CONFLICT');

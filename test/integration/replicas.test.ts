@@ -70,9 +70,8 @@ describe('two API replicas on one database', () => {
     const admin = await signToken(secret, 'root', ['ADMIN']);
     const dev = await signToken(secret, 'dora', ['DEVELOPER']);
     const viewer = await signToken(secret, 'vic', ['VIEWER']);
-    const project = (
-      await gql(a.url, admin, 'mutation { createProject(input: { slug: "twins", name: "Twins" }) { id slug } }')
-    ).createProject as { id: string; slug: string };
+    const project = (await gql(a.url, admin, 'mutation { createProject(input: { slug: "twins", name: "Twins" }) { id slug } }'))
+      .createProject as { id: string; slug: string };
 
     // projectEvents on A over WebSocket, on B over SSE.
     const clientA = wsClient(a.wsUrl, viewer, { lazy: false });
@@ -167,7 +166,9 @@ describe('restarts', () => {
     await second.kill('SIGTERM');
   });
 
-  it('SIGTERM closes WebSocket subscribers with 1001 and cuts SSE streams without `complete`, then exits 0', { timeout: 120_000 }, async () => {
+  it('SIGTERM closes WebSocket subscribers with 1001 and cuts SSE streams without `complete`, then exits 0', {
+    timeout: 120_000,
+  }, async () => {
     const server = await api();
     const viewer = await signToken(secret, 'vic', ['VIEWER']);
     const d = await createDeploymentFixture(database.db);

@@ -17,13 +17,7 @@ import type { EnvironmentType } from '../../domain/types.ts';
 import { MAX_SECRET_VALUE_BYTES as API_MAX_SECRET_VALUE_BYTES } from '../../domain/validation.ts';
 import { ConfigError } from '../../config/index.ts';
 import { AwsSecretStore } from '../../secrets/aws.ts';
-import {
-  DEVELOPMENT_KEY_FILE,
-  encryptionKeyId,
-  LocalSecretStore,
-  loadEncryptionKeys,
-  parseEncryptionKeys,
-} from '../../secrets/local.ts';
+import { DEVELOPMENT_KEY_FILE, encryptionKeyId, LocalSecretStore, loadEncryptionKeys, parseEncryptionKeys } from '../../secrets/local.ts';
 import { createSecretStore, type SecretStoreConfig } from '../../secrets/index.ts';
 import {
   generateSecretValue,
@@ -356,7 +350,12 @@ describe('local backend only', () => {
   let store: LocalSecretStore;
   let db: Database;
   const rowOf = async (secretId: string, versionId: string) =>
-    (await db.select().from(secretValueVersions).where(and(eq(secretValueVersions.secretId, secretId), eq(secretValueVersions.versionId, versionId))))[0]!;
+    (
+      await db
+        .select()
+        .from(secretValueVersions)
+        .where(and(eq(secretValueVersions.secretId, secretId), eq(secretValueVersions.versionId, versionId)))
+    )[0]!;
 
   beforeAll(() => {
     store = new LocalSecretStore(parseEncryptionKeys(KEY_A));
@@ -411,7 +410,10 @@ describe('local backend only', () => {
     // A truncated ciphertext (tag cut off) too.
     const { versionId } = await store.put(db, s.ref(), value);
     const row = await rowOf(s.id, versionId);
-    await db.update(secretValueVersions).set({ ciphertext: row.ciphertext.subarray(0, 10) }).where(eq(secretValueVersions.id, row.id));
+    await db
+      .update(secretValueVersions)
+      .set({ ciphertext: row.ciphertext.subarray(0, 10) })
+      .where(eq(secretValueVersions.id, row.id));
     expect(((await thrown(store.get(db, s.ref(), versionId))) as SecretStoreError).code).toBe('DECRYPT_FAILED');
   });
 
@@ -486,7 +488,9 @@ describe('local backend only', () => {
       expect((rotated as LocalSecretStore).keyIds).toEqual([idB, idA]);
       expect(await rotated.get(w.handle.db, s.ref(), old.versionId)).toEqual({ value: 'written-with-key-a', versionId: old.versionId });
       const fresh = await rotated.put(w.handle.db, s.ref(), 'written-with-key-b');
-      expect((await w.handle.db.select().from(secretValueVersions).where(eq(secretValueVersions.versionId, fresh.versionId)))[0]!.keyId).toBe(idB);
+      expect(
+        (await w.handle.db.select().from(secretValueVersions).where(eq(secretValueVersions.versionId, fresh.versionId)))[0]!.keyId,
+      ).toBe(idB);
 
       // Without key A, its rows cannot be read: the error names the key id and ENCRYPTION_KEY.
       const onlyB = new LocalSecretStore(parseEncryptionKeys(KEY_B));
@@ -591,7 +595,9 @@ describe('local backend: ENCRYPTION_KEY', () => {
     const dataDir = tempDir();
     writeFileSync(join(dataDir, DEVELOPMENT_KEY_FILE), 'short\n');
     expect(() => loadEncryptionKeys({ env: 'test', dataDir, encryptionKey: undefined })).toThrow(
-      new RegExp(`^Invalid ENCRYPTION_KEY \\(from ${join(dataDir, DEVELOPMENT_KEY_FILE).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): the key`),
+      new RegExp(
+        `^Invalid ENCRYPTION_KEY \\(from ${join(dataDir, DEVELOPMENT_KEY_FILE).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): the key`,
+      ),
     );
   });
 });

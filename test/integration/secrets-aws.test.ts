@@ -142,13 +142,17 @@ describe('SECRETS_BACKEND=aws', () => {
     // Delete: the metadata, then the AWS secrets of every environment.
     const devValue = `dev_${Math.random().toString(36).slice(2)}_value`;
     values.add(devValue);
-    await gql(`mutation($i: SetSecretValueInput!) { setSecretValue(input: $i) { isSet } }`, { i: { secretId, environment: 'development', value: devValue } });
+    await gql(`mutation($i: SetSecretValueInput!) { setSecretValue(input: $i) { isSet } }`, {
+      i: { secretId, environment: 'development', value: devValue },
+    });
     expect(fake.secrets.has(awsName('development'))).toBe(true);
     const deleted = await gql(`mutation($id: ID!) { deleteSecret(id: $id) }`, { id: secretId });
     expect(deleted.errors).toBeUndefined();
     expect(fake.secrets.has(awsName('staging'))).toBe(false);
     expect(fake.secrets.has(awsName('development'))).toBe(false);
-    const gone = await server.gql(`mutation($i: SecretValueRef!) { revealSecretValue(input: $i) }`, { i: { secretId, environment: 'staging' } });
+    const gone = await server.gql(`mutation($i: SecretValueRef!) { revealSecretValue(input: $i) }`, {
+      i: { secretId, environment: 'staging' },
+    });
     responses.push(gone.raw);
     expect(codeOf(gone)).toBe('NOT_FOUND');
 

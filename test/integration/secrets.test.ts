@@ -110,11 +110,20 @@ async function metadata(projectSlug: string, secretName: string, environment: st
 }
 
 async function auditLog(projectSlug: string) {
-  const r = await gql(`query($p: String!) { project(slug: $p) { auditLog(first: 100) { edges { node { actor action targetId detail at } } } } }`, {
-    p: projectSlug,
-  });
+  const r = await gql(
+    `query($p: String!) { project(slug: $p) { auditLog(first: 100) { edges { node { actor action targetId detail at } } } } }`,
+    {
+      p: projectSlug,
+    },
+  );
   expect(r.errors).toBeUndefined();
-  return r.data.project.auditLog.edges.map((e: any) => e.node) as { actor: string; action: string; targetId: string; detail: any; at: string }[];
+  return r.data.project.auditLog.edges.map((e: any) => e.node) as {
+    actor: string;
+    action: string;
+    targetId: string;
+    detail: any;
+    at: string;
+  }[];
 }
 
 async function allSet(projectSlug: string, environment: string) {
@@ -127,7 +136,9 @@ async function allSet(projectSlug: string, environment: string) {
 }
 
 async function setFrozen(environmentId: string, frozen: boolean) {
-  const r = await gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, { i: { id: environmentId, frozen } });
+  const r = await gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { frozen } }`, {
+    i: { id: environmentId, frozen },
+  });
   expect(r.errors).toBeUndefined();
 }
 
@@ -156,7 +167,12 @@ describe('a new user', () => {
   it('creates STRIPE_SECRET_KEY, sets a value per environment, sees only metadata, rotates, reveals as ADMIN', async () => {
     const project = await createProject('shop');
     const developer = await as('DEVELOPER');
-    const secret = await createSecret(project.id, 'STRIPE_SECRET_KEY', { description: 'Stripe API key', rotationEnabled: true, rotationDays: 90 }, developer);
+    const secret = await createSecret(
+      project.id,
+      'STRIPE_SECRET_KEY',
+      { description: 'Stripe API key', rotationEnabled: true, rotationDays: 90 },
+      developer,
+    );
 
     // No value anywhere yet: secrets.all-set, an error check, fails in every environment, naming it.
     for (const env of ['development', 'staging', 'production']) {
@@ -268,7 +284,9 @@ describe('who may do what', () => {
     }
     expect(await auditLog('reveal-rules')).toHaveLength(audited);
     // Even an unknown secret answers FORBIDDEN to a non-ADMIN: nothing is learnt.
-    expect(codeOf(await reveal('U2VjcmV0OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA', 'development', await as('DEVELOPER')))).toBe('FORBIDDEN');
+    expect(codeOf(await reveal('U2VjcmV0OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA', 'development', await as('DEVELOPER')))).toBe(
+      'FORBIDDEN',
+    );
 
     // ADMIN: NOT_FOUND where no value is set, and for an unknown environment or secret.
     expect(codeOf(await reveal(secret.id, 'staging'))).toBe('NOT_FOUND');
@@ -327,7 +345,11 @@ describe('validation', () => {
     expect(codeOf(await setValue(project.id, 'development', 'fine'))).toBe('NOT_FOUND');
     const meta = await metadata('validation', 'BIG_VALUE', 'development');
     expect(meta).toMatchObject({ isSet: false, versionId: null, updatedBy: null });
-    expect((await sql`select count(*)::int as n from secret_value_versions where secret_id = (select id from secrets where name = 'BIG_VALUE')`)[0]!.n).toBe(0);
+    expect(
+      (
+        await sql`select count(*)::int as n from secret_value_versions where secret_id = (select id from secrets where name = 'BIG_VALUE')`
+      )[0]!.n,
+    ).toBe(0);
     expect(await auditLog('validation')).toHaveLength(audited);
 
     // Exactly 64 KiB, whitespace and all, is kept byte for byte.
@@ -392,7 +414,10 @@ describe('scheduled rotation', () => {
     expect(value).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const rotations = (await auditLog('scheduled')).filter((e) => e.action === 'secret.rotate');
     expect(rotations).toHaveLength(1);
-    expect(rotations[0]).toMatchObject({ actor: 'system', detail: { environment: 'development', versionId: after.versionId, scheduled: true } });
+    expect(rotations[0]).toMatchObject({
+      actor: 'system',
+      detail: { environment: 'development', versionId: after.versionId, scheduled: true },
+    });
 
     // Not due again: later ticks leave it alone.
     await sleep(2500);
@@ -465,7 +490,9 @@ describe('scheduled rotation', () => {
     const set = await setValue(secret.id, 'development', stripeKey('redis'));
     expect(set.data.setSecretValue.nextRotationAt).toBeNull();
     const update = (input: Record<string, unknown>) =>
-      gql(`mutation($i: UpdateSecretInput!) { updateSecret(input: $i) { rotationEnabled rotationDays } }`, { i: { id: secret.id, ...input } });
+      gql(`mutation($i: UpdateSecretInput!) { updateSecret(input: $i) { rotationEnabled rotationDays } }`, {
+        i: { id: secret.id, ...input },
+      });
     expect((await update({ rotationEnabled: true, rotationDays: 7 })).errors).toBeUndefined();
     const on = await metadata('reschedule', 'REDIS_PASSWORD', 'development');
     expect(Date.parse(on.nextRotationAt) - Date.parse(on.updatedAt)).toBe(7 * DAY);
@@ -568,15 +595,23 @@ describe('database passwords and deletion', () => {
     const secret = await createSecret(project.id, 'DB_PASSWORD');
     const password = stripeKey('db');
     expect((await setValue(secret.id, 'staging', password)).errors).toBeUndefined();
-    const conn = await gql(`mutation($p: ID!) { createDatabaseConnection(input: { projectId: $p, name: "Primary" }) { id } }`, { p: project.id });
+    const conn = await gql(`mutation($p: ID!) { createDatabaseConnection(input: { projectId: $p, name: "Primary" }) { id } }`, {
+      p: project.id,
+    });
     const connectionId = conn.data.createDatabaseConnection.id;
     const q = `mutation($i: SetDatabaseConnectionValueInput!) { setDatabaseConnectionValue(input: $i) {
       environment { slug } passwordSecret { id name values { environment { slug } isSet } } } }`;
-    const linked = await gql(q, { i: { connectionId, environment: 'staging', host: 'db.internal', database: 'app', passwordSecret: 'DB_PASSWORD' } });
+    const linked = await gql(q, {
+      i: { connectionId, environment: 'staging', host: 'db.internal', database: 'app', passwordSecret: 'DB_PASSWORD' },
+    });
     expect(linked.errors).toBeUndefined();
     expect(linked.data.setDatabaseConnectionValue.passwordSecret).toMatchObject({ id: secret.id, name: 'DB_PASSWORD' });
-    expect(linked.data.setDatabaseConnectionValue.passwordSecret.values.find((v: any) => v.environment.slug === 'staging').isSet).toBe(true);
-    const missing = await gql(q, { i: { connectionId, environment: 'staging', host: 'db.internal', database: 'app', passwordSecret: 'NO_SUCH_SECRET' } });
+    expect(linked.data.setDatabaseConnectionValue.passwordSecret.values.find((v: any) => v.environment.slug === 'staging').isSet).toBe(
+      true,
+    );
+    const missing = await gql(q, {
+      i: { connectionId, environment: 'staging', host: 'db.internal', database: 'app', passwordSecret: 'NO_SUCH_SECRET' },
+    });
     expect(codeOf(missing)).toBe('NOT_FOUND');
     const read = await gql(`{ project(slug: "db-link") { environment(slug: "staging") { databases { passwordSecret { name } } } } }`);
     expect(read.data.project.environment.databases).toEqual([{ passwordSecret: { name: 'DB_PASSWORD' } }]);
@@ -592,14 +627,23 @@ describe('database passwords and deletion', () => {
     expect((await setValue(keep.id, 'development', stripeKey('kept'))).errors).toBeUndefined();
     expect((await rotate(secret.id, 'staging')).errors).toBeUndefined();
     const stored = async (id: string) => {
-      const [local] = await sql`select count(*)::int as n from secret_value_versions v join secrets s on s.id = v.secret_id where s.name = ${id}`;
+      const [local] =
+        await sql`select count(*)::int as n from secret_value_versions v join secrets s on s.id = v.secret_id where s.name = ${id}`;
       const [meta] = await sql`select count(*)::int as n from secret_values v join secrets s on s.id = v.secret_id where s.name = ${id}`;
       return { versions: local!.n, metadata: meta!.n };
     };
     expect(await stored('OLD_KEY')).toEqual({ versions: 3, metadata: 2 });
-    const conn = await gql(`mutation($p: ID!) { createDatabaseConnection(input: { projectId: $p, name: "Main" }) { id } }`, { p: project.id });
+    const conn = await gql(`mutation($p: ID!) { createDatabaseConnection(input: { projectId: $p, name: "Main" }) { id } }`, {
+      p: project.id,
+    });
     await gql(`mutation($i: SetDatabaseConnectionValueInput!) { setDatabaseConnectionValue(input: $i) { host } }`, {
-      i: { connectionId: conn.data.createDatabaseConnection.id, environment: 'development', host: 'db', database: 'app', passwordSecret: 'OLD_KEY' },
+      i: {
+        connectionId: conn.data.createDatabaseConnection.id,
+        environment: 'development',
+        host: 'db',
+        database: 'app',
+        passwordSecret: 'OLD_KEY',
+      },
     });
 
     expect(codeOf(await gql(`mutation($id: ID!) { deleteSecret(id: $id) }`, { id: secret.id }, await as('VIEWER')))).toBe('FORBIDDEN');
@@ -612,7 +656,9 @@ describe('database passwords and deletion', () => {
     expect((await sql`select count(*)::int as n from secret_value_versions where secret_id = ${secretUuid}`)[0]!.n).toBe(0);
     expect((await sql`select count(*)::int as n from secret_values where secret_id = ${secretUuid}`)[0]!.n).toBe(0);
     expect(await stored('KEPT_KEY')).toEqual({ versions: 1, metadata: 1 });
-    const read = await gql(`{ project(slug: "delete-me") { secrets { name } environment(slug: "development") { secrets { secret { name } } databases { passwordSecret { name } } } } }`);
+    const read = await gql(
+      `{ project(slug: "delete-me") { secrets { name } environment(slug: "development") { secrets { secret { name } } databases { passwordSecret { name } } } } }`,
+    );
     expect(read.data.project.secrets).toEqual([{ name: 'KEPT_KEY' }]);
     expect(read.data.project.environment.secrets).toEqual([{ secret: { name: 'KEPT_KEY' } }]);
     expect(read.data.project.environment.databases).toEqual([{ passwordSecret: null }]);

@@ -77,7 +77,9 @@ describe('deploymentEvents: replay, then live', () => {
       const joining = [join(0), join(Math.max(0, last - 3)), join(last)];
       // Ten writers at once on one deployment: the row lock orders them, seq 1, 2, 3, ...
       const rows = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => appendEvent(server.database, d.deploymentId, { type: 'STEP_PROGRESS', status: 'RUNNING', message: `b${burst}-${i}` })),
+        Array.from({ length: 10 }, (_, i) =>
+          appendEvent(server.database, d.deploymentId, { type: 'STEP_PROGRESS', status: 'RUNNING', message: `b${burst}-${i}` }),
+        ),
       );
       await Promise.all(joining);
       last = Math.max(last, ...rows.map((r) => r.seq));
@@ -216,9 +218,13 @@ describe('fan-out', () => {
       ...Array.from({ length: 4 }, () => collect(c, DEPLOYMENT_EVENTS, { id: d.globalId })),
       collect(c, PROJECT_EVENTS, { slug: project.projectSlug }),
     ]);
-    await until(() => {
-      return server.hub.subscribers(d) === 40 && server.hub.subscribers(project) === 10;
-    }, 10_000, '50 subscribers');
+    await until(
+      () => {
+        return server.hub.subscribers(d) === 40 && server.hub.subscribers(project) === 10;
+      },
+      10_000,
+      '50 subscribers',
+    );
     await sleep(100); // let the replays finish
     const loadsBefore = server.hub.stats().loads;
     server.queries.length = 0;
@@ -415,7 +421,10 @@ describe('errors, auth and limits over WebSocket', () => {
     const client = wsClient(server.wsUrl, token, { lazy: false, on: { connected: () => void connections++ } });
     const run = (query: string, variables?: Record<string, unknown>) =>
       new Promise<any>((resolve) => {
-        client.subscribe({ query, variables }, { next: resolve, error: (e) => resolve({ errors: Array.isArray(e) ? e : [e] }), complete: () => {} });
+        client.subscribe(
+          { query, variables },
+          { next: resolve, error: (e) => resolve({ errors: Array.isArray(e) ? e : [e] }), complete: () => {} },
+        );
       });
     // Every refusal of the operation itself carries the contract's BAD_USER_INPUT.
     const codes = (result: any) => (result?.errors ?? []).map((e: any) => e.extensions?.code);
@@ -496,9 +505,14 @@ describe('the LISTEN connection', () => {
     const proj = collect(client, PROJECT_EVENTS, { slug: project.projectSlug });
     await until(() => server.hub.subscribers(project) === 1 && server.hub.subscribers(d) === 1, 10_000, 'both subscriptions');
     await appendProgress(server.database, d.deploymentId, 2);
-    await until(() => dep.events.length === 2 && proj.events.length === 2, 10_000, () => `the first two events: ${JSON.stringify({ dep: dep.events.length, proj: proj.events.length, hub: server.hub.stats() })}`);
+    await until(
+      () => dep.events.length === 2 && proj.events.length === 2,
+      10_000,
+      () => `the first two events: ${JSON.stringify({ dep: dep.events.length, proj: proj.events.length, hub: server.hub.stats() })}`,
+    );
     const relistens = server.hub.stats().relistens;
-    const state = () => JSON.stringify({ dep: seqs(dep.events), proj: proj.events.map((e) => [e.deploymentId.slice(-6), e.seq]), hub: server.hub.stats() });
+    const state = () =>
+      JSON.stringify({ dep: seqs(dep.events), proj: proj.events.map((e) => [e.deploymentId.slice(-6), e.seq]), hub: server.hub.stats() });
 
     // A writer that outlives the "restart" (its own connection, spared below).
     const writer: DatabaseHandle = await createDatabase({ url: databaseUrl, poolSize: 1 });
@@ -516,13 +530,25 @@ describe('the LISTEN connection', () => {
       await sleep(1000);
       expect(dep.events.length).toBe(2);
       await admin.unsafe(`alter database ${dbName} allow_connections true`);
-      await until(() => server.hub.stats().relistens > relistens, 30_000, () => `the LISTEN to come back: ${state()}`);
-      await until(() => dep.events.length === 5 && proj.events.length === 6, 10_000, () => `the missed events: ${state()}`);
+      await until(
+        () => server.hub.stats().relistens > relistens,
+        30_000,
+        () => `the LISTEN to come back: ${state()}`,
+      );
+      await until(
+        () => dep.events.length === 5 && proj.events.length === 6,
+        10_000,
+        () => `the missed events: ${state()}`,
+      );
       // And live again.
       await appendEvent(writer, d.deploymentId, { type: 'SUCCEEDED', status: 'SUCCEEDED' });
       await dep.done;
       expect(seqs(dep.events)).toEqual(range(1, 6));
-      await until(() => proj.events.length === 7, 10_000, () => `the live event on the project: ${state()}`);
+      await until(
+        () => proj.events.length === 7,
+        10_000,
+        () => `the live event on the project: ${state()}`,
+      );
       expect(proj.events.map((e) => [e.deploymentId === d.globalId ? 'd' : 'late', e.seq])).toEqual([
         ['d', 1],
         ['d', 2],

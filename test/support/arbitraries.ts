@@ -59,7 +59,11 @@ export async function resolveMarkers(
       // ids first, so that a {$version} sibling sees its resolved environmentId
       const entries = Object.entries(v).sort(([, a], [, b]) => Number(isVersion(a)) - Number(isVersion(b)));
       for (const [k, x] of entries) if (x !== ABSENT) out[k] = await walk(x, out);
-      return Object.fromEntries(Object.keys(v).filter((k) => k in out).map((k) => [k, out[k]]));
+      return Object.fromEntries(
+        Object.keys(v)
+          .filter((k) => k in out)
+          .map((k) => [k, out[k]]),
+      );
     }
     return v;
   };
@@ -145,7 +149,10 @@ export const badSlug = () =>
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
 export const validSecretName = () => fc.stringMatching(/^[A-Z][A-Z0-9_]{0,20}$/);
 export const badSecretName = () =>
-  fc.oneof(fc.constantFrom('', 'lower', '1ABC', '_ABC', 'A-B', 'A B', 'Ä', 'A'.repeat(129)), anyText(10).filter((s) => !SECRET_NAME.test(s)));
+  fc.oneof(
+    fc.constantFrom('', 'lower', '1ABC', '_ABC', 'A-B', 'A B', 'Ä', 'A'.repeat(129)),
+    anyText(10).filter((s) => !SECRET_NAME.test(s)),
+  );
 
 export const INT32_MIN = -2_147_483_648;
 export const INT32_MAX = 2_147_483_647;
@@ -186,22 +193,36 @@ export const unknownId = (typename: string) =>
 // ---------------------------------------------------------------- enums and dates
 
 export const unknownEnum = (values: readonly string[]) =>
-  fc.oneof(
-    fc.constantFrom('NOPE', '', 'null', ...values.map((v) => v.toLowerCase()), ...values.map((v) => ` ${v}`)),
-    fc.stringMatching(/^[A-Z_]{1,12}$/),
-  ).filter((s) => !values.includes(s));
+  fc
+    .oneof(
+      fc.constantFrom('NOPE', '', 'null', ...values.map((v) => v.toLowerCase()), ...values.map((v) => ` ${v}`)),
+      fc.stringMatching(/^[A-Z_]{1,12}$/),
+    )
+    .filter((s) => !values.includes(s));
 
 export const futureDateTime = () =>
-  fc.date({ min: new Date('2100-01-01T00:00:00Z'), max: new Date('2400-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString());
+  fc
+    .date({ min: new Date('2100-01-01T00:00:00Z'), max: new Date('2400-01-01T00:00:00Z'), noInvalidDate: true })
+    .map((d) => d.toISOString());
 /** Well-formed for the DateTime scalar, but in the past (the domain wants the future). */
 export const pastDateTime = () =>
   fc.oneof(
-    fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2020-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()),
+    fc
+      .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2020-01-01T00:00:00Z'), noInvalidDate: true })
+      .map((d) => d.toISOString()),
     fc.constantFrom('2001-01-01T00:00:00+14:00', '1999-12-31T23:59:59.999999999Z'),
   );
 /** What the DateTime scalar itself must refuse. */
 export const malformedDateTime = () =>
-  fc.constantFrom('2030-01-01', 'tomorrow', '2030-13-45T99:99:99Z', '2030-01-01T00:00:00', '', '9999999-01-01T00:00:00Z', '2030-02-30T00:00:00Z');
+  fc.constantFrom(
+    '2030-01-01',
+    'tomorrow',
+    '2030-13-45T99:99:99Z',
+    '2030-01-01T00:00:00',
+    '',
+    '9999999-01-01T00:00:00Z',
+    '2030-02-30T00:00:00Z',
+  );
 
 // ---------------------------------------------------------------- shapes
 
@@ -339,9 +360,7 @@ export function hostileRecord(shape: Shape): fc.Arbitrary<Record<string, unknown
   const options: fc.Arbitrary<Record<string, unknown>>[] = [];
   if (textFields.length) {
     options.push(
-      fc
-        .tuple(validRecord(shape), fc.constantFrom(...textFields.map(([k]) => k)), hostileString())
-        .map(([r, k, s]) => ({ ...r, [k]: s })),
+      fc.tuple(validRecord(shape), fc.constantFrom(...textFields.map(([k]) => k)), hostileString()).map(([r, k, s]) => ({ ...r, [k]: s })),
     );
   }
   for (const [k, f] of nested) {
@@ -370,26 +389,79 @@ export const ROLES = ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] as const
 export const validRoles = (minLength = 0) => fc.uniqueArray(fc.constantFrom(...ROLES), { minLength, maxLength: 5 });
 export const badRoles = () => fc.constantFrom(['ADMIN', 'ADMIN'], ['QA', 'DEVELOPER', 'QA'], []);
 
-export const validBranchPattern = () => fc.oneof(fc.constantFrom('main', 'release/*', 'feature-*', '*'), fc.stringMatching(/^[A-Za-z0-9._/*-]{1,30}$/));
+export const validBranchPattern = () =>
+  fc.oneof(fc.constantFrom('main', 'release/*', 'feature-*', '*'), fc.stringMatching(/^[A-Za-z0-9._/*-]{1,30}$/));
 export const badBranchPattern = () => fc.oneof(fc.constantFrom('', 'has space', 'a?b', '[abc]', 'x'.repeat(201), 'ü'), hostileString());
 
 export const validHttpUrl = () =>
   fc.oneof(fc.constantFrom('https://runbooks.example.com/prod', 'http://127.0.0.1:9/hook', 'https://[::1]:8443/x?y=1#z'), fc.webUrl());
 export const badHttpUrl = () =>
-  fc.constantFrom('', 'ftp://example.com', 'https://user:pass@example.com/', 'not a url', 'https://', 'javascript:alert(1)', `https://e.com/${'p'.repeat(2100)}`, '//example.com');
+  fc.constantFrom(
+    '',
+    'ftp://example.com',
+    'https://user:pass@example.com/',
+    'not a url',
+    'https://',
+    'javascript:alert(1)',
+    `https://e.com/${'p'.repeat(2100)}`,
+    '//example.com',
+  );
 
 export const validCron = () => fc.constantFrom('0 3 * * *', '*/5 * * * *', '0 0 1 1 *', '15 14 1 * 1-5', '0 22 * * 1-5');
-export const badCron = () => fc.constantFrom('', '* * * *', '60 * * * *', '* 24 * * *', 'every day', '0 3 * * * *', '*/0 * * * *', '0 3 32 * *');
+export const badCron = () =>
+  fc.constantFrom('', '* * * *', '60 * * * *', '* 24 * * *', 'every day', '0 3 * * * *', '*/0 * * * *', '0 3 32 * *');
 
 export const validOrigin = () =>
-  fc.oneof(fc.constantFrom('http://localhost:3000', 'https://app.example.com', 'capacitor://localhost', 'https://[::1]:8443'), fc.webUrl({ withQueryParameters: false, withFragments: false }).map((u) => new URL(u).origin).filter((o) => o !== 'null'));
-export const badOrigin = () => fc.constantFrom('', 'https://app.example.com/', 'https://a.example.com/path', 'localhost', 'http://:80', 'https://x:99999', 'https://user@x.com');
+  fc.oneof(
+    fc.constantFrom('http://localhost:3000', 'https://app.example.com', 'capacitor://localhost', 'https://[::1]:8443'),
+    fc
+      .webUrl({ withQueryParameters: false, withFragments: false })
+      .map((u) => new URL(u).origin)
+      .filter((o) => o !== 'null'),
+  );
+export const badOrigin = () =>
+  fc.constantFrom(
+    '',
+    'https://app.example.com/',
+    'https://a.example.com/path',
+    'localhost',
+    'http://:80',
+    'https://x:99999',
+    'https://user@x.com',
+  );
 
 export const validHost = () => fc.oneof(fc.constantFrom('db.example.com', '10.0.0.1', '::1', 'my_service', 'localhost'), fc.domain());
-export const badHost = () => fc.constantFrom('', ' ', 'a..b', '-bad.example', '999.1.1.1', 'x'.repeat(254), 'has space', 'exa mple.com', '[::1]', 'ü.example');
+export const badHost = () =>
+  fc.constantFrom('', ' ', 'a..b', '-bad.example', '999.1.1.1', 'x'.repeat(254), 'has space', 'exa mple.com', '[::1]', 'ü.example');
 
 export const validSha = () => fc.stringMatching(/^[0-9a-f]{7,40}$/);
 export const badSha = () => fc.constantFrom('', 'abc', 'abcdef', 'g'.repeat(7), 'a'.repeat(41), '1234567 ', 'xyz1234', '0x12345');
 
-export const validBranch = () => fc.oneof(fc.constantFrom('main', 'feature/login', 'release-1.2', 'fix_bug'), fc.stringMatching(/^[a-z][a-z0-9/_-]{0,20}[a-z0-9]$/).filter((b) => !b.includes('//')));
-export const badBranch = () => fc.constantFrom('', '@', '-x', 'a..b', 'a b', 'x.lock', 'a//b', '/a', 'a/', 'a.', 'a@{b', '.hidden', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[', 'a\\b', 'x'.repeat(256));
+export const validBranch = () =>
+  fc.oneof(
+    fc.constantFrom('main', 'feature/login', 'release-1.2', 'fix_bug'),
+    fc.stringMatching(/^[a-z][a-z0-9/_-]{0,20}[a-z0-9]$/).filter((b) => !b.includes('//')),
+  );
+export const badBranch = () =>
+  fc.constantFrom(
+    '',
+    '@',
+    '-x',
+    'a..b',
+    'a b',
+    'x.lock',
+    'a//b',
+    '/a',
+    'a/',
+    'a.',
+    'a@{b',
+    '.hidden',
+    'a~1',
+    'a^',
+    'a:b',
+    'a?',
+    'a*',
+    'a[',
+    'a\\b',
+    'x'.repeat(256),
+  );

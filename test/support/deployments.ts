@@ -11,19 +11,17 @@ export const DEPLOYMENT_FIELDS = `id status kind requestedBy requiredApprovals e
   events { seq type status step progress message }`;
 
 export async function setupProject(server: TestServer, slug: string, opts: { stepSeconds?: number } = {}) {
-  const created = await server.gql(
-    `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environments { id slug } } }`,
-    { i: { slug, name: slug } },
-  );
+  const created = await server.gql(`mutation($i: CreateProjectInput!) { createProject(input: $i) { id environments { id slug } } }`, {
+    i: { slug, name: slug },
+  });
   expect(created.errors).toBeUndefined();
   const project = created.data.createProject as { id: string; environments: { id: string; slug: string }[] };
   const env = (s: string) => project.environments.find((e) => e.slug === s)!.id;
   // Fast simulated steps unless a test needs time to act while a deployment runs.
   for (const e of project.environments) {
-    const r = await server.gql(
-      `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`,
-      { i: { id: e.id, deployTarget: { provider: 'SIMULATED', stepSeconds: opts.stepSeconds ?? 0 } } },
-    );
+    const r = await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
+      i: { id: e.id, deployTarget: { provider: 'SIMULATED', stepSeconds: opts.stepSeconds ?? 0 } },
+    });
     expect(r.errors).toBeUndefined();
   }
   return { id: project.id, env, dev: env('development'), staging: env('staging'), production: env('production') };

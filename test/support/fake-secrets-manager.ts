@@ -112,10 +112,7 @@ export async function startFakeSecretsManager(
   function live(secretId: unknown): FakeSecret {
     const s = find(secretId);
     if (s.deletedDate !== undefined) {
-      throw new ApiError(
-        'InvalidRequestException',
-        "You can't perform this operation on the secret because it was marked for deletion.",
-      );
+      throw new ApiError('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.");
     }
     return s;
   }
@@ -216,13 +213,19 @@ export async function startFakeSecretsManager(
       if (typeof versionId === 'string') {
         v = s.versions.get(versionId);
         if (!v || (typeof stage === 'string' && !v.stages.has(stage))) {
-          throw new ApiError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
+          throw new ApiError(
+            'ResourceNotFoundException',
+            `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+          );
         }
       } else {
         const wanted = typeof stage === 'string' ? stage : STAGE_CURRENT;
         v = [...s.versions.values()].find((x) => x.stages.has(wanted));
         if (!v) {
-          throw new ApiError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${wanted}`);
+          throw new ApiError(
+            'ResourceNotFoundException',
+            `Secrets Manager can't find the specified secret value for staging label: ${wanted}`,
+          );
         }
       }
       return {
@@ -239,7 +242,10 @@ export async function startFakeSecretsManager(
       const s = find(body.SecretId);
       const force = body.ForceDeleteWithoutRecovery === true;
       if (force && body.RecoveryWindowInDays !== undefined) {
-        throw new ApiError('InvalidParameterException', "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
+        throw new ApiError(
+          'InvalidParameterException',
+          "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+        );
       }
       if (force) {
         secrets.delete(s.name);
@@ -284,14 +290,19 @@ export async function startFakeSecretsManager(
   /** Verifies AWS Signature Version 4 as Secrets Manager would; throws the error AWS answers. */
   function verifySignature(req: IncomingMessage, headers: Record<string, string>, body: Buffer) {
     const auth = headers.authorization;
-    const m = auth?.match(/^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/);
+    const m = auth?.match(
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/,
+    );
     if (!m) throw new ApiError('IncompleteSignatureException', 'Authorization header requires a SigV4 signature.');
     const [, accessKeyId, date, scopeRegion, service, signedHeaderList, signature] = m as unknown as string[];
     if (accessKeyId !== credentials.accessKeyId) {
       throw new ApiError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
     if (scopeRegion !== region || service !== 'secretsmanager') {
-      throw new ApiError('InvalidSignatureException', `Credential should be scoped to a valid region and service (${region}/secretsmanager).`);
+      throw new ApiError(
+        'InvalidSignatureException',
+        `Credential should be scoped to a valid region and service (${region}/secretsmanager).`,
+      );
     }
     const amzDate = headers['x-amz-date'] ?? '';
     const when = amzDate.match(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/);
@@ -304,11 +315,7 @@ export async function startFakeSecretsManager(
     }
     const canonicalHeaders = signedHeaders.map((h) => `${h}:${(headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
     const [path = '/', query = ''] = (req.url ?? '/').split('?');
-    const canonicalQuery = query
-      .split('&')
-      .filter(Boolean)
-      .sort()
-      .join('&');
+    const canonicalQuery = query.split('&').filter(Boolean).sort().join('&');
     const payloadHash = headers['x-amz-content-sha256'] ?? sha256hex(body);
     const canonicalRequest = [req.method, path, canonicalQuery, canonicalHeaders, signedHeaderList, payloadHash].join('\n');
     const scope = `${date}/${region}/secretsmanager/aws4_request`;
@@ -348,7 +355,8 @@ export async function startFakeSecretsManager(
       send(e.status, { __type: e.type, message: e.message });
     };
     try {
-      if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') throw new ApiError('UnknownOperationException', 'POST / only.', 404);
+      if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/')
+        throw new ApiError('UnknownOperationException', 'POST / only.', 404);
       if (!(headers['content-type'] ?? '').startsWith(JSON_CONTENT_TYPE)) {
         throw new ApiError('SerializationException', `Content-Type must be ${JSON_CONTENT_TYPE}.`);
       }

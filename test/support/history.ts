@@ -43,7 +43,13 @@ export async function startHistoryApi(url?: string): Promise<HistoryApi> {
     logger: { logQuery: (sql, params) => void log.push({ sql, params }) },
   });
   await database.migrate();
-  const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: tmpdir(), JWT_SECRET: SECRET, LOG_LEVEL: 'warn', ...(url ? { DATABASE_URL: url } : {}) });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: tmpdir(),
+    JWT_SECRET: SECRET,
+    LOG_LEVEL: 'warn',
+    ...(url ? { DATABASE_URL: url } : {}),
+  });
   const quiet = pino({ level: 'warn' });
   const services: Services = {
     config,
@@ -95,10 +101,9 @@ export interface History {
  * every deployment and `longEvents` events for one of them; ANALYZEd.
  */
 export async function seedHistory(api: HistoryApi, options: { slug: string; deployments: number; longEvents?: number }): Promise<History> {
-  const created = await api.gql(
-    `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environments { id slug } } }`,
-    { i: { slug: options.slug, name: options.slug } },
-  );
+  const created = await api.gql(`mutation($i: CreateProjectInput!) { createProject(input: $i) { id environments { id slug } } }`, {
+    i: { slug: options.slug, name: options.slug },
+  });
   const envs: { id: string; slug: string }[] = created.createProject.environments;
   const environmentIds = Object.fromEntries(envs.map((e) => [e.slug, Buffer.from(e.id, 'base64').toString().split(':')[1]!]));
   const { database } = api;
@@ -129,11 +134,24 @@ export async function seedHistory(api: HistoryApi, options: { slug: string; depl
       runbookUrl: 'https://runbooks.example.com/app',
       securityHardening: true,
     },
-    databases: Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`db${i}`, { host: `db${i}.internal.example.com`, port: 5432, database: `app_${i}`, user: 'app', sslMode: 'require' }])),
+    databases: Object.fromEntries(
+      Array.from({ length: 6 }, (_, i) => [
+        `db${i}`,
+        { host: `db${i}.internal.example.com`, port: 5432, database: `app_${i}`, user: 'app', sslMode: 'require' },
+      ]),
+    ),
     secretVersions: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`SECRET_${i}`, `0000000${i}-aaaa-bbbb-cccc-ddddeeeeffff`])),
     takenAt: '2026-01-01T00:00:00.000Z',
   }).replace(/'/g, "''");
-  const steps = JSON.stringify(['build', 'migrate', 'deploy', 'verify'].map((name) => ({ name, status: 'SUCCEEDED', progress: 1, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z' })));
+  const steps = JSON.stringify(
+    ['build', 'migrate', 'deploy', 'verify'].map((name) => ({
+      name,
+      status: 'SUCCEEDED',
+      progress: 1,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:00:01.000Z',
+    })),
+  );
   // Finished deployments, oldest first: i = 1 .. n, one minute apart, ending an hour ago.
   await exec(`
     insert into deployments (project_id, environment_id, release_id, kind, status, requested_by, steps, progress, snapshot, workflow_id, last_seq, queued_at, created_at, started_at, finished_at)
@@ -215,7 +233,8 @@ export function planNodes(node: PlanNode): PlanNode[] {
 export function planProblems(root: PlanNode, tables: string[]): string[] {
   const problems: string[] = [];
   for (const node of planNodes(root)) {
-    if (node['Node Type'] === 'Seq Scan' && tables.includes(node['Relation Name'] ?? '')) problems.push(`Seq Scan on ${node['Relation Name']}`);
+    if (node['Node Type'] === 'Seq Scan' && tables.includes(node['Relation Name'] ?? ''))
+      problems.push(`Seq Scan on ${node['Relation Name']}`);
     if (node['Node Type'] !== 'Sort' && node['Node Type'] !== 'Incremental Sort') continue;
     const scanned = planNodes(node).filter((n) => n['Relation Name'] && tables.includes(n['Relation Name']));
     const aliases = new Set(scanned.map((n) => String(n.Alias ?? n['Relation Name'])));
@@ -224,7 +243,8 @@ export function planProblems(root: PlanNode, tables: string[]): string[] {
       const qualifier = /^"?([A-Za-z_][A-Za-z0-9_]*)"?\./.exec(key)?.[1];
       return qualifier ? aliases.has(qualifier) : scanned.length > 0;
     });
-    if (sortsThem) problems.push(`${node['Node Type']} (${keys.join(', ')}) of ${[...new Set(scanned.map((n) => n['Relation Name']))].join(', ')}`);
+    if (sortsThem)
+      problems.push(`${node['Node Type']} (${keys.join(', ')}) of ${[...new Set(scanned.map((n) => n['Relation Name']))].join(', ')}`);
   }
   return problems;
 }
@@ -265,7 +285,8 @@ export function scanReads(root: PlanNode, table: string): ScanReads[] {
     .filter((n) => n['Relation Name'] === table)
     .map((n) => {
       const loops = Number(n['Actual Loops'] ?? 1);
-      const perLoop = Number(n['Actual Rows'] ?? 0) + Number(n['Rows Removed by Filter'] ?? 0) + Number(n['Rows Removed by Index Recheck'] ?? 0);
+      const perLoop =
+        Number(n['Actual Rows'] ?? 0) + Number(n['Rows Removed by Filter'] ?? 0) + Number(n['Rows Removed by Index Recheck'] ?? 0);
       return {
         index: n['Index Name'],
         read: Math.round(perLoop * loops),

@@ -203,7 +203,10 @@ const SNAPSHOT: ConfigSnapshot = {
 
 /** A project with one environment and one release. */
 export async function createProjectFixture(db: Queryable, slug = `p-${randomBytes(4).toString('hex')}`) {
-  const [project] = await db.insert(projects).values({ slug, name: `Project ${slug}` }).returning();
+  const [project] = await db
+    .insert(projects)
+    .values({ slug, name: `Project ${slug}` })
+    .returning();
   const [environment] = await db
     .insert(environments)
     .values({
@@ -260,7 +263,15 @@ export function appendEvent(database: DatabaseHandle, deploymentId: string, even
 export async function appendProgress(database: DatabaseHandle, deploymentId: string, n: number, message?: string) {
   const rows: DeploymentEventRow[] = [];
   for (let i = 0; i < n; i++) {
-    rows.push(await appendEvent(database, deploymentId, { type: 'STEP_PROGRESS', status: 'RUNNING', step: 'deploy', progress: (i + 1) / (n + 1), message }));
+    rows.push(
+      await appendEvent(database, deploymentId, {
+        type: 'STEP_PROGRESS',
+        status: 'RUNNING',
+        step: 'deploy',
+        progress: (i + 1) / (n + 1),
+        message,
+      }),
+    );
   }
   return rows;
 }
@@ -363,7 +374,9 @@ export async function rawSocket(wsUrl: string, token: string | null, init = true
     messages.push(JSON.parse(String(data)));
     for (const l of listeners) l();
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);

@@ -35,8 +35,13 @@ describe('verified JWT cache', () => {
     const token = await signToken(secret, 'ana', ['DEVELOPER']);
     expect((await authenticate(noDatabase, secret, `Bearer ${token}`)).principal).not.toBeNull();
     const [header, , signature] = token.split('.');
-    const payload = Buffer.from(JSON.stringify({ sub: 'ana', roles: ['ADMIN'], exp: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url');
-    expect(await authenticate(noDatabase, secret, `Bearer ${header}.${payload}.${signature}`)).toEqual({ principal: null, error: 'Token is invalid' });
+    const payload = Buffer.from(JSON.stringify({ sub: 'ana', roles: ['ADMIN'], exp: Math.floor(Date.now() / 1000) + 3600 })).toString(
+      'base64url',
+    );
+    expect(await authenticate(noDatabase, secret, `Bearer ${header}.${payload}.${signature}`)).toEqual({
+      principal: null,
+      error: 'Token is invalid',
+    });
   });
 
   it('hands out principals nobody can change', async () => {

@@ -98,11 +98,20 @@ export function parseTable(markdown: string): Table {
   const seen = new Set<string>();
   // lines[0] is the header, lines[1] the |---| separator.
   for (const line of lines.slice(2)) {
-    const cells = line.replace(/^\||\|$/g, '').split('|').map((cell) => cell.trim());
+    const cells = line
+      .replace(/^\||\|$/g, '')
+      .split('|')
+      .map((cell) => cell.trim());
     if (cells.length !== 3) throw new Error(`boundaries table: expected 3 cells in ${line}`);
     const [first, , third] = cells as [string, string, string];
     const names = backticked(first);
-    if (names.length === 0 || first.replace(BACKTICKED, '').replace(/,|\band\b/g, '').trim() !== '') {
+    if (
+      names.length === 0 ||
+      first
+        .replace(BACKTICKED, '')
+        .replace(/,|\band\b/g, '')
+        .trim() !== ''
+    ) {
       throw new Error(`boundaries table: cannot read the layer cell "${first}"`);
     }
     for (const name of names) {
@@ -187,7 +196,15 @@ export interface Violation {
 
 function resolveTarget(importer: string, specifier: string, known: Set<string>): string {
   const joined = posix.normalize(posix.join(posix.dirname(importer), specifier)).replace(/\/$/, '');
-  const candidates = [joined, joined.replace(/\.(m?)js$/, '.$1ts'), joined.replace(/\.js$/, '.tsx'), `${joined}.ts`, `${joined}.tsx`, `${joined}/index.ts`, `${joined}/index.tsx`];
+  const candidates = [
+    joined,
+    joined.replace(/\.(m?)js$/, '.$1ts'),
+    joined.replace(/\.js$/, '.tsx'),
+    `${joined}.ts`,
+    `${joined}.tsx`,
+    `${joined}/index.ts`,
+    `${joined}/index.tsx`,
+  ];
   return candidates.find((candidate) => known.has(candidate)) ?? joined;
 }
 
@@ -284,7 +301,19 @@ describe('layer boundaries (ARCHITECTURE.md)', () => {
 
   it('parses the table into its layers', () => {
     const names = table.rows.flatMap((row) => row.patterns.map((p) => p.text));
-    for (const layer of ['domain/', 'config/', 'db/', 'secrets/', 'live/', 'services/', 'workflows/', 'schema/', 'server/', 'cli/', 'console/']) {
+    for (const layer of [
+      'domain/',
+      'config/',
+      'db/',
+      'secrets/',
+      'live/',
+      'services/',
+      'workflows/',
+      'schema/',
+      'server/',
+      'cli/',
+      'console/',
+    ]) {
       expect(names).toContain(layer);
     }
     // Most specific pattern wins, whatever the row order.
@@ -296,7 +325,8 @@ describe('layer boundaries (ARCHITECTURE.md)', () => {
   });
 
   it('refuses a table it cannot read rather than passing vacuously', () => {
-    const wrap = (rows: string) => `<!-- boundaries:begin -->\n| layer | what | may import |\n|---|---|---|\n${rows}\n<!-- boundaries:end -->`;
+    const wrap = (rows: string) =>
+      `<!-- boundaries:begin -->\n| layer | what | may import |\n|---|---|---|\n${rows}\n<!-- boundaries:end -->`;
     expect(() => parseTable('no markers here')).toThrow(/markers/);
     expect(() => parseTable(wrap('| `domain/` | x | most things |'))).toThrow(/cannot read/);
     expect(() => parseTable(wrap('| `domain/` | x | `domain/`, maybe `db/` |'))).toThrow(/cannot read/);
@@ -324,21 +354,54 @@ describe('layer boundaries (ARCHITECTURE.md)', () => {
   it('reports forbidden directions and lets the allowed ones through (synthetic files)', () => {
     const files: SourceFile[] = [
       // forbidden
-      { path: 'domain/x.ts', source: `import { createDatabase } from '../db/client.ts';\nimport { z } from 'zod';\nimport { readFileSync } from 'node:fs';\nimport { ok } from './y.ts';\n// import { no } from '../server/main.ts';\nconst s = "import('../server/main.ts')";` },
+      {
+        path: 'domain/x.ts',
+        source: `import { createDatabase } from '../db/client.ts';\nimport { z } from 'zod';\nimport { readFileSync } from 'node:fs';\nimport { ok } from './y.ts';\n// import { no } from '../server/main.ts';\nconst s = "import('../server/main.ts')";`,
+      },
       { path: 'domain/y.ts', source: `export * from '../config/index.ts';\nexport const ok = 1;` },
       { path: 'config/index.ts', source: `import '../server/main.ts';` },
-      { path: 'server/http.ts', source: `import { builder } from '../schema/builder.ts';\nimport { schema } from '../schema/index.ts';\nimport { hub } from '../live/hub.ts';\nimport { start } from '../workflows/client.ts';\nimport { auth } from './auth.ts';` },
-      { path: 'server/yoga.ts', source: `import { schema } from '../schema/index.ts';\nimport type { Context } from '../schema/context.ts';\nimport { createService } from '../services/projects.ts';` },
+      {
+        path: 'server/http.ts',
+        source: `import { builder } from '../schema/builder.ts';\nimport { schema } from '../schema/index.ts';\nimport { hub } from '../live/hub.ts';\nimport { start } from '../workflows/client.ts';\nimport { auth } from './auth.ts';`,
+      },
+      {
+        path: 'server/yoga.ts',
+        source: `import { schema } from '../schema/index.ts';\nimport type { Context } from '../schema/context.ts';\nimport { createService } from '../services/projects.ts';`,
+      },
       { path: 'server/main.ts', source: `const { run } = await import('../cli/main.ts');` },
       { path: 'cli/a.ts', source: `import { verify } from '../server/auth.ts';\nimport { help } from './commands.ts';` },
-      { path: 'console/src/a.tsx', source: `import type { Role } from '../../domain/types.ts';\nimport { App } from './App.tsx';\nexport const A = () => <App />;` },
-      { path: 'workflows/a.workflow.ts', source: `import { createDatabase } from '../db/client.ts';\nimport type { DeploymentActivities } from './activities/deployment.ts';\nexport type { DeploymentPlan } from './activities/deployment.ts';\ntype A = typeof import('./activities/rotation.ts');\nimport { signal } from './definitions.ts';\nimport { text } from '../domain/text.ts';\nimport { b } from './b.workflow.ts';` },
-      { path: 'workflows/b.workflow.ts', source: `import { run } from './activities/deployment.ts';\nimport { type RotationActivities } from './activities/rotation.ts';\nconst m = await import('../services/deployments.ts');\nexport const b = 1;` },
-      { path: 'workflows/definitions.ts', source: `import { createDatabase } from '../db/client.ts';\nimport type { Role } from '../domain/types.ts';` },
-      { path: 'workflows/activities/deployment.ts', source: `import { deploy } from '../../services/deployments.ts';\nimport { db } from '../../db/client.ts';` },
-      { path: 'workflows/client.ts', source: `import { signal } from './definitions.ts';\nimport type { A } from './deployment.workflow.ts';` },
-      { path: 'services/deployments.ts', source: `import { start } from '../workflows/client.ts';\nimport { signal } from '../workflows/definitions.ts';\nimport { worker } from '../workflows/worker.ts';\nimport { schema } from '../schema/index.ts';\nimport { hub } from '../live/hub.ts';` },
-      { path: 'scripts/tool.ts', source: `import { createTestDatabase } from '../test/support/database.ts';\nimport { schema } from '../schema/builder.ts';\nimport { run } from '../cli/main.ts';` },
+      {
+        path: 'console/src/a.tsx',
+        source: `import type { Role } from '../../domain/types.ts';\nimport { App } from './App.tsx';\nexport const A = () => <App />;`,
+      },
+      {
+        path: 'workflows/a.workflow.ts',
+        source: `import { createDatabase } from '../db/client.ts';\nimport type { DeploymentActivities } from './activities/deployment.ts';\nexport type { DeploymentPlan } from './activities/deployment.ts';\ntype A = typeof import('./activities/rotation.ts');\nimport { signal } from './definitions.ts';\nimport { text } from '../domain/text.ts';\nimport { b } from './b.workflow.ts';`,
+      },
+      {
+        path: 'workflows/b.workflow.ts',
+        source: `import { run } from './activities/deployment.ts';\nimport { type RotationActivities } from './activities/rotation.ts';\nconst m = await import('../services/deployments.ts');\nexport const b = 1;`,
+      },
+      {
+        path: 'workflows/definitions.ts',
+        source: `import { createDatabase } from '../db/client.ts';\nimport type { Role } from '../domain/types.ts';`,
+      },
+      {
+        path: 'workflows/activities/deployment.ts',
+        source: `import { deploy } from '../../services/deployments.ts';\nimport { db } from '../../db/client.ts';`,
+      },
+      {
+        path: 'workflows/client.ts',
+        source: `import { signal } from './definitions.ts';\nimport type { A } from './deployment.workflow.ts';`,
+      },
+      {
+        path: 'services/deployments.ts',
+        source: `import { start } from '../workflows/client.ts';\nimport { signal } from '../workflows/definitions.ts';\nimport { worker } from '../workflows/worker.ts';\nimport { schema } from '../schema/index.ts';\nimport { hub } from '../live/hub.ts';`,
+      },
+      {
+        path: 'scripts/tool.ts',
+        source: `import { createTestDatabase } from '../test/support/database.ts';\nimport { schema } from '../schema/builder.ts';\nimport { run } from '../cli/main.ts';`,
+      },
     ];
     const reported = checkBoundaries(files, table).map((v) => `${v.importer} -> ${v.target}`);
     expect(reported.sort()).toEqual(

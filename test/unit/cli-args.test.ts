@@ -24,15 +24,40 @@ describe('cli command line', () => {
     const cases: [string[], string, Record<string, unknown>, Record<string, unknown>][] = [
       [['projects'], 'projects', {}, {}],
       [['envs', 'shop'], 'envs', { project: 'shop' }, {}],
-      [['deployments', 'shop', '--env', 'staging', '--status', 'RUNNING,FAILED', '--first', '5'], 'deployments', { project: 'shop' }, { env: 'staging', status: 'RUNNING,FAILED', first: '5' }],
+      [
+        ['deployments', 'shop', '--env', 'staging', '--status', 'RUNNING,FAILED', '--first', '5'],
+        'deployments',
+        { project: 'shop' },
+        { env: 'staging', status: 'RUNNING,FAILED', first: '5' },
+      ],
       [['config', 'get', 'shop', 'staging'], 'config get', { project: 'shop', env: 'staging' }, {}],
-      [['config', 'set', 'shop', 'staging', 'logLevel=WARN', 'rateLimit.enabled=false'], 'config set', { project: 'shop', env: 'staging', 'key=value': ['logLevel=WARN', 'rateLimit.enabled=false'] }, {}],
+      [
+        ['config', 'set', 'shop', 'staging', 'logLevel=WARN', 'rateLimit.enabled=false'],
+        'config set',
+        { project: 'shop', env: 'staging', 'key=value': ['logLevel=WARN', 'rateLimit.enabled=false'] },
+        {},
+      ],
       [['diff', 'shop', 'staging', 'production'], 'diff', { project: 'shop', base: 'staging', target: 'production' }, {}],
       [['policy', 'shop', 'production'], 'policy', { project: 'shop', env: 'production' }, {}],
-      [['push', 'shop', '--branch', 'main', '--sha', 'abcdef1', '--message', 'Fix it', '--wait'], 'push', { project: 'shop' }, { branch: 'main', sha: 'abcdef1', message: 'Fix it', wait: true }],
+      [
+        ['push', 'shop', '--branch', 'main', '--sha', 'abcdef1', '--message', 'Fix it', '--wait'],
+        'push',
+        { project: 'shop' },
+        { branch: 'main', sha: 'abcdef1', message: 'Fix it', wait: true },
+      ],
       [['deploy', 'shop', 'development', '--release', '1.2.3'], 'deploy', { project: 'shop', env: 'development' }, { release: '1.2.3' }],
-      [['promote', 'shop', 'staging', '--wait', '--timeout', '90s'], 'promote', { project: 'shop', env: 'staging' }, { wait: true, timeout: '90s' }],
-      [['rollback', 'shop', 'production', '--release', 'abcdef1'], 'rollback', { project: 'shop', env: 'production' }, { release: 'abcdef1' }],
+      [
+        ['promote', 'shop', 'staging', '--wait', '--timeout', '90s'],
+        'promote',
+        { project: 'shop', env: 'staging' },
+        { wait: true, timeout: '90s' },
+      ],
+      [
+        ['rollback', 'shop', 'production', '--release', 'abcdef1'],
+        'rollback',
+        { project: 'shop', env: 'production' },
+        { release: 'abcdef1' },
+      ],
       [['approve', DEP, '--comment', 'LGTM', '--wait'], 'approve', { deployment: DEP }, { comment: 'LGTM', wait: true }],
       [['reject', DEP, '--comment', 'no'], 'reject', { deployment: DEP }, { comment: 'no' }],
       [['cancel', DEP], 'cancel', { deployment: DEP }, {}],
@@ -53,7 +78,11 @@ describe('cli command line', () => {
     expect(run(['projects']).global).toEqual({ url: 'http://127.0.0.1:4000', token: null, json: false, timeoutMs: 600_000 });
     const env = { STAGEPLANE_URL: 'https://sp.example.com', STAGEPLANE_TOKEN: 't0k' };
     expect(run(['projects'], env).global).toMatchObject({ url: 'https://sp.example.com', token: 't0k' });
-    expect(run(['projects', '--url', 'http://x:1', '--token', 'flag', '--json'], env).global).toMatchObject({ url: 'http://x:1', token: 'flag', json: true });
+    expect(run(['projects', '--url', 'http://x:1', '--token', 'flag', '--json'], env).global).toMatchObject({
+      url: 'http://x:1',
+      token: 'flag',
+      json: true,
+    });
     // Global options may also come before the command.
     expect(run(['--url', 'http://y:2', '--json', 'envs', 'shop']).global).toMatchObject({ url: 'http://y:2', json: true });
     expect(run(['watch', DEP, '--timeout', '90']).global.timeoutMs).toBe(90_000);
@@ -109,9 +138,20 @@ describe('cli command line', () => {
   });
 
   it('derives the HTTP and WebSocket endpoints from --url and refuses credentials in it', () => {
-    expect(endpointFrom('http://127.0.0.1:4000', 't')).toEqual({ httpUrl: 'http://127.0.0.1:4000/graphql', wsUrl: 'ws://127.0.0.1:4000/graphql', token: 't' });
-    expect(endpointFrom('https://sp.example.com/api/graphql/', null)).toEqual({ httpUrl: 'https://sp.example.com/api/graphql', wsUrl: 'wss://sp.example.com/api/graphql', token: null });
-    expect(endpointFrom('https://sp.example.com/base/', ' ')).toMatchObject({ httpUrl: 'https://sp.example.com/base/graphql', token: null });
+    expect(endpointFrom('http://127.0.0.1:4000', 't')).toEqual({
+      httpUrl: 'http://127.0.0.1:4000/graphql',
+      wsUrl: 'ws://127.0.0.1:4000/graphql',
+      token: 't',
+    });
+    expect(endpointFrom('https://sp.example.com/api/graphql/', null)).toEqual({
+      httpUrl: 'https://sp.example.com/api/graphql',
+      wsUrl: 'wss://sp.example.com/api/graphql',
+      token: null,
+    });
+    expect(endpointFrom('https://sp.example.com/base/', ' ')).toMatchObject({
+      httpUrl: 'https://sp.example.com/base/graphql',
+      token: null,
+    });
     expect(() => endpointFrom('https://user:secret@sp.example.com', null)).toThrow(UsageError);
     expect(() => endpointFrom('ftp://sp.example.com', null)).toThrow(UsageError);
     expect(() => endpointFrom('not a url', null)).toThrow(UsageError);

@@ -27,10 +27,21 @@ describe('cli operations', () => {
 
   it('cli/graphql-env.d.ts is generated from the current snapshot (run `npm run cli:types`)', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'stageplane-tada-')), 'graphql-env.d.ts');
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'gql.tada', 'bin', 'cli.js'), 'generate-output', '--tsconfig', join(ROOT, 'cli', 'tsconfig.json'), '--output', out], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules', 'gql.tada', 'bin', 'cli.js'),
+        'generate-output',
+        '--tsconfig',
+        join(ROOT, 'cli', 'tsconfig.json'),
+        '--output',
+        out,
+      ],
+      {
+        cwd: ROOT,
+        stdio: 'pipe',
+      },
+    );
     expect(readFileSync(join(ROOT, 'cli', 'graphql-env.d.ts'), 'utf8')).toBe(readFileSync(out, 'utf8'));
   }, 60_000);
 

@@ -3,7 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import { colorEnabled, eventLine, painter, table } from '../../cli/output.ts';
 
-const event = { seq: 7, deploymentId: 'RGVw', type: 'STEP_PROGRESS', status: 'RUNNING', step: 'deploy', progress: 0.5, message: 'half\nway', at: '2026-01-01T00:00:00.000Z' };
+const event = {
+  seq: 7,
+  deploymentId: 'RGVw',
+  type: 'STEP_PROGRESS',
+  status: 'RUNNING',
+  step: 'deploy',
+  progress: 0.5,
+  message: 'half\nway',
+  at: '2026-01-01T00:00:00.000Z',
+};
 
 describe('cli output', () => {
   it('colours a terminal only, and never with NO_COLOR (any non-empty value) or TERM=dumb', () => {
@@ -17,7 +26,9 @@ describe('cli output', () => {
 
   it('prints one plain line per event, with no escape codes unless colour is on', () => {
     expect(eventLine(event)).toBe('#7 STEP_PROGRESS status=RUNNING step=deploy progress=50% half way');
-    expect(eventLine({ ...event, type: 'SUCCEEDED', status: 'SUCCEEDED', step: null, progress: null, message: null })).toBe('#7 SUCCEEDED status=SUCCEEDED');
+    expect(eventLine({ ...event, type: 'SUCCEEDED', status: 'SUCCEEDED', step: null, progress: null, message: null })).toBe(
+      '#7 SUCCEEDED status=SUCCEEDED',
+    );
     const coloured = eventLine(event, painter(true));
     expect(coloured).toContain('\u001b[36mRUNNING\u001b[39m');
     expect(coloured.replace(/\u001b\[\d+m/g, '')).toBe(eventLine(event));

@@ -38,12 +38,30 @@ const refused = (...assignments: string[]) => {
 describe('config set values', () => {
   it('knows the settings from the schema snapshot', () => {
     expect(settingKeys(schema)).toEqual(
-      expect.arrayContaining(['logLevel', 'featureFlags', 'rateLimit', 'corsOrigins', 'dataPolicy', 'readReplicas', 'backupSchedule', 'runbookUrl']),
+      expect.arrayContaining([
+        'logLevel',
+        'featureFlags',
+        'rateLimit',
+        'corsOrigins',
+        'dataPolicy',
+        'readReplicas',
+        'backupSchedule',
+        'runbookUrl',
+      ]),
     );
   });
 
   it('parses enums case-insensitively, booleans, integers and strings', () => {
-    expect(patch('logLevel=warn', 'dataPolicy=test-data', 'alerting=false', 'performanceMonitoring=yes', 'readReplicas=3', 'backupSchedule=0 4 * * *')).toEqual({
+    expect(
+      patch(
+        'logLevel=warn',
+        'dataPolicy=test-data',
+        'alerting=false',
+        'performanceMonitoring=yes',
+        'readReplicas=3',
+        'backupSchedule=0 4 * * *',
+      ),
+    ).toEqual({
       logLevel: 'WARN',
       dataPolicy: 'TEST_DATA',
       alerting: false,
@@ -68,7 +86,9 @@ describe('config set values', () => {
 
   it('sets nested fields into the object read (rateLimit), and keyed list entries (featureFlags)', () => {
     expect(patch('rateLimit.enabled=false')).toEqual({ rateLimit: { enabled: false, requestsPerMinute: 600 } });
-    expect(patch('rateLimit.requestsPerMinute=100', 'rateLimit.enabled=on')).toEqual({ rateLimit: { enabled: true, requestsPerMinute: 100 } });
+    expect(patch('rateLimit.requestsPerMinute=100', 'rateLimit.enabled=on')).toEqual({
+      rateLimit: { enabled: true, requestsPerMinute: 100 },
+    });
     expect(patch('rateLimit.requestsPerMinute=')).toEqual({ rateLimit: { enabled: true, requestsPerMinute: null } });
     expect(patch('featureFlags.search=true', 'featureFlags.newNav=false')).toEqual({
       featureFlags: [
@@ -104,11 +124,14 @@ describe('config set values', () => {
     expect(lines).toContainEqual(['runbookUrl', '']);
     expect(lines[0]).toEqual(['version', '4']);
     // Every line but the version can be fed back unchanged.
-    const again = buildSettingsPatch(schema, current, lines.filter(([k]) => k !== 'version').map(([k, v]) => `${k}=${v}`));
+    const again = buildSettingsPatch(
+      schema,
+      current,
+      lines.filter(([k]) => k !== 'version').map(([k, v]) => `${k}=${v}`),
+    );
     expect(again).toMatchObject({ logLevel: 'INFO', readReplicas: 0, corsOrigins: ['http://localhost:3000'], runbookUrl: null });
-    expect(changedKeys(schema, current, { ...current, version: 5, logLevel: 'WARN', rateLimit: { enabled: false, requestsPerMinute: 600 } })).toEqual([
-      'logLevel',
-      'rateLimit.enabled',
-    ]);
+    expect(
+      changedKeys(schema, current, { ...current, version: 5, logLevel: 'WARN', rateLimit: { enabled: false, requestsPerMinute: 600 } }),
+    ).toEqual(['logLevel', 'rateLimit.enabled']);
   });
 });

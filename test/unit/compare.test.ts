@@ -33,10 +33,22 @@ describe('compareConfigurations', () => {
 
   it('ignores the order of feature flags', () => {
     const a = config({
-      settings: { ...config().settings, featureFlags: [{ key: 'a', enabled: true }, { key: 'b', enabled: false }] },
+      settings: {
+        ...config().settings,
+        featureFlags: [
+          { key: 'a', enabled: true },
+          { key: 'b', enabled: false },
+        ],
+      },
     });
     const b = config({
-      settings: { ...config().settings, featureFlags: [{ key: 'b', enabled: false }, { key: 'a', enabled: true }] },
+      settings: {
+        ...config().settings,
+        featureFlags: [
+          { key: 'b', enabled: false },
+          { key: 'a', enabled: true },
+        ],
+      },
     });
     expect(compareConfigurations(a, b)).toEqual([]);
   });
@@ -60,9 +72,7 @@ describe('compareConfigurations', () => {
 
   it('reports runbookUrl', () => {
     const target = config({ settings: { ...config().settings, runbookUrl: 'https://r.example' } });
-    expect(compareConfigurations(config(), target)).toEqual([
-      { path: 'settings.runbookUrl', base: null, target: 'https://r.example' },
-    ]);
+    expect(compareConfigurations(config(), target)).toEqual([{ path: 'settings.runbookUrl', base: null, target: 'https://r.example' }]);
   });
 
   it('compares corsOrigins as a whole list, order included', () => {
@@ -79,13 +89,19 @@ describe('compareConfigurations', () => {
     const base = config({
       settings: {
         ...config().settings,
-        featureFlags: [{ key: 'checkout', enabled: true }, { key: 'legacy', enabled: false }],
+        featureFlags: [
+          { key: 'checkout', enabled: true },
+          { key: 'legacy', enabled: false },
+        ],
       },
     });
     const target = config({
       settings: {
         ...config().settings,
-        featureFlags: [{ key: 'checkout', enabled: false }, { key: 'new-ui', enabled: true }],
+        featureFlags: [
+          { key: 'checkout', enabled: false },
+          { key: 'new-ui', enabled: true },
+        ],
       },
     });
     expect(compareConfigurations(base, target)).toEqual([
@@ -127,9 +143,7 @@ describe('compareConfigurations', () => {
       { path: 'databases.Analytics.ssl', base: null, target: true },
       // user is null on both sides: no difference to report
     ]);
-    expect(compareConfigurations(target, config()).map((d) => [d.base !== null, d.target])).toEqual(
-      Array(6).fill([true, null]),
-    );
+    expect(compareConfigurations(target, config()).map((d) => [d.base !== null, d.target])).toEqual(Array(6).fill([true, null]));
   });
 
   it('reports which secrets are set, null where one side does not know the secret', () => {

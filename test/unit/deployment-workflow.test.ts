@@ -11,7 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -109,7 +116,8 @@ const stubActivities = {
     if (row.decisions.has(input.subject)) row.violations.push(`a second decision by ${input.subject}`);
     row.decisions.set(input.subject, input.decision);
     const n = approvalsOf(row);
-    const happening: Happening = input.decision === 'REJECT' ? { kind: 'reject' } : { kind: 'approve', approvalsAfter: n, required: input.required };
+    const happening: Happening =
+      input.decision === 'REJECT' ? { kind: 'reject' } : { kind: 'approve', approvalsAfter: n, required: input.required };
     return { ...apply(row, happening, input.subject), approvals: n };
   },
   async repinSnapshot(id: string) {
@@ -212,7 +220,10 @@ beforeAll(async () => {
     // installed already in this process
   }
   dataDir = mkdtempSync(join(tmpdir(), 'stageplane-wf-unit-'));
-  const [t, bundle] = await Promise.all([startLocalTemporal({ dataDir, namespace: 'default', log: pino({ level: 'silent' }) }), workflowBundle()]);
+  const [t, bundle] = await Promise.all([
+    startLocalTemporal({ dataDir, namespace: 'default', log: pino({ level: 'silent' }) }),
+    workflowBundle(),
+  ]);
   temporal = t;
   nativeConnection = await NativeConnection.connect({ address: temporal.address });
   worker = await Worker.create({
@@ -315,7 +326,8 @@ async function outcome(update: Promise<unknown>): Promise<string> {
   try {
     return `answered ${String(await update)}`;
   } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) return error.cause.type ?? 'ApplicationFailure';
+    if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure)
+      return error.cause.type ?? 'ApplicationFailure';
     throw error;
   }
 }
@@ -324,7 +336,16 @@ const eventually = (what: string, d: Started, probe: () => boolean | Promise<boo
   until(what, probe, { timeoutMs: 30_000, intervalMs: 20, context: () => `events: ${d.row.events.join(', ')}` });
 const hasEvent = (d: Started, event: string) => eventually(`the event ${event}`, d, () => d.row.events.includes(event));
 
-const STEPS_THEN_SUCCESS = ['STARTED', 'STEP_STARTED 0', 'STEP_SUCCEEDED 0', 'STEP_STARTED 1', 'STEP_SUCCEEDED 1', 'STEP_STARTED 2', 'STEP_SUCCEEDED 2', 'SUCCEEDED'];
+const STEPS_THEN_SUCCESS = [
+  'STARTED',
+  'STEP_STARTED 0',
+  'STEP_SUCCEEDED 0',
+  'STEP_STARTED 1',
+  'STEP_SUCCEEDED 1',
+  'STEP_STARTED 2',
+  'STEP_SUCCEEDED 2',
+  'SUCCEEDED',
+];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -599,7 +620,10 @@ describe('the deployment workflow, with stub activities', () => {
       expect(await outcome(approve(d, 'alice'))).toBe(REFUSAL.precondition);
       load.open();
       await eventually('the plan', d, () => d.row.calls.loadDeployment === 1);
-      await until('alice to be taken', async () => (await outcome(approve(d, 'alice'))) === 'answered QUEUED', { timeoutMs: 30_000, intervalMs: 50 });
+      await until('alice to be taken', async () => (await outcome(approve(d, 'alice'))) === 'answered QUEUED', {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
       expect(await d.handle.result()).toBe('SUCCEEDED');
     }, 60_000);
 

@@ -32,7 +32,11 @@ async function post(body: unknown, accept = 'application/graphql-response+json, 
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: JSON.parse(text) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] }, text };
+  return {
+    status: response.status,
+    body: JSON.parse(text) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] },
+    text,
+  };
 }
 
 const DEEP = `{ projects { edges { node { environments { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { promotesFrom { slug } } } } } } } } } } } } } }`;
@@ -131,7 +135,9 @@ describe('request refusals carry BAD_USER_INPUT over SSE', () => {
 describe('withRequestErrorCodes', () => {
   it('codes errors without a code or with a request code, keeping message and http', () => {
     const plain = new GraphQLError('Syntax Error: Query depth limit of 12 exceeded, found 14.');
-    const validation = new GraphQLError('Cannot query field "x"', { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+    const validation = new GraphQLError('Cannot query field "x"', {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
+    });
     const [a, b] = withRequestErrorCodes([plain, validation]);
     expect(a!.message).toBe(plain.message);
     expect(a!.extensions).toEqual({ code: 'BAD_USER_INPUT' });

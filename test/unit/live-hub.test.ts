@@ -56,7 +56,12 @@ class MemoryLog implements EventLogReader {
 
   constructor(private readonly source: MemorySource) {}
 
-  append(deploymentId: string, projectId: string, status: EventRow['status'] = 'RUNNING', type: EventRow['type'] = 'STEP_PROGRESS'): EventRow {
+  append(
+    deploymentId: string,
+    projectId: string,
+    status: EventRow['status'] = 'RUNNING',
+    type: EventRow['type'] = 'STEP_PROGRESS',
+  ): EventRow {
     const seq = (this.lastSeq.get(deploymentId) ?? 0) + 1;
     this.lastSeq.set(deploymentId, seq);
     const row: EventRow = {

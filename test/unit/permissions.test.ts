@@ -108,9 +108,17 @@ const deployInto: Scenario[] = [
 ];
 
 const decide: Scenario[] = [
-  { name: 'in production (approverRoles APPROVER)', context: { environment: production, deployment: byBob }, allowed: ['APPROVER', 'ADMIN'] },
+  {
+    name: 'in production (approverRoles APPROVER)',
+    context: { environment: production, deployment: byBob },
+    allowed: ['APPROVER', 'ADMIN'],
+  },
   { name: 'in staging (no approverRoles)', context: { environment: staging, deployment: byBob }, allowed: ['ADMIN'] },
-  { name: 'in a CUSTOM environment (approverRoles QA, VIEWER)', context: { environment: loadTest, deployment: byBob }, allowed: ['VIEWER', 'QA', 'ADMIN'] },
+  {
+    name: 'in a CUSTOM environment (approverRoles QA, VIEWER)',
+    context: { environment: loadTest, deployment: byBob },
+    allowed: ['VIEWER', 'QA', 'ADMIN'],
+  },
 ];
 
 const adminOnly: Scenario[] = [{ name: 'anywhere', allowed: ['ADMIN'] }];
@@ -141,15 +149,31 @@ const EXPECTED: Record<Action, Scenario[]> = {
   approveDeployment: decide,
   rejectDeployment: decide,
   cancelDeployment: [
-    { name: 'of someone else in staging', context: { environment: staging, deployment: byBob }, allowed: ['DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] },
-    { name: 'of someone else in production', context: { environment: production, deployment: byBob }, allowed: ['QA', 'APPROVER', 'ADMIN'] },
+    {
+      name: 'of someone else in staging',
+      context: { environment: staging, deployment: byBob },
+      allowed: ['DEVELOPER', 'QA', 'APPROVER', 'ADMIN'],
+    },
+    {
+      name: 'of someone else in production',
+      context: { environment: production, deployment: byBob },
+      allowed: ['QA', 'APPROVER', 'ADMIN'],
+    },
     { name: 'of someone else with no deployerRoles', context: { environment: lockedDown, deployment: byBob }, allowed: ['ADMIN'] },
     { name: 'of their own in production', context: { environment: production, deployment: { requestedBy: SUBJECT } }, allowed: ALL },
-    { name: 'of their own with no deployerRoles', context: { environment: lockedDown, deployment: { requestedBy: SUBJECT } }, allowed: ALL },
+    {
+      name: 'of their own with no deployerRoles',
+      context: { environment: lockedDown, deployment: { requestedBy: SUBJECT } },
+      allowed: ALL,
+    },
   ],
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
-    { name: 'with a user token even if a callback id is claimed', context: { deploymentId: 'd1', callbackDeploymentId: 'd1' }, allowed: [] },
+    {
+      name: 'with a user token even if a callback id is claimed',
+      context: { deploymentId: 'd1', callbackDeploymentId: 'd1' },
+      allowed: [],
+    },
   ],
 };
 
@@ -224,42 +248,66 @@ describe('authorize: approvals', () => {
   for (const action of ['approveDeployment', 'rejectDeployment'] as const) {
     describe(action, () => {
       it('refuses the requester where preventSelfApproval', () => {
-        const d = authorize(action, principal(['APPROVER']), { environment: production, deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] } });
+        const d = authorize(action, principal(['APPROVER']), {
+          environment: production,
+          deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] },
+        });
         expect(d).toMatchObject({ allowed: false, rule: 'self-approval' });
       });
 
       it('refuses ADMIN as requester too where preventSelfApproval', () => {
-        const d = authorize(action, principal(['ADMIN']), { environment: production, deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] } });
+        const d = authorize(action, principal(['ADMIN']), {
+          environment: production,
+          deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] },
+        });
         expect(d).toMatchObject({ allowed: false, rule: 'self-approval' });
       });
 
       it('allows the requester where preventSelfApproval is off', () => {
-        const d = authorize(action, principal(['QA']), { environment: loadTest, deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] } });
+        const d = authorize(action, principal(['QA']), {
+          environment: loadTest,
+          deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] },
+        });
         expect(d.allowed).toBe(true);
       });
 
       it('allows the requester where preventSelfApproval is off, and ADMIN too', () => {
-        const d = authorize(action, principal(['ADMIN']), { environment: loadTest, deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] } });
+        const d = authorize(action, principal(['ADMIN']), {
+          environment: loadTest,
+          deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [] },
+        });
         expect(d.allowed).toBe(true);
       });
 
       it('refuses a second decision by the same person (once per person)', () => {
-        const d = authorize(action, principal(['APPROVER']), { environment: production, deployment: { requestedBy: 'bob', alreadyDecidedBy: ['carol', SUBJECT] } });
+        const d = authorize(action, principal(['APPROVER']), {
+          environment: production,
+          deployment: { requestedBy: 'bob', alreadyDecidedBy: ['carol', SUBJECT] },
+        });
         expect(d).toMatchObject({ allowed: false, rule: 'once-per-person' });
       });
 
       it('refuses a second decision by ADMIN too', () => {
-        const d = authorize(action, principal(['ADMIN']), { environment: production, deployment: { requestedBy: 'bob', alreadyDecidedBy: [SUBJECT] } });
+        const d = authorize(action, principal(['ADMIN']), {
+          environment: production,
+          deployment: { requestedBy: 'bob', alreadyDecidedBy: [SUBJECT] },
+        });
         expect(d).toMatchObject({ allowed: false, rule: 'once-per-person' });
       });
 
       it('allows when only others have decided', () => {
-        const d = authorize(action, principal(['APPROVER']), { environment: production, deployment: { requestedBy: 'bob', alreadyDecidedBy: ['carol', 'dave'] } });
+        const d = authorize(action, principal(['APPROVER']), {
+          environment: production,
+          deployment: { requestedBy: 'bob', alreadyDecidedBy: ['carol', 'dave'] },
+        });
         expect(d.allowed).toBe(true);
       });
 
       it('checks the role before the integrity rules', () => {
-        const d = authorize(action, principal(['DEVELOPER']), { environment: production, deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [SUBJECT] } });
+        const d = authorize(action, principal(['DEVELOPER']), {
+          environment: production,
+          deployment: { requestedBy: SUBJECT, alreadyDecidedBy: [SUBJECT] },
+        });
         expect(d).toMatchObject({ allowed: false, rule: 'role' });
       });
 
@@ -332,7 +380,10 @@ describe('authorize: missing context fails closed', () => {
   }
 
   it('cancelDeployment without the deployment is refused', () => {
-    expect(authorize('cancelDeployment', principal(['QA']), { environment: staging })).toMatchObject({ allowed: false, rule: 'missing-context' });
+    expect(authorize('cancelDeployment', principal(['QA']), { environment: staging })).toMatchObject({
+      allowed: false,
+      rule: 'missing-context',
+    });
   });
 });
 
@@ -364,7 +415,10 @@ describe('authorize: reasons', () => {
   });
 
   it('names the person for once-per-person', () => {
-    const d = authorize('approveDeployment', principal(['APPROVER']), { environment: production, deployment: { requestedBy: 'bob', alreadyDecidedBy: [SUBJECT] } });
+    const d = authorize('approveDeployment', principal(['APPROVER']), {
+      environment: production,
+      deployment: { requestedBy: 'bob', alreadyDecidedBy: [SUBJECT] },
+    });
     expect(d.allowed).toBe(false);
     if (!d.allowed) expect(d.reason).toContain(SUBJECT);
   });

@@ -105,14 +105,19 @@ describe('policyReport: which checks run', () => {
     expect(idsFor('CUSTOM')).toEqual(['secrets.all-set']);
   });
 
-  it("CUSTOM is not judged by its settings, however production-unlike", () => {
+  it('CUSTOM is not judged by its settings, however production-unlike', () => {
     const report = policyReport(
-      input('CUSTOM', { dataPolicy: 'PRODUCTION', logLevel: 'DEBUG', securityHardening: false, rateLimit: { enabled: false, requestsPerMinute: null } }),
+      input('CUSTOM', {
+        dataPolicy: 'PRODUCTION',
+        logLevel: 'DEBUG',
+        securityHardening: false,
+        rateLimit: { enabled: false, requestsPerMinute: null },
+      }),
     );
     expect(report.passed).toBe(true);
   });
 
-  it("CUSTOM still fails secrets.all-set", () => {
+  it('CUSTOM still fails secrets.all-set', () => {
     const report = policyReport(input('CUSTOM', {}, { secrets: [{ name: 'API_KEY', isSet: false }] }));
     expect(report.passed).toBe(false);
     expect(failedErrorChecks(report)).toEqual(['secrets.all-set']);
@@ -210,8 +215,15 @@ describe('development checks', () => {
   });
 
   it('all-flags-on passes when every project flag is on here (and with no flags at all)', () => {
-    const settings = { featureFlags: [{ key: 'a', enabled: true }, { key: 'b', enabled: true }] };
-    expect(check(policyReport(input('DEVELOPMENT', settings, { projectFlagKeys: ['b', 'a', 'a'] })), 'development.all-flags-on').passed).toBe(true);
+    const settings = {
+      featureFlags: [
+        { key: 'a', enabled: true },
+        { key: 'b', enabled: true },
+      ],
+    };
+    expect(
+      check(policyReport(input('DEVELOPMENT', settings, { projectFlagKeys: ['b', 'a', 'a'] })), 'development.all-flags-on').passed,
+    ).toBe(true);
     expect(
       check(policyReport(input('DEVELOPMENT', { featureFlags: [] }, { projectFlagKeys: [] })), 'development.all-flags-on').passed,
     ).toBe(true);
@@ -219,7 +231,16 @@ describe('development checks', () => {
 
   it('all-flags-on fails for a flag off or missing here, naming them', () => {
     const report = policyReport(
-      input('DEVELOPMENT', { featureFlags: [{ key: 'a', enabled: true }, { key: 'b', enabled: false }] }, { projectFlagKeys: ['a', 'b', 'c'] }),
+      input(
+        'DEVELOPMENT',
+        {
+          featureFlags: [
+            { key: 'a', enabled: true },
+            { key: 'b', enabled: false },
+          ],
+        },
+        { projectFlagKeys: ['a', 'b', 'c'] },
+      ),
     );
     const failed = check(report, 'development.all-flags-on');
     expect(failed).toMatchObject({ passed: false, severity: 'warning' });
@@ -244,13 +265,37 @@ describe('staging checks', () => {
   });
 
   it('mirrors-production compares flags as a set of key -> enabled', () => {
-    const prod = { ...goodProduction(), featureFlags: [{ key: 'a', enabled: true }, { key: 'b', enabled: false }] };
+    const prod = {
+      ...goodProduction(),
+      featureFlags: [
+        { key: 'a', enabled: true },
+        { key: 'b', enabled: false },
+      ],
+    };
     const same = policyReport(
-      input('STAGING', { featureFlags: [{ key: 'b', enabled: false }, { key: 'a', enabled: true }] }, { productionSettings: prod }),
+      input(
+        'STAGING',
+        {
+          featureFlags: [
+            { key: 'b', enabled: false },
+            { key: 'a', enabled: true },
+          ],
+        },
+        { productionSettings: prod },
+      ),
     );
     expect(check(same, 'staging.mirrors-production').passed).toBe(true);
     const different = policyReport(
-      input('STAGING', { featureFlags: [{ key: 'a', enabled: false }, { key: 'c', enabled: true }] }, { productionSettings: prod }),
+      input(
+        'STAGING',
+        {
+          featureFlags: [
+            { key: 'a', enabled: false },
+            { key: 'c', enabled: true },
+          ],
+        },
+        { productionSettings: prod },
+      ),
     );
     const failed = check(different, 'staging.mirrors-production');
     expect(failed.passed).toBe(false);
@@ -328,9 +373,7 @@ describe('production checks', () => {
     expect(failedOnly({ performanceMonitoring: false })).toMatchObject([
       { id: 'production.monitoring-alerts', severity: 'error', detail: 'Off: performanceMonitoring' },
     ]);
-    expect(failedOnly({ alerting: false })).toMatchObject([
-      { id: 'production.monitoring-alerts', detail: 'Off: alerting' },
-    ]);
+    expect(failedOnly({ alerting: false })).toMatchObject([{ id: 'production.monitoring-alerts', detail: 'Off: alerting' }]);
     expect(failedOnly({ performanceMonitoring: false, alerting: false })).toMatchObject([
       { id: 'production.monitoring-alerts', detail: 'Off: performanceMonitoring, alerting' },
     ]);
@@ -410,7 +453,10 @@ describe('production checks', () => {
 describe('secrets.all-set', () => {
   it('passes with no secrets, or all set', () => {
     expect(check(policyReport(input('PRODUCTION', {}, { secrets: [] })), 'secrets.all-set').passed).toBe(true);
-    const all = [{ name: 'A', isSet: true }, { name: 'B', isSet: true }];
+    const all = [
+      { name: 'A', isSet: true },
+      { name: 'B', isSet: true },
+    ];
     expect(check(policyReport(input('STAGING', {}, { secrets: all })), 'secrets.all-set').passed).toBe(true);
   });
 

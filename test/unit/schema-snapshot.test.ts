@@ -28,14 +28,18 @@ describe('schema snapshot', () => {
       }
       if ('getFields' in type && 'getFields' in ours) {
         const fields = (ours as typeof type).getFields() as Record<string, { type: unknown; args?: { name: string; type: unknown }[] }>;
-        for (const [name, field] of Object.entries(type.getFields() as Record<string, { type: unknown; args?: { name: string; type: unknown }[] }>)) {
+        for (const [name, field] of Object.entries(
+          type.getFields() as Record<string, { type: unknown; args?: { name: string; type: unknown }[] }>,
+        )) {
           const mine = fields[name];
           if (!mine) problems.push(`${type.name}.${name} missing`);
-          else if (String(mine.type) !== String(field.type)) problems.push(`${type.name}.${name}: ${String(mine.type)} vs ${String(field.type)}`);
+          else if (String(mine.type) !== String(field.type))
+            problems.push(`${type.name}.${name}: ${String(mine.type)} vs ${String(field.type)}`);
           for (const arg of field.args ?? []) {
             const a = mine?.args?.find((x) => x.name === arg.name);
             if (!a) problems.push(`${type.name}.${name}(${arg.name}) missing`);
-            else if (String(a.type) !== String(arg.type)) problems.push(`${type.name}.${name}(${arg.name}): ${String(a.type)} vs ${String(arg.type)}`);
+            else if (String(a.type) !== String(arg.type))
+              problems.push(`${type.name}.${name}(${arg.name}): ${String(a.type)} vs ${String(arg.type)}`);
           }
         }
       }

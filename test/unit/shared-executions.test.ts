@@ -16,8 +16,17 @@ describe('sharingOf', () => {
 
   it('does not share other fields, several root fields, directives on the root, queries or unknown operations', () => {
     expect(sharingOf(parse('subscription { other { a } }'), null)).toBeNull();
-    expect(sharingOf(parse('subscription($a: ID!, $b: ID!) { deploymentEvents(deploymentId: $a) { seq } x: deploymentEvents(deploymentId: $b) { seq } }'), null)).toBeNull();
-    expect(sharingOf(parse('subscription($a: ID!, $c: Boolean!) { deploymentEvents(deploymentId: $a) @include(if: $c) { seq } }'), null)).toBeNull();
+    expect(
+      sharingOf(
+        parse(
+          'subscription($a: ID!, $b: ID!) { deploymentEvents(deploymentId: $a) { seq } x: deploymentEvents(deploymentId: $b) { seq } }',
+        ),
+        null,
+      ),
+    ).toBeNull();
+    expect(
+      sharingOf(parse('subscription($a: ID!, $c: Boolean!) { deploymentEvents(deploymentId: $a) @include(if: $c) { seq } }'), null),
+    ).toBeNull();
     expect(sharingOf(parse('query { deploymentEvents { seq } }'), null)).toBeNull();
     expect(sharingOf(parse('subscription A { deploymentEvents { seq } } subscription B { deploymentEvents { seq } }'), null)).toBeNull();
     expect(sharingOf(parse('subscription A { deploymentEvents { seq } }'), 'Nope')).toBeNull();
@@ -84,7 +93,14 @@ describe('sharedSubscribe', () => {
 
   it('executes per subscriber where it may not share', async () => {
     let executions = 0;
-    const rows = [{ seq: 1, get message() { return `n${++executions}`; } }];
+    const rows = [
+      {
+        seq: 1,
+        get message() {
+          return `n${++executions}`;
+        },
+      },
+    ];
     const doc = parse('subscription { other { seq message } }');
     await Promise.all([1, 2, 3].map(() => sharedSubscribe({ schema: schemaWith(rows), document: doc }).then(drain)));
     expect(executions).toBe(3);
@@ -92,13 +108,20 @@ describe('sharedSubscribe', () => {
 
   it('hands a source error to the reader once, then ends', async () => {
     const doc = parse('subscription($id: ID!) { deploymentEvents(deploymentId: $id) { seq } }');
-    const stream = await sharedSubscribe({ schema: schemaWith([{ seq: 1 }], { failWith: new Error('dropped') }), document: doc, variableValues: { id: 'x' } });
+    const stream = await sharedSubscribe({
+      schema: schemaWith([{ seq: 1 }], { failWith: new Error('dropped') }),
+      document: doc,
+      variableValues: { id: 'x' },
+    });
     expect(await drain(stream)).toEqual([{ data: { deploymentEvents: { seq: 1 } } }, { thrown: 'dropped' }]);
   });
 
   it('answers a failing subscribe with its errors, not a stream', async () => {
     const doc = parse('subscription { deploymentEvents(deploymentId: "x") { seq } }');
-    const result = (await sharedSubscribe({ schema: schemaWith([], { refuse: new Error('not found') }), document: doc })) as ExecutionResult;
+    const result = (await sharedSubscribe({
+      schema: schemaWith([], { refuse: new Error('not found') }),
+      document: doc,
+    })) as ExecutionResult;
     expect(result.errors?.[0]?.message).toBe('not found');
   });
 });

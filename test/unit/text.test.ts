@@ -96,7 +96,11 @@ const TEXT_FIELDS: [schema: z.ZodType, base: Record<string, unknown>, paths: (st
     { environmentId: 'e1', patch: {} },
     [['environmentId'], ['patch', 'corsOrigins', 0], ['patch', 'backupSchedule'], ['patch', 'runbookUrl']],
   ],
-  [UpdateEnvironmentSettingsInputSchema, { environmentId: 'e1', patch: { featureFlags: [{ key: 'ok', enabled: true }] } }, [['patch', 'featureFlags', 0, 'key']]],
+  [
+    UpdateEnvironmentSettingsInputSchema,
+    { environmentId: 'e1', patch: { featureFlags: [{ key: 'ok', enabled: true }] } },
+    [['patch', 'featureFlags', 0, 'key']],
+  ],
   [CreateDatabaseConnectionInputSchema, { projectId: 'p1', name: 'main' }, [['projectId'], ['name']]],
   [
     SetDatabaseConnectionValueInputSchema,
@@ -142,7 +146,11 @@ describe('every text field of every mutation input refuses a NUL and an unpaired
   }
 
   it('keeps free text that is merely unusual', () => {
-    const parsed = parseInput(RecordPushInputSchema, { projectId: 'p1', branch: 'main', commitSha: 'abcdef1', message: 'fix: 🚀\tü\u0001', author: 'Zoë 👩‍💻' }, 'input');
+    const parsed = parseInput(
+      RecordPushInputSchema,
+      { projectId: 'p1', branch: 'main', commitSha: 'abcdef1', message: 'fix: 🚀\tü\u0001', author: 'Zoë 👩‍💻' },
+      'input',
+    );
     expect(parsed.message).toBe('fix: 🚀\tü\u0001');
     expect(parsed.author).toBe('Zoë 👩‍💻');
   });
@@ -152,7 +160,10 @@ describe('SetSecretValueInput.value', () => {
   const base = { secretId: 's1', environment: 'development' };
   it('refuses an unpaired surrogate (it would not come back byte for byte), without quoting the value', () => {
     expect(() => parseInput(SetSecretValueInputSchema, { ...base, value: 'sk_live_\ud800' }, 'input')).toThrow(
-      expect.objectContaining({ message: `input.value: ${UNPAIRED_SURROGATE_MESSAGE}`, extensions: { code: 'BAD_USER_INPUT', field: 'input.value' } }),
+      expect.objectContaining({
+        message: `input.value: ${UNPAIRED_SURROGATE_MESSAGE}`,
+        extensions: { code: 'BAD_USER_INPUT', field: 'input.value' },
+      }),
     );
   });
   it('keeps a NUL: the value is stored encrypted, byte for byte', () => {
@@ -164,13 +175,16 @@ describe('data exceptions from PostgreSQL', () => {
   const pgError = (code: string) => Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code });
   const wrapped = (code: string) => Object.assign(new Error('Failed query: insert into ... params: secret'), { cause: pgError(code) });
 
-  it.each(['22021', '22P05', '22P02', '22001', '22003', '22007'])('translateDatabaseError maps %s to BAD_USER_INPUT without the driver message', (code) => {
-    const out = translateDatabaseError(wrapped(code));
-    expect(out).toBeInstanceOf(AppError);
-    expect((out as AppError).code).toBe('BAD_USER_INPUT');
-    expect((out as AppError).message).toContain(code);
-    expect((out as AppError).message).not.toContain('params');
-  });
+  it.each(['22021', '22P05', '22P02', '22001', '22003', '22007'])(
+    'translateDatabaseError maps %s to BAD_USER_INPUT without the driver message',
+    (code) => {
+      const out = translateDatabaseError(wrapped(code));
+      expect(out).toBeInstanceOf(AppError);
+      expect((out as AppError).code).toBe('BAD_USER_INPUT');
+      expect((out as AppError).message).toContain(code);
+      expect((out as AppError).message).not.toContain('params');
+    },
+  );
 
   it('keeps the other mappings, and leaves other errors alone', () => {
     expect((translateDatabaseError(Object.assign(pgError('23505'), { constraint: 'x' })) as AppError).code).toBe('CONFLICT');

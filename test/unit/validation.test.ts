@@ -59,14 +59,7 @@ function bad(schema: z.ZodType, value: unknown, field: string, text?: string, pa
 type Case = [label: string, value: unknown];
 
 /** good/bad tables for one field of one schema, over a valid base input. */
-function field(
-  schema: z.ZodType,
-  base: Record<string, unknown>,
-  key: string,
-  good: Case[],
-  badCases: Case[],
-  text?: string,
-) {
+function field(schema: z.ZodType, base: Record<string, unknown>, key: string, good: Case[], badCases: Case[], text?: string) {
   describe(key, () => {
     for (const [label, value] of good) {
       it(`accepts ${label}`, () => {
@@ -111,7 +104,13 @@ describe('parseInput', () => {
   });
 
   it('reports at most five problems, then a count', () => {
-    const err = bad(EnvironmentSettingsPatchSchema, { corsOrigins: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] }, 'patch.corsOrigins[0]', undefined, 'patch');
+    const err = bad(
+      EnvironmentSettingsPatchSchema,
+      { corsOrigins: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] },
+      'patch.corsOrigins[0]',
+      undefined,
+      'patch',
+    );
     expect(err.message.split('; ')).toHaveLength(6);
     expect(err.message).toMatch(/; and 2 more$/);
   });
@@ -130,11 +129,21 @@ describe('parseInput', () => {
 
   it('names wrong types', () => {
     bad(CreateProjectInputSchema, { slug: 'shop', name: 5 }, 'input.name', 'must be a string');
-    bad(CreateProjectInputSchema, { slug: 'shop', name: 'Shop', withDefaultEnvironments: 'yes' }, 'input.withDefaultEnvironments', 'true or false');
+    bad(
+      CreateProjectInputSchema,
+      { slug: 'shop', name: 'Shop', withDefaultEnvironments: 'yes' },
+      'input.withDefaultEnvironments',
+      'true or false',
+    );
   });
 
   it('lists the values of an enum', () => {
-    bad(CreateEnvironmentInputSchema, { projectId: 'p', slug: 'qa', name: 'QA', type: 'TEST' }, 'input.type', 'must be one of DEVELOPMENT, STAGING, PRODUCTION, CUSTOM');
+    bad(
+      CreateEnvironmentInputSchema,
+      { projectId: 'p', slug: 'qa', name: 'QA', type: 'TEST' },
+      'input.type',
+      'must be one of DEVELOPMENT, STAGING, PRODUCTION, CUSTOM',
+    );
   });
 
   it('uses the base path for a top-level value', () => {
@@ -146,7 +155,11 @@ describe('parseInput', () => {
   });
 
   it('returns the parsed value', () => {
-    expect(ok(CreateProjectInputSchema, { slug: 'shop', name: ' Shop ' })).toEqual({ slug: 'shop', name: 'Shop', withDefaultEnvironments: true });
+    expect(ok(CreateProjectInputSchema, { slug: 'shop', name: ' Shop ' })).toEqual({
+      slug: 'shop',
+      name: 'Shop',
+      withDefaultEnvironments: true,
+    });
   });
 });
 
@@ -213,14 +226,48 @@ describe('CreateProjectInput', () => {
 
 describe('DeployPolicyInput', () => {
   const base = {};
-  field(DeployPolicyInputSchema, base, 'requiredApprovals', [['0', 0], ['10', 10]], [['-1', -1], ['11', 11], ['1.5', 1.5]], 'between 0 and 10');
-  field(DeployPolicyInputSchema, base, 'waitTimerSeconds', [['0', 0], ['604800', 604_800]], [['-1', -1], ['604801', 604_801]], 'between 0 and 604800');
+  field(
+    DeployPolicyInputSchema,
+    base,
+    'requiredApprovals',
+    [
+      ['0', 0],
+      ['10', 10],
+    ],
+    [
+      ['-1', -1],
+      ['11', 11],
+      ['1.5', 1.5],
+    ],
+    'between 0 and 10',
+  );
+  field(
+    DeployPolicyInputSchema,
+    base,
+    'waitTimerSeconds',
+    [
+      ['0', 0],
+      ['604800', 604_800],
+    ],
+    [
+      ['-1', -1],
+      ['604801', 604_801],
+    ],
+    'between 0 and 604800',
+  );
   field(
     DeployPolicyInputSchema,
     base,
     'approvalTimeoutSeconds',
-    [['1', 1], ['2592000', 2_592_000]],
-    [['2592001', 2_592_001], ['0', 0], ['-5', -5]],
+    [
+      ['1', 1],
+      ['2592000', 2_592_000],
+    ],
+    [
+      ['2592001', 2_592_001],
+      ['0', 0],
+      ['-5', -5],
+    ],
     'between 1 and 2592000',
   );
   field(
@@ -241,7 +288,17 @@ describe('DeployPolicyInput', () => {
       ['brackets', 'feature/[ab]'],
     ],
   );
-  field(DeployPolicyInputSchema, base, 'trigger', [['AUTO_ON_PUSH', 'AUTO_ON_PUSH'], ['APPROVAL_REQUIRED', 'APPROVAL_REQUIRED']], [['an unknown trigger', 'ON_TAG']], 'must be one of');
+  field(
+    DeployPolicyInputSchema,
+    base,
+    'trigger',
+    [
+      ['AUTO_ON_PUSH', 'AUTO_ON_PUSH'],
+      ['APPROVAL_REQUIRED', 'APPROVAL_REQUIRED'],
+    ],
+    [['an unknown trigger', 'ON_TAG']],
+    'must be one of',
+  );
   field(DeployPolicyInputSchema, base, 'preventSelfApproval', [['false', false]], [['a string', 'no']]);
 
   for (const key of ['approverRoles', 'deployerRoles']) {
@@ -264,7 +321,12 @@ describe('DeployPolicyInput', () => {
   });
 
   it('refuses AUTO_ON_PUSH with a cleared branchPattern', () => {
-    bad(DeployPolicyInputSchema, { trigger: 'AUTO_ON_PUSH', branchPattern: null }, 'input.branchPattern', 'required when trigger is AUTO_ON_PUSH');
+    bad(
+      DeployPolicyInputSchema,
+      { trigger: 'AUTO_ON_PUSH', branchPattern: null },
+      'input.branchPattern',
+      'required when trigger is AUTO_ON_PUSH',
+    );
   });
 
   it('accepts AUTO_ON_PUSH with the pattern left out (merged later)', () => {
@@ -297,7 +359,11 @@ describe('DeployPolicy (merged)', () => {
 describe('DeployTargetInput', () => {
   it('completes SIMULATED with the default step and no url', () => {
     expect(ok(DeployTargetInputSchema, { provider: 'SIMULATED' })).toEqual({ provider: 'SIMULATED', url: null, stepSeconds: 1 });
-    expect(ok(DeployTargetInputSchema, { provider: 'SIMULATED', url: null, stepSeconds: null })).toEqual({ provider: 'SIMULATED', url: null, stepSeconds: 1 });
+    expect(ok(DeployTargetInputSchema, { provider: 'SIMULATED', url: null, stepSeconds: null })).toEqual({
+      provider: 'SIMULATED',
+      url: null,
+      stepSeconds: 1,
+    });
   });
 
   it('keeps SIMULATED stepSeconds from 0 to 3600, fractions too', () => {
@@ -312,7 +378,12 @@ describe('DeployTargetInput', () => {
   });
 
   it('refuses a url on SIMULATED', () => {
-    bad(DeployTargetInputSchema, { provider: 'SIMULATED', url: 'https://deploy.example.com/hook' }, 'input.url', 'only for provider WEBHOOK');
+    bad(
+      DeployTargetInputSchema,
+      { provider: 'SIMULATED', url: 'https://deploy.example.com/hook' },
+      'input.url',
+      'only for provider WEBHOOK',
+    );
   });
 
   it('completes WEBHOOK with its url and no step', () => {
@@ -321,7 +392,9 @@ describe('DeployTargetInput', () => {
       url: 'https://deploy.example.com/hook?x=1',
       stepSeconds: null,
     });
-    expect(ok(DeployTargetInputSchema, { provider: 'WEBHOOK', url: 'http://127.0.0.1:9000/deploy' }).url).toBe('http://127.0.0.1:9000/deploy');
+    expect(ok(DeployTargetInputSchema, { provider: 'WEBHOOK', url: 'http://127.0.0.1:9000/deploy' }).url).toBe(
+      'http://127.0.0.1:9000/deploy',
+    );
   });
 
   it('refuses WEBHOOK without a url, or with null', () => {
@@ -337,7 +410,12 @@ describe('DeployTargetInput', () => {
   });
 
   it('refuses stepSeconds on WEBHOOK', () => {
-    bad(DeployTargetInputSchema, { provider: 'WEBHOOK', url: 'https://x.example.com', stepSeconds: 2 }, 'input.stepSeconds', 'only for provider SIMULATED');
+    bad(
+      DeployTargetInputSchema,
+      { provider: 'WEBHOOK', url: 'https://x.example.com', stepSeconds: 2 },
+      'input.stepSeconds',
+      'only for provider SIMULATED',
+    );
   });
 
   it('needs a provider', () => {
@@ -382,13 +460,52 @@ describe('CreateEnvironmentInput', () => {
     expect(parsed.expiresAt).toEqual(new Date(FUTURE));
   });
 
-  field(CreateEnvironmentInputSchema, base, 'slug', [['2 characters', 'qa']], [['upper case', 'QA'], ['1 character', 'q']]);
-  field(CreateEnvironmentInputSchema, base, 'name', [['200 characters', chars(200)]], [['blanks', '  '], ['201 characters', chars(201)]]);
+  field(
+    CreateEnvironmentInputSchema,
+    base,
+    'slug',
+    [['2 characters', 'qa']],
+    [
+      ['upper case', 'QA'],
+      ['1 character', 'q'],
+    ],
+  );
+  field(
+    CreateEnvironmentInputSchema,
+    base,
+    'name',
+    [['200 characters', chars(200)]],
+    [
+      ['blanks', '  '],
+      ['201 characters', chars(201)],
+    ],
+  );
   field(CreateEnvironmentInputSchema, base, 'type', [['PRODUCTION', 'PRODUCTION']], [['lower case', 'custom']], 'must be one of');
   field(CreateEnvironmentInputSchema, base, 'purpose', [['REGIONAL', 'REGIONAL']], [['unknown', 'DEMO']], 'must be one of');
-  field(CreateEnvironmentInputSchema, base, 'promotesFrom', [['a slug', 'staging']], [['not a slug', 'Staging'], ['itself', 'load-test']]);
+  field(
+    CreateEnvironmentInputSchema,
+    base,
+    'promotesFrom',
+    [['a slug', 'staging']],
+    [
+      ['not a slug', 'Staging'],
+      ['itself', 'load-test'],
+    ],
+  );
   field(CreateEnvironmentInputSchema, base, 'copySettingsFrom', [['a slug', 'production']], [['not a slug', 'prod_1']]);
-  field(CreateEnvironmentInputSchema, base, 'region', [['64 characters', chars(64)], ['eu-west-1', 'eu-west-1']], [['65 characters', chars(65)], ['blanks', ' ']]);
+  field(
+    CreateEnvironmentInputSchema,
+    base,
+    'region',
+    [
+      ['64 characters', chars(64)],
+      ['eu-west-1', 'eu-west-1'],
+    ],
+    [
+      ['65 characters', chars(65)],
+      ['blanks', ' '],
+    ],
+  );
   field(
     CreateEnvironmentInputSchema,
     base,
@@ -456,7 +573,16 @@ describe('UpdateEnvironmentInput', () => {
   });
 
   field(UpdateEnvironmentInputSchema, base, 'id', [['an id', 'RW52OjE=']], [['the empty string', '']]);
-  field(UpdateEnvironmentInputSchema, base, 'name', [['a name', 'Prod']], [['blanks', ' '], ['201 characters', chars(201)]]);
+  field(
+    UpdateEnvironmentInputSchema,
+    base,
+    'name',
+    [['a name', 'Prod']],
+    [
+      ['blanks', ' '],
+      ['201 characters', chars(201)],
+    ],
+  );
   field(UpdateEnvironmentInputSchema, base, 'promotesFrom', [['a slug', 'qa']], [['not a slug', 'QA!']]);
   field(UpdateEnvironmentInputSchema, base, 'region', [['64 characters', chars(64)]], [['65 characters', chars(65)]]);
   field(UpdateEnvironmentInputSchema, base, 'expiresAt', [['the future', FUTURE]], [['the past', PAST]]);
@@ -526,7 +652,18 @@ describe('EnvironmentSettingsPatch', () => {
       bad(S, patch({ featureFlags: flags(201) }), 'input.patch.featureFlags', 'at most 200 flags');
     });
     it('accepts keys of 1 and 64 characters with . _ -', () => {
-      expect(() => ok(S, patch({ featureFlags: [{ key: 'a', enabled: true }, { key: `A${chars(63, 'b')}`, enabled: false }, { key: 'new.checkout_v2-beta', enabled: true }] }))).not.toThrow();
+      expect(() =>
+        ok(
+          S,
+          patch({
+            featureFlags: [
+              { key: 'a', enabled: true },
+              { key: `A${chars(63, 'b')}`, enabled: false },
+              { key: 'new.checkout_v2-beta', enabled: true },
+            ],
+          }),
+        ),
+      ).not.toThrow();
     });
     for (const [label, key] of [
       ['65 characters', `a${chars(64)}`],
@@ -536,11 +673,32 @@ describe('EnvironmentSettingsPatch', () => {
       ['the empty string', ''],
     ] as const) {
       it(`refuses a key with ${label}`, () => {
-        bad(S, patch({ featureFlags: [{ key: 'ok', enabled: true }, { key, enabled: true }] }), 'input.patch.featureFlags[1].key', '^[a-zA-Z]');
+        bad(
+          S,
+          patch({
+            featureFlags: [
+              { key: 'ok', enabled: true },
+              { key, enabled: true },
+            ],
+          }),
+          'input.patch.featureFlags[1].key',
+          '^[a-zA-Z]',
+        );
       });
     }
     it('refuses a repeated key', () => {
-      bad(S, patch({ featureFlags: [{ key: 'a', enabled: true }, { key: 'b', enabled: true }, { key: 'a', enabled: false }] }), 'input.patch.featureFlags[2]', 'duplicate flag key a');
+      bad(
+        S,
+        patch({
+          featureFlags: [
+            { key: 'a', enabled: true },
+            { key: 'b', enabled: true },
+            { key: 'a', enabled: false },
+          ],
+        }),
+        'input.patch.featureFlags[2]',
+        'duplicate flag key a',
+      );
     });
     it('refuses a flag without enabled', () => {
       bad(S, patch({ featureFlags: [{ key: 'a' }] }), 'input.patch.featureFlags[0].enabled', 'is required');
@@ -549,21 +707,45 @@ describe('EnvironmentSettingsPatch', () => {
 
   describe('rateLimit', () => {
     it('accepts 1 and 1000000 requests per minute', () => {
-      expect(ok(S, patch({ rateLimit: { enabled: true, requestsPerMinute: 1 } })).patch.rateLimit).toEqual({ enabled: true, requestsPerMinute: 1 });
-      expect(ok(S, patch({ rateLimit: { enabled: true, requestsPerMinute: 1_000_000 } })).patch.rateLimit).toEqual({ enabled: true, requestsPerMinute: 1_000_000 });
+      expect(ok(S, patch({ rateLimit: { enabled: true, requestsPerMinute: 1 } })).patch.rateLimit).toEqual({
+        enabled: true,
+        requestsPerMinute: 1,
+      });
+      expect(ok(S, patch({ rateLimit: { enabled: true, requestsPerMinute: 1_000_000 } })).patch.rateLimit).toEqual({
+        enabled: true,
+        requestsPerMinute: 1_000_000,
+      });
     });
     it('refuses 0, 1000001 and fractions', () => {
-      bad(S, patch({ rateLimit: { enabled: true, requestsPerMinute: 0 } }), 'input.patch.rateLimit.requestsPerMinute', 'between 1 and 1000000');
-      bad(S, patch({ rateLimit: { enabled: true, requestsPerMinute: 1_000_001 } }), 'input.patch.rateLimit.requestsPerMinute', 'between 1 and 1000000');
+      bad(
+        S,
+        patch({ rateLimit: { enabled: true, requestsPerMinute: 0 } }),
+        'input.patch.rateLimit.requestsPerMinute',
+        'between 1 and 1000000',
+      );
+      bad(
+        S,
+        patch({ rateLimit: { enabled: true, requestsPerMinute: 1_000_001 } }),
+        'input.patch.rateLimit.requestsPerMinute',
+        'between 1 and 1000000',
+      );
       bad(S, patch({ rateLimit: { enabled: false, requestsPerMinute: 2.5 } }), 'input.patch.rateLimit.requestsPerMinute', 'whole number');
     });
     it('needs requestsPerMinute when enabled', () => {
       bad(S, patch({ rateLimit: { enabled: true } }), 'input.patch.rateLimit.requestsPerMinute', 'required when enabled');
-      bad(S, patch({ rateLimit: { enabled: true, requestsPerMinute: null } }), 'input.patch.rateLimit.requestsPerMinute', 'required when enabled');
+      bad(
+        S,
+        patch({ rateLimit: { enabled: true, requestsPerMinute: null } }),
+        'input.patch.rateLimit.requestsPerMinute',
+        'required when enabled',
+      );
     });
     it('needs no requestsPerMinute when disabled; null clears it', () => {
       expect(ok(S, patch({ rateLimit: { enabled: false } })).patch.rateLimit).toEqual({ enabled: false });
-      expect(ok(S, patch({ rateLimit: { enabled: false, requestsPerMinute: null } })).patch.rateLimit).toEqual({ enabled: false, requestsPerMinute: null });
+      expect(ok(S, patch({ rateLimit: { enabled: false, requestsPerMinute: null } })).patch.rateLimit).toEqual({
+        enabled: false,
+        requestsPerMinute: null,
+      });
     });
     it('needs enabled', () => {
       bad(S, patch({ rateLimit: { requestsPerMinute: 10 } }), 'input.patch.rateLimit.enabled', 'is required');
@@ -571,7 +753,14 @@ describe('EnvironmentSettingsPatch', () => {
   });
 
   describe('corsOrigins', () => {
-    for (const origin of ['http://localhost:3000', 'https://shop.example.com', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'capacitor://localhost', 'https://a.b.example.com:65535']) {
+    for (const origin of [
+      'http://localhost:3000',
+      'https://shop.example.com',
+      'http://127.0.0.1:8080',
+      'http://[::1]:3000',
+      'capacitor://localhost',
+      'https://a.b.example.com:65535',
+    ]) {
       it(`accepts ${origin}`, () => {
         expect(ok(S, patch({ corsOrigins: [origin] })).patch.corsOrigins).toEqual([origin]);
       });
@@ -602,7 +791,12 @@ describe('EnvironmentSettingsPatch', () => {
       bad(S, patch({ corsOrigins: origins(51) }), 'input.patch.corsOrigins', 'at most 50 origins');
     });
     it('refuses the same origin twice (after normalising)', () => {
-      bad(S, patch({ corsOrigins: ['https://a.example.com', 'HTTPS://A.example.com'] }), 'input.patch.corsOrigins[1]', 'duplicate origin https://a.example.com');
+      bad(
+        S,
+        patch({ corsOrigins: ['https://a.example.com', 'HTTPS://A.example.com'] }),
+        'input.patch.corsOrigins[1]',
+        'duplicate origin https://a.example.com',
+      );
     });
   });
 
@@ -633,10 +827,19 @@ describe('EnvironmentSettingsPatch', () => {
 
   describe('runbookUrl', () => {
     it('accepts http(s) URLs', () => {
-      expect(ok(S, patch({ runbookUrl: 'https://wiki.example.com/ops/runbook#db' })).patch.runbookUrl).toBe('https://wiki.example.com/ops/runbook#db');
+      expect(ok(S, patch({ runbookUrl: 'https://wiki.example.com/ops/runbook#db' })).patch.runbookUrl).toBe(
+        'https://wiki.example.com/ops/runbook#db',
+      );
       expect(ok(S, patch({ runbookUrl: 'http://intranet/runbook' })).patch.runbookUrl).toBe('http://intranet/runbook');
     });
-    for (const url of ['wiki.example.com/runbook', 'ftp://wiki.example.com/runbook', 'mailto:ops@example.com', 'https://', ' ', `https://example.com/${chars(2048)}`]) {
+    for (const url of [
+      'wiki.example.com/runbook',
+      'ftp://wiki.example.com/runbook',
+      'mailto:ops@example.com',
+      'https://',
+      ' ',
+      `https://example.com/${chars(2048)}`,
+    ]) {
       it(`refuses ${JSON.stringify(url.slice(0, 40))}`, () => {
         bad(S, patch({ runbookUrl: url }), 'input.patch.runbookUrl');
       });
@@ -654,7 +857,20 @@ describe('EnvironmentSettingsPatch', () => {
 
 describe('UpdateEnvironmentSettingsInput', () => {
   const base = { environmentId: 'env1', patch: {} };
-  field(UpdateEnvironmentSettingsInputSchema, base, 'expectedVersion', [['1', 1], ['1000', 1000]], [['0', 0], ['-1', -1], ['1.5', 1.5]]);
+  field(
+    UpdateEnvironmentSettingsInputSchema,
+    base,
+    'expectedVersion',
+    [
+      ['1', 1],
+      ['1000', 1000],
+    ],
+    [
+      ['0', 0],
+      ['-1', -1],
+      ['1.5', 1.5],
+    ],
+  );
   it('drops a null expectedVersion', () => {
     expect(ok(UpdateEnvironmentSettingsInputSchema, { ...base, expectedVersion: null })).toEqual(base);
   });
@@ -670,7 +886,19 @@ describe('UpdateEnvironmentSettingsInput', () => {
 
 describe('CreateDatabaseConnectionInput', () => {
   const base = { projectId: 'p1', name: 'Primary Database' };
-  field(CreateDatabaseConnectionInputSchema, base, 'name', [['1 character', 'P'], ['100 characters', chars(100)]], [['blanks', '   '], ['101 characters', chars(101)]]);
+  field(
+    CreateDatabaseConnectionInputSchema,
+    base,
+    'name',
+    [
+      ['1 character', 'P'],
+      ['100 characters', chars(100)],
+    ],
+    [
+      ['blanks', '   '],
+      ['101 characters', chars(101)],
+    ],
+  );
   field(CreateDatabaseConnectionInputSchema, base, 'type', [['POSTGRES', 'POSTGRES']], [['MYSQL', 'MYSQL']], 'must be one of POSTGRES');
   it('defaults type to POSTGRES, also for null', () => {
     expect(ok(CreateDatabaseConnectionInputSchema, base).type).toBe('POSTGRES');
@@ -682,7 +910,9 @@ describe('SetDatabaseConnectionValueInput', () => {
   const base = { connectionId: 'c1', environment: 'staging', host: 'db.internal', database: 'shop' };
 
   it('defaults the port to 5432 and drops nulls', () => {
-    expect(ok(SetDatabaseConnectionValueInputSchema, { ...base, port: null, user: null, ssl: null, poolSize: null, passwordSecret: null })).toEqual({ ...base, port: 5432 });
+    expect(
+      ok(SetDatabaseConnectionValueInputSchema, { ...base, port: null, user: null, ssl: null, poolSize: null, passwordSecret: null }),
+    ).toEqual({ ...base, port: 5432 });
   });
 
   field(
@@ -696,7 +926,12 @@ describe('SetDatabaseConnectionValueInput', () => {
       ['an IPv6 address', '::1'],
       ['a full IPv6 address', '2001:db8::8a2e:370:7334'],
       ['an underscore (service names)', 'shop_db'],
-      ['253 characters', Array.from({ length: 4 }, () => chars(63)).join('.').slice(0, 253)],
+      [
+        '253 characters',
+        Array.from({ length: 4 }, () => chars(63))
+          .join('.')
+          .slice(0, 253),
+      ],
     ],
     [
       ['the empty string', ''],
@@ -710,12 +945,69 @@ describe('SetDatabaseConnectionValueInput', () => {
       ['a URL', 'postgres://db'],
     ],
   );
-  field(SetDatabaseConnectionValueInputSchema, base, 'port', [['1', 1], ['65535', 65_535]], [['0', 0], ['65536', 65_536], ['a string', '5432']]);
-  field(SetDatabaseConnectionValueInputSchema, base, 'database', [['63 characters', chars(63)]], [['64 characters', chars(64)], ['blanks', ' ']]);
-  field(SetDatabaseConnectionValueInputSchema, base, 'user', [['63 characters', chars(63)], ['shop_app', 'shop_app']], [['64 characters', chars(64)], ['blanks', ' ']]);
-  field(SetDatabaseConnectionValueInputSchema, base, 'poolSize', [['1', 1], ['1000', 1000]], [['0', 0], ['1001', 1001]], 'between 1 and 1000');
+  field(
+    SetDatabaseConnectionValueInputSchema,
+    base,
+    'port',
+    [
+      ['1', 1],
+      ['65535', 65_535],
+    ],
+    [
+      ['0', 0],
+      ['65536', 65_536],
+      ['a string', '5432'],
+    ],
+  );
+  field(
+    SetDatabaseConnectionValueInputSchema,
+    base,
+    'database',
+    [['63 characters', chars(63)]],
+    [
+      ['64 characters', chars(64)],
+      ['blanks', ' '],
+    ],
+  );
+  field(
+    SetDatabaseConnectionValueInputSchema,
+    base,
+    'user',
+    [
+      ['63 characters', chars(63)],
+      ['shop_app', 'shop_app'],
+    ],
+    [
+      ['64 characters', chars(64)],
+      ['blanks', ' '],
+    ],
+  );
+  field(
+    SetDatabaseConnectionValueInputSchema,
+    base,
+    'poolSize',
+    [
+      ['1', 1],
+      ['1000', 1000],
+    ],
+    [
+      ['0', 0],
+      ['1001', 1001],
+    ],
+    'between 1 and 1000',
+  );
   field(SetDatabaseConnectionValueInputSchema, base, 'ssl', [['true', true]], [['a string', 'require']]);
-  field(SetDatabaseConnectionValueInputSchema, base, 'passwordSecret', [['a secret name', 'DB_PASSWORD']], [['lower case', 'db_password'], ['a hyphen', 'DB-PASSWORD']], '^[A-Z][A-Z0-9_]{0,127}$');
+  field(
+    SetDatabaseConnectionValueInputSchema,
+    base,
+    'passwordSecret',
+    [['a secret name', 'DB_PASSWORD']],
+    [
+      ['lower case', 'db_password'],
+      ['a hyphen', 'DB-PASSWORD'],
+    ],
+    '^[A-Z][A-Z0-9_]{0,127}$',
+  );
   field(SetDatabaseConnectionValueInputSchema, base, 'environment', [['a slug', 'production']], [['not a slug', 'Production']]);
 });
 
@@ -726,7 +1018,11 @@ describe('CreateSecretInput', () => {
 
   it('defaults description to empty and rotation to off', () => {
     expect(ok(CreateSecretInputSchema, base)).toEqual({ ...base, description: '', rotationEnabled: false });
-    expect(ok(CreateSecretInputSchema, { ...base, description: null, rotationEnabled: null, rotationDays: null })).toEqual({ ...base, description: '', rotationEnabled: false });
+    expect(ok(CreateSecretInputSchema, { ...base, description: null, rotationEnabled: null, rotationDays: null })).toEqual({
+      ...base,
+      description: '',
+      rotationEnabled: false,
+    });
   });
 
   field(
@@ -748,7 +1044,17 @@ describe('CreateSecretInput', () => {
     ],
     '^[A-Z][A-Z0-9_]{0,127}$',
   );
-  field(CreateSecretInputSchema, base, 'description', [['1000 characters', chars(1000)], ['the empty string', '']], [['1001 characters', chars(1001)]], 'at most 1000');
+  field(
+    CreateSecretInputSchema,
+    base,
+    'description',
+    [
+      ['1000 characters', chars(1000)],
+      ['the empty string', ''],
+    ],
+    [['1001 characters', chars(1001)]],
+    'at most 1000',
+  );
 
   it('accepts rotationDays 1 and 3650 with rotation on', () => {
     expect(ok(CreateSecretInputSchema, { ...base, rotationEnabled: true, rotationDays: 1 }).rotationDays).toBe(1);
@@ -760,7 +1066,12 @@ describe('CreateSecretInput', () => {
   });
   it('needs rotationDays when rotation is on', () => {
     bad(CreateSecretInputSchema, { ...base, rotationEnabled: true }, 'input.rotationDays', 'required when rotationEnabled');
-    bad(CreateSecretInputSchema, { ...base, rotationEnabled: true, rotationDays: null }, 'input.rotationDays', 'required when rotationEnabled');
+    bad(
+      CreateSecretInputSchema,
+      { ...base, rotationEnabled: true, rotationDays: null },
+      'input.rotationDays',
+      'required when rotationEnabled',
+    );
   });
   it('allows rotationDays with rotation off', () => {
     expect(ok(CreateSecretInputSchema, { ...base, rotationEnabled: false, rotationDays: 30 }).rotationDays).toBe(30);
@@ -773,10 +1084,26 @@ describe('UpdateSecretInput', () => {
     expect(ok(UpdateSecretInputSchema, { ...base, description: null, rotationEnabled: null, rotationDays: null })).toEqual(base);
   });
   field(UpdateSecretInputSchema, base, 'description', [['1000 characters', chars(1000)]], [['1001 characters', chars(1001)]]);
-  field(UpdateSecretInputSchema, base, 'rotationDays', [['1', 1], ['3650', 3650]], [['0', 0], ['3651', 3651]]);
+  field(
+    UpdateSecretInputSchema,
+    base,
+    'rotationDays',
+    [
+      ['1', 1],
+      ['3650', 3650],
+    ],
+    [
+      ['0', 0],
+      ['3651', 3651],
+    ],
+  );
   it('needs rotationDays when rotationEnabled: true is sent', () => {
     bad(UpdateSecretInputSchema, { ...base, rotationEnabled: true }, 'input.rotationDays', 'required when rotationEnabled');
-    expect(ok(UpdateSecretInputSchema, { ...base, rotationEnabled: true, rotationDays: 90 })).toEqual({ ...base, rotationEnabled: true, rotationDays: 90 });
+    expect(ok(UpdateSecretInputSchema, { ...base, rotationEnabled: true, rotationDays: 90 })).toEqual({
+      ...base,
+      rotationEnabled: true,
+      rotationDays: 90,
+    });
     expect(ok(UpdateSecretInputSchema, { ...base, rotationEnabled: false })).toEqual({ ...base, rotationEnabled: false });
   });
 });
@@ -825,7 +1152,10 @@ describe('RecordPushInput', () => {
   const base = { projectId: 'p1', branch: 'main', commitSha: 'a1b2c3d' };
 
   it('lower-cases the sha and drops nulls', () => {
-    expect(ok(RecordPushInputSchema, { ...base, commitSha: 'A1B2C3D4E5', message: null, author: null, version: null })).toEqual({ ...base, commitSha: 'a1b2c3d4e5' });
+    expect(ok(RecordPushInputSchema, { ...base, commitSha: 'A1B2C3D4E5', message: null, author: null, version: null })).toEqual({
+      ...base,
+      commitSha: 'a1b2c3d4e5',
+    });
   });
 
   field(
@@ -880,9 +1210,39 @@ describe('RecordPushInput', () => {
       ['a leading hyphen', '-main'],
     ],
   );
-  field(RecordPushInputSchema, base, 'message', [['10000 characters', chars(10_000)], ['the empty string', '']], [['10001 characters', chars(10_001)]]);
-  field(RecordPushInputSchema, base, 'author', [['200 characters', chars(200)]], [['201 characters', chars(201)], ['blanks', ' ']]);
-  field(RecordPushInputSchema, base, 'version', [['1 character', '1'], ['100 characters', chars(100)]], [['the empty string', ''], ['101 characters', chars(101)]]);
+  field(
+    RecordPushInputSchema,
+    base,
+    'message',
+    [
+      ['10000 characters', chars(10_000)],
+      ['the empty string', ''],
+    ],
+    [['10001 characters', chars(10_001)]],
+  );
+  field(
+    RecordPushInputSchema,
+    base,
+    'author',
+    [['200 characters', chars(200)]],
+    [
+      ['201 characters', chars(201)],
+      ['blanks', ' '],
+    ],
+  );
+  field(
+    RecordPushInputSchema,
+    base,
+    'version',
+    [
+      ['1 character', '1'],
+      ['100 characters', chars(100)],
+    ],
+    [
+      ['the empty string', ''],
+      ['101 characters', chars(101)],
+    ],
+  );
 });
 
 describe('DeployInput, PromoteInput, RollbackInput', () => {
@@ -890,7 +1250,10 @@ describe('DeployInput, PromoteInput, RollbackInput', () => {
     expect(ok(DeployInputSchema, { environmentId: 'e', releaseId: 'r' })).toEqual({ environmentId: 'e', releaseId: 'r' });
     bad(DeployInputSchema, { environmentId: 'e' }, 'input.releaseId', 'is required');
   });
-  for (const [name, schema] of [['promote', PromoteInputSchema], ['rollback', RollbackInputSchema]] as const) {
+  for (const [name, schema] of [
+    ['promote', PromoteInputSchema],
+    ['rollback', RollbackInputSchema],
+  ] as const) {
     it(`${name} takes an optional releaseId (null = not given)`, () => {
       expect(ok(schema, { environmentId: 'e', releaseId: null })).toEqual({ environmentId: 'e' });
       expect(ok(schema, { environmentId: 'e', releaseId: 'r' })).toEqual({ environmentId: 'e', releaseId: 'r' });
@@ -902,7 +1265,17 @@ describe('DeployInput, PromoteInput, RollbackInput', () => {
 
 describe('DecisionInput', () => {
   const base = { deploymentId: 'd1' };
-  field(DecisionInputSchema, base, 'comment', [['2000 characters', chars(2000)], ['the empty string', '']], [['2001 characters', chars(2001)]], 'at most 2000');
+  field(
+    DecisionInputSchema,
+    base,
+    'comment',
+    [
+      ['2000 characters', chars(2000)],
+      ['the empty string', ''],
+    ],
+    [['2001 characters', chars(2001)]],
+    'at most 2000',
+  );
   it('drops a null comment', () => {
     expect(ok(DecisionInputSchema, { ...base, comment: null })).toEqual(base);
   });
@@ -910,9 +1283,44 @@ describe('DecisionInput', () => {
 
 describe('ReportDeploymentStatusInput', () => {
   const base = { deploymentId: 'd1', status: 'RUNNING' };
-  field(ReportDeploymentStatusInputSchema, base, 'progress', [['0', 0], ['0.5', 0.5], ['1', 1]], [['-0.01', -0.01], ['1.01', 1.01], ['a string', '50%']]);
-  field(ReportDeploymentStatusInputSchema, base, 'status', [['SUCCEEDED', 'SUCCEEDED'], ['SKIPPED', 'SKIPPED']], [['CANCELLED (not a step status)', 'CANCELLED'], ['missing', undefined]]);
-  field(ReportDeploymentStatusInputSchema, base, 'step', [['200 characters', chars(200)]], [['201 characters', chars(201)], ['blanks', ' ']]);
+  field(
+    ReportDeploymentStatusInputSchema,
+    base,
+    'progress',
+    [
+      ['0', 0],
+      ['0.5', 0.5],
+      ['1', 1],
+    ],
+    [
+      ['-0.01', -0.01],
+      ['1.01', 1.01],
+      ['a string', '50%'],
+    ],
+  );
+  field(
+    ReportDeploymentStatusInputSchema,
+    base,
+    'status',
+    [
+      ['SUCCEEDED', 'SUCCEEDED'],
+      ['SKIPPED', 'SKIPPED'],
+    ],
+    [
+      ['CANCELLED (not a step status)', 'CANCELLED'],
+      ['missing', undefined],
+    ],
+  );
+  field(
+    ReportDeploymentStatusInputSchema,
+    base,
+    'step',
+    [['200 characters', chars(200)]],
+    [
+      ['201 characters', chars(201)],
+      ['blanks', ' '],
+    ],
+  );
   field(ReportDeploymentStatusInputSchema, base, 'message', [['10000 characters', chars(10_000)]], [['10001 characters', chars(10_001)]]);
   it('drops nulls', () => {
     expect(ok(ReportDeploymentStatusInputSchema, { ...base, step: null, progress: null, message: null })).toEqual(base);
@@ -923,8 +1331,27 @@ describe('ReportDeploymentStatusInput', () => {
 
 describe('CreateApiTokenInput', () => {
   const base = { name: 'ci', roles: ['DEVELOPER'] };
-  field(CreateApiTokenInputSchema, base, 'name', [['100 characters', chars(100)]], [['blanks', '  '], ['101 characters', chars(101)]]);
-  field(CreateApiTokenInputSchema, base, 'roles', [['one role', ['QA']], ['every role', ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN']]], [['no role', []]], 'at least one role');
+  field(
+    CreateApiTokenInputSchema,
+    base,
+    'name',
+    [['100 characters', chars(100)]],
+    [
+      ['blanks', '  '],
+      ['101 characters', chars(101)],
+    ],
+  );
+  field(
+    CreateApiTokenInputSchema,
+    base,
+    'roles',
+    [
+      ['one role', ['QA']],
+      ['every role', ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN']],
+    ],
+    [['no role', []]],
+    'at least one role',
+  );
   field(CreateApiTokenInputSchema, base, 'expiresAt', [['the future', FUTURE]], [['the past', PAST]]);
   it('refuses a repeated role, naming it', () => {
     bad(CreateApiTokenInputSchema, { ...base, roles: ['QA', 'QA'] }, 'input.roles[1]', 'duplicate role QA');

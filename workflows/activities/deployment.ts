@@ -49,11 +49,16 @@ function asActivities<A extends Record<string, (...args: never[]) => Promise<unk
         return await fn(...args);
       } catch (error) {
         if (isDataException(error)) {
-          throw ApplicationFailure.nonRetryable(`The database refused a value as invalid (SQLSTATE ${sqlStateOf(error)})`, REFUSAL.badInput);
+          throw ApplicationFailure.nonRetryable(
+            `The database refused a value as invalid (SQLSTATE ${sqlStateOf(error)})`,
+            REFUSAL.badInput,
+          );
         }
         if (error instanceof IllegalTransition) throw ApplicationFailure.nonRetryable(error.message, 'IllegalTransition');
         if (error instanceof DeploymentMissing) {
-          throw error.maybeNotYetCommitted ? ApplicationFailure.retryable(error.message, 'NotYetCommitted') : ApplicationFailure.nonRetryable(error.message, 'NotFound');
+          throw error.maybeNotYetCommitted
+            ? ApplicationFailure.retryable(error.message, 'NotYetCommitted')
+            : ApplicationFailure.nonRetryable(error.message, 'NotFound');
         }
         throw error;
       }
@@ -124,7 +129,8 @@ function deploymentActivities(deps: ActivityDeps) {
       // call; the Idempotency-Key lets the receiver drop that duplicate.
       if (delivery.delivered) return;
       if (!delivery.url) throw ApplicationFailure.nonRetryable('The WEBHOOK deploy target has no url', 'Misconfigured');
-      if (!deps.webhookSecret) throw ApplicationFailure.nonRetryable('WEBHOOK_SECRET is not set, so the payload cannot be signed', 'Misconfigured');
+      if (!deps.webhookSecret)
+        throw ApplicationFailure.nonRetryable('WEBHOOK_SECRET is not set, so the payload cannot be signed', 'Misconfigured');
       const body = JSON.stringify({
         deploymentId: publicId('Deployment', id),
         project: delivery.project,
@@ -162,7 +168,8 @@ function deploymentActivities(deps: ActivityDeps) {
       await runs.recordWebhookDelivered(id, response.status);
     },
 
-    finish: (id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) => runs.finish(id, input),
+    finish: (id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) =>
+      runs.finish(id, input),
   };
 }
 

@@ -42,7 +42,17 @@ export function ComparePage({ slug }: { slug: string }) {
 
 type EnvironmentOption = { slug: string; name: string };
 
-function ChooseEnvironments({ slug, environments, base, target }: { slug: string; environments: readonly EnvironmentOption[]; base: string; target: string }) {
+function ChooseEnvironments({
+  slug,
+  environments,
+  base,
+  target,
+}: {
+  slug: string;
+  environments: readonly EnvironmentOption[];
+  base: string;
+  target: string;
+}) {
   const [b, setB] = useState(base);
   const [t, setT] = useState(target);
   const submit = (event: FormEvent) => {
@@ -60,7 +70,17 @@ function ChooseEnvironments({ slug, environments, base, target }: { slug: string
   );
 }
 
-function EnvironmentSelect({ label, environments, value, onChange }: { label: string; environments: readonly EnvironmentOption[]; value: string; onChange: (slug: string) => void }) {
+function EnvironmentSelect({
+  label,
+  environments,
+  value,
+  onChange,
+}: {
+  label: string;
+  environments: readonly EnvironmentOption[];
+  value: string;
+  onChange: (slug: string) => void;
+}) {
   const id = useId();
   return (
     <p className="field">
@@ -94,7 +114,8 @@ function Differences({ slug, base, target }: { slug: string; base: string; targe
     <div className="table-scroll">
       <table className="diff">
         <caption>
-          {comparison.differences.length} difference{comparison.differences.length === 1 ? '' : 's'} between {comparison.base.name} and {comparison.target.name}
+          {comparison.differences.length} difference{comparison.differences.length === 1 ? '' : 's'} between {comparison.base.name} and{' '}
+          {comparison.target.name}
         </caption>
         <thead>
           <tr>

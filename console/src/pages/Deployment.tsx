@@ -150,7 +150,10 @@ export function DeploymentPage({ id }: { id: string }) {
                     body: <p>Approves exactly the configuration pinned as snapshot {d.snapshot.digest.slice(0, 12)}.</p>,
                     comment: { label: 'Comment (optional)' },
                     run: (comment) =>
-                      void act('Approval recorded', async () => (await request(APPROVE, { input: { deploymentId: d.id, comment } }, token)).approveDeployment),
+                      void act(
+                        'Approval recorded',
+                        async () => (await request(APPROVE, { input: { deploymentId: d.id, comment } }, token)).approveDeployment,
+                      ),
                   })
                 }
               >
@@ -167,7 +170,10 @@ export function DeploymentPage({ id }: { id: string }) {
                     body: <p>One rejection ends the deployment.</p>,
                     comment: { label: 'Reason' },
                     run: (comment) =>
-                      void act('Rejection recorded', async () => (await request(REJECT, { input: { deploymentId: d.id, comment } }, token)).rejectDeployment),
+                      void act(
+                        'Rejection recorded',
+                        async () => (await request(REJECT, { input: { deploymentId: d.id, comment } }, token)).rejectDeployment,
+                      ),
                   })
                 }
               >
@@ -315,7 +321,8 @@ export function DeploymentPage({ id }: { id: string }) {
               <ol className="steps">
                 {d.steps.map((s) => (
                   <li key={s.name}>
-                    <span className="step-name">{s.name}</span> <StatusBadge status={s.status} /> <span className="muted">{percent(s.progress)}%</span>
+                    <span className="step-name">{s.name}</span> <StatusBadge status={s.status} />{' '}
+                    <span className="muted">{percent(s.progress)}%</span>
                   </li>
                 ))}
               </ol>

@@ -20,7 +20,8 @@ type Outcome = { errors: ServerError[] } | { message: string; deploymentId: stri
 
 function applyEvent(data: PipelineData, event: LiveEvent): PipelineData {
   if (!data.project) return data;
-  const patch = (card: Card | null) => (card && card.id === event.deploymentId ? patchDeployment(card, event, { progressWithoutSteps: 'event' }) : card);
+  const patch = (card: Card | null) =>
+    card && card.id === event.deploymentId ? patchDeployment(card, event, { progressWithoutSteps: 'event' }) : card;
   return {
     ...data,
     project: {
@@ -32,7 +33,9 @@ function applyEvent(data: PipelineData, event: LiveEvent): PipelineData {
       })),
       deployments: {
         ...data.project.deployments,
-        edges: data.project.deployments.edges.map((e) => (e.node.id === event.deploymentId ? { ...e, node: { ...e.node, status: event.status } } : e)),
+        edges: data.project.deployments.edges.map((e) =>
+          e.node.id === event.deploymentId ? { ...e, node: { ...e.node, status: event.status } } : e,
+        ),
       },
     },
   };
@@ -111,8 +114,8 @@ export function PipelinePage({ slug }: { slug: string }) {
         body: (
           <>
             <p>
-              Deploys {source?.currentRelease ? <strong>{source.currentRelease.version}</strong> : 'the current release'}, the current release of{' '}
-              {env.promotesFrom?.name ?? 'the upstream environment'}, to {env.name}.
+              Deploys {source?.currentRelease ? <strong>{source.currentRelease.version}</strong> : 'the current release'}, the current
+              release of {env.promotesFrom?.name ?? 'the upstream environment'}, to {env.name}.
             </p>
             {env.policy.trigger === 'APPROVAL_REQUIRED' ? (
               <p>
@@ -122,7 +125,8 @@ export function PipelinePage({ slug }: { slug: string }) {
             ) : null}
           </>
         ),
-        run: () => void act(env, 'Promotion requested', async () => (await request(PROMOTE, { input: { environmentId: env.id } }, token)).promote),
+        run: () =>
+          void act(env, 'Promotion requested', async () => (await request(PROMOTE, { input: { environmentId: env.id } }, token)).promote),
       });
     },
     approve: (env, d) =>
@@ -132,7 +136,11 @@ export function PipelinePage({ slug }: { slug: string }) {
         body: <p>Approves exactly the configuration pinned when the deployment was made (requested by {d.requestedBy}).</p>,
         comment: { label: 'Comment (optional)' },
         run: (comment) =>
-          void act(env, 'Approval recorded', async () => (await request(APPROVE, { input: { deploymentId: d.id, comment } }, token)).approveDeployment),
+          void act(
+            env,
+            'Approval recorded',
+            async () => (await request(APPROVE, { input: { deploymentId: d.id, comment } }, token)).approveDeployment,
+          ),
       }),
     reject: (env, d) =>
       setDialog({
@@ -141,7 +149,11 @@ export function PipelinePage({ slug }: { slug: string }) {
         body: <p>One rejection ends the deployment.</p>,
         comment: { label: 'Reason' },
         run: (comment) =>
-          void act(env, 'Rejection recorded', async () => (await request(REJECT, { input: { deploymentId: d.id, comment } }, token)).rejectDeployment),
+          void act(
+            env,
+            'Rejection recorded',
+            async () => (await request(REJECT, { input: { deploymentId: d.id, comment } }, token)).rejectDeployment,
+          ),
       }),
     cancel: (env, d) =>
       setDialog({
@@ -161,7 +173,11 @@ export function PipelinePage({ slug }: { slug: string }) {
           </p>
         ),
         run: () =>
-          void act(env, 'Rollback requested', async () => (await request(ROLLBACK, { input: { environmentId: env.id, releaseId: release.id } }, token)).rollback),
+          void act(
+            env,
+            'Rollback requested',
+            async () => (await request(ROLLBACK, { input: { environmentId: env.id, releaseId: release.id } }, token)).rollback,
+          ),
       }),
   };
 
@@ -196,7 +212,19 @@ interface EnvActions {
   rollback(env: Env, release: Card['release']): void;
 }
 
-function EnvironmentStage({ project, env, actions, busy, outcome }: { project: Project; env: Env; actions: EnvActions; busy: boolean; outcome: Outcome | undefined }) {
+function EnvironmentStage({
+  project,
+  env,
+  actions,
+  busy,
+  outcome,
+}: {
+  project: Project;
+  env: Env;
+  actions: EnvActions;
+  busy: boolean;
+  outcome: Outcome | undefined;
+}) {
   const headingId = useId();
   const deployments = env.deployments.edges.map((e) => e.node);
   const latest = deployments[0] ?? env.activeDeployment;
@@ -204,7 +232,9 @@ function EnvironmentStage({ project, env, actions, busy, outcome }: { project: P
   const running = [active, latest].find((d) => d?.status === 'RUNNING');
   const pending = deployments.find((d) => d.status === 'PENDING_APPROVAL') ?? (active?.status === 'PENDING_APPROVAL' ? active : undefined);
   const cancellable = active ?? deployments.find((d) => !isTerminal(d.status));
-  const earlier = env.currentRelease ? deployments.find((d) => d.status === 'SUCCEEDED' && d.release.id !== env.currentRelease!.id) : undefined;
+  const earlier = env.currentRelease
+    ? deployments.find((d) => d.status === 'SUCCEEDED' && d.release.id !== env.currentRelease!.id)
+    : undefined;
   const failedErrors = env.policyReport.checks.filter((c) => !c.passed && c.severity === 'error').length;
   const failedWarnings = env.policyReport.checks.filter((c) => !c.passed && c.severity !== 'error').length;
   const approvals = pending ? pending.approvals.filter((a) => a.decision === 'APPROVE').length : 0;
@@ -240,7 +270,8 @@ function EnvironmentStage({ project, env, actions, busy, outcome }: { project: P
           >
             {env.policyReport.passed ? (
               <>
-                <span aria-hidden="true">✓ </span>Policy passed{failedWarnings ? ` (${failedWarnings} warning${failedWarnings === 1 ? '' : 's'})` : ''}
+                <span aria-hidden="true">✓ </span>Policy passed
+                {failedWarnings ? ` (${failedWarnings} warning${failedWarnings === 1 ? '' : 's'})` : ''}
               </>
             ) : (
               <>
@@ -273,7 +304,11 @@ function EnvironmentStage({ project, env, actions, busy, outcome }: { project: P
                     {sentence(latest.kind).toLowerCase()} of {latest.release.version}
                   </span>{' '}
                   <Link to={paths.deployment(latest.id)} className="details-link">
-                    Details<span className="visually-hidden"> of the {env.name} deployment of {latest.release.version}</span>
+                    Details
+                    <span className="visually-hidden">
+                      {' '}
+                      of the {env.name} deployment of {latest.release.version}
+                    </span>
                   </Link>
                 </>
               ) : (
@@ -287,7 +322,11 @@ function EnvironmentStage({ project, env, actions, busy, outcome }: { project: P
               <dd>
                 <StatusBadge status={active.status} /> <span className="muted">{active.release.version}</span>{' '}
                 <Link to={paths.deployment(active.id)} className="details-link">
-                  Details<span className="visually-hidden"> of the {env.name} deployment of {active.release.version}</span>
+                  Details
+                  <span className="visually-hidden">
+                    {' '}
+                    of the {env.name} deployment of {active.release.version}
+                  </span>
                 </Link>
               </dd>
             </div>
@@ -352,8 +391,13 @@ function RecordPush({ projectId, onPushed }: { projectId: string; onPushed(): vo
     setBusy(true);
     setResult(null);
     try {
-      const pushed = (await request(RECORD_PUSH, { input: { projectId, branch: branch.trim(), commitSha: sha.trim(), message: message.trim() || undefined } }, token))
-        .recordPush;
+      const pushed = (
+        await request(
+          RECORD_PUSH,
+          { input: { projectId, branch: branch.trim(), commitSha: sha.trim(), message: message.trim() || undefined } },
+          token,
+        )
+      ).recordPush;
       const started = pushed.deployments.map((d) => d.environment.name).join(', ');
       setResult({
         message: `Recorded ${pushed.release.version}${started ? `; deploying to ${started}` : '; no environment deploys this branch on push'}`,
@@ -372,7 +416,9 @@ function RecordPush({ projectId, onPushed }: { projectId: string; onPushed(): vo
     <details className="card form-card">
       <summary>Record a push</summary>
       <form onSubmit={submit}>
-        <p className="hint">What the push webhook or <code>stageplane push</code> would send.</p>
+        <p className="hint">
+          What the push webhook or <code>stageplane push</code> would send.
+        </p>
         <div className="form-row">
           <p className="field">
             <label htmlFor={ids.branch}>Branch</label>

@@ -15,7 +15,13 @@ export function PolicyPage({ slug, env }: { slug: string; env: string }) {
     return (
       <>
         <PageTitle>Policy report</PageTitle>
-        {result.errors ? <ErrorList errors={result.errors} /> : <p>No environment {env} in project {slug}.</p>}
+        {result.errors ? (
+          <ErrorList errors={result.errors} />
+        ) : (
+          <p>
+            No environment {env} in project {slug}.
+          </p>
+        )}
       </>
     );
   }

@@ -54,7 +54,11 @@ function CreateProject() {
     setBusy(true);
     setErrors(null);
     try {
-      const created = await request(CREATE_PROJECT, { input: { name: name.trim(), slug: slug.trim() || suggested, withDefaultEnvironments: true } }, token);
+      const created = await request(
+        CREATE_PROJECT,
+        { input: { name: name.trim(), slug: slug.trim() || suggested, withDefaultEnvironments: true } },
+        token,
+      );
       navigate(paths.project(created.createProject.slug));
     } catch (error) {
       setErrors(errorsOf(error));

@@ -34,12 +34,12 @@ export function SignIn({ onSignIn, errors, busy }: { onSignIn(token: string): vo
           />
         </p>
         <p id={hintId} className="hint">
-          A bearer token: a JWT from <code>npm run token -- --sub alice --roles ADMIN,DEVELOPER</code>, or an API token.
-          It is kept in this tab only and forgotten when you sign out or close the tab.
+          A bearer token: a JWT from <code>npm run token -- --sub alice --roles ADMIN,DEVELOPER</code>, or an API token. It is kept in this
+          tab only and forgotten when you sign out or close the tab.
         </p>
         <p className="hint">
-          Each tab keeps its own token: a production deployment is approved by someone other than its requester, so sign in as them
-          (e.g. <code>--sub bob --roles APPROVER</code>) in another tab.
+          Each tab keeps its own token: a production deployment is approved by someone other than its requester, so sign in as them (e.g.{' '}
+          <code>--sub bob --roles APPROVER</code>) in another tab.
         </p>
         {errors ? <ErrorList errors={errors} title="Sign-in failed" /> : null}
         <button type="submit" className="button-primary" disabled={busy}>
