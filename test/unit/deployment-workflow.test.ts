@@ -184,7 +184,14 @@ function gate(): Gate {
   let arrive!: () => void;
   const opened = new Promise<void>((r) => (open = r));
   const reached = new Promise<void>((r) => (arrive = r));
-  const g = { reached, open, hook: async () => (arrive(), await opened) };
+  const g = {
+    reached,
+    open,
+    hook: async () => {
+      arrive();
+      await opened;
+    },
+  };
   gates.push(g);
   return g;
 }
