@@ -4,7 +4,7 @@
 // address the certificate does not name. Connections go through createDatabase, the client the
 // server uses; then the real server runs on verify-full.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDatabase } from '../../db/client.ts';
 import { type PrivatePostgres, startPrivatePostgres } from '../../scripts/lib/private-postgres.ts';
+import { until } from '../../scripts/lib/until.ts';
 import { freePort } from '../../server/temporal.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { spawnStageplane, type StageplaneProcess } from '../support/process.ts';
@@ -176,6 +177,38 @@ describe('the server on a TLS DATABASE_URL', () => {
     }
     expect(proc.output()).not.toContain(PASSWORD);
     await proc.stop();
+    proc = null;
+  }, 120_000);
+
+  it('answers /readyz 503 naming the certificate failure when the server starts presenting an untrusted certificate, 200 once it is fixed', async () => {
+    const running = await spawnStageplane('api', envFor(urlFor(`sslmode=verify-full&sslrootcert=${certs.caCert}`)));
+    proc = running;
+    const readyz = async () => {
+      const r = await fetch(`${running.url}/readyz`);
+      return { status: r.status, body: (await r.json()) as { failures?: { database?: string } } };
+    };
+    const observer = postgres(urlFor('sslmode=require').replace(`:${PASSWORD}`, ''), { max: 1, ssl: 'require', onnotice: () => {} });
+    // The cluster's certificate file (written by configure), swapped for one of the other CA; new
+    // connections get it after a reload, so the server's are cut to make it reconnect.
+    const served = join(pg.dir, 'server.crt');
+    const swap = async (cert: string) => {
+      writeFileSync(served, certs.read(cert));
+      await observer`select pg_reload_conf()`;
+      await observer`select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`;
+    };
+    try {
+      expect((await readyz()).status).toBe(200);
+      await swap(certs.otherServerCert);
+      const down = await until('/readyz 503', async () => ((await readyz()).status === 503 ? readyz() : null), { timeoutMs: 20_000 });
+      expect(down.body.failures?.database).toBe('unable to verify the first certificate');
+      await swap(certs.serverCert);
+      await until('/readyz 200 again', async () => (await readyz()).status === 200, { timeoutMs: 20_000 });
+    } finally {
+      writeFileSync(served, certs.read(certs.serverCert));
+      await observer.end();
+    }
+    expect(running.output()).not.toContain(PASSWORD);
+    await running.stop();
     proc = null;
   }, 120_000);
 

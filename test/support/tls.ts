@@ -1,5 +1,5 @@
 // Test certificates made by the openssl CLI: a CA, a server certificate it signs (for localhost and
-// 127.0.0.1 only), and an unrelated CA, in a temp directory.
+// 127.0.0.1 only), and an unrelated CA with a server certificate of its own, in a temp directory.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,8 @@ export interface TestCertificates {
   otherCaCert: string;
   serverCert: string;
   serverKey: string;
+  /** The same names and key, signed by the other CA. */
+  otherServerCert: string;
   read(path: string): string;
   remove(): void;
 }
@@ -47,29 +49,33 @@ export function makeCertificates(): TestCertificates {
     at('server.ext'),
     'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n',
   );
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-  ]);
+  const sign = (caName: string, out: string) =>
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      `${caName}.crt`,
+      '-CAkey',
+      `${caName}.key`,
+      '-CAcreateserial',
+      '-out',
+      out,
+      '-days',
+      '2',
+      '-extfile',
+      'server.ext',
+    ]);
+  sign('ca', 'server.crt');
+  sign('other-ca', 'other-server.crt');
   return {
     dir,
     caCert: at('ca.crt'),
     otherCaCert: at('other-ca.crt'),
     serverCert: at('server.crt'),
     serverKey: at('server.key'),
+    otherServerCert: at('other-server.crt'),
     read: (path) => readFileSync(path, 'utf8'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
