@@ -5,6 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { postgresConnection } from './database-tls.ts';
+import { ConfigError } from './errors.ts';
+
+export { ConfigError };
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalString = z
@@ -77,17 +81,19 @@ export interface Config {
   maxBodyBytes: number;
 }
 
-export class ConfigError extends Error {}
-
 /** Parses the environment; throws ConfigError with a one-line message naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0]);
-    throw new ConfigError(`Invalid ${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`.replace(/\n/g, ' '));
+    const got = name === 'DATABASE_URL' ? withoutPassword(env[name] ?? '') : (env[name] ?? '');
+    throw new ConfigError(`Invalid ${name}: ${issue.message} (got ${JSON.stringify(got)})`.replace(/\n/g, ' '));
   }
   const e = parsed.data;
+  // DATABASE_URL's TLS parameters (sslmode, sslrootcert: config/database-tls.ts), checked at
+  // start-up so a bad mode or an unreadable CA file stops it here; db/ builds its clients from them.
+  if (e.DATABASE_URL) postgresConnection(e.DATABASE_URL);
   const dataDir = resolve(e.DATA_DIR);
   const secret = e.JWT_SECRET ? { value: e.JWT_SECRET, generatedAt: undefined } : developmentJwtSecret(e.NODE_ENV, dataDir);
   if (e.SECRETS_BACKEND === 'aws' && !e.AWS_REGION) {
@@ -132,4 +138,9 @@ function developmentJwtSecret(nodeEnv: string, dataDir: string): { value: string
   const value = randomBytes(48).toString('base64url');
   writeFileSync(file, value + '\n', { mode: 0o600, flag: 'wx' });
   return { value, generatedAt: file };
+}
+
+/** A URL as it may be shown: its user info (up to the last @, so a password with an @ too) hidden. */
+function withoutPassword(url: string): string {
+  return url.replace(/:\/\/.*@/, '://***@');
 }

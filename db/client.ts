@@ -12,6 +12,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { postgresConnection } from '../config/database-tls.ts';
 import { relations } from './relations.ts';
 
 export type Relations = typeof relations;
@@ -61,8 +62,11 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
  */
 export const reconnectBackoff = (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.1 * 2 ** retries, 2);
 
-async function createPostgres(url: string, options: DatabaseOptions): Promise<DatabaseHandle> {
+async function createPostgres(databaseUrl: string, options: DatabaseOptions): Promise<DatabaseHandle> {
+  // sslmode/sslrootcert become postgres.js's `ssl` option (config/database-tls.ts); ConfigError if bad.
+  const { url, ssl } = postgresConnection(databaseUrl);
   const client = postgres(url, {
+    ssl,
     max: options.poolSize ?? 10,
     onnotice: () => {},
     // Connection errors surface as query errors; keep idle connections from piling up.
@@ -76,7 +80,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     db,
     async migrate() {
       // A dedicated connection: advisory locks belong to a session.
-      const lockClient = postgres(url, { max: 1, onnotice: () => {} });
+      const lockClient = postgres(url, { ssl, max: 1, onnotice: () => {} });
       try {
         await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
         await migratePostgres(drizzlePostgres({ client: lockClient, relations }), {

@@ -1,6 +1,7 @@
 // The seam between the event hub and the database's notifications: where the hub's LISTEN comes
 // from. The hub only needs `listen` and `close`; tests give it an in-memory source instead.
 import postgres from 'postgres';
+import { postgresConnection } from '../config/database-tls.ts';
 import { reconnectBackoff, type DatabaseHandle } from '../db/client.ts';
 
 /**
@@ -20,7 +21,9 @@ export interface NotificationSource {
  */
 export function createNotificationSource(database: DatabaseHandle, url: string | undefined): NotificationSource {
   if (database.kind === 'postgres' && url) {
-    const client = postgres(url, {
+    const { url: plainUrl, ssl } = postgresConnection(url); // the same TLS as the pool's
+    const client = postgres(plainUrl, {
+      ssl,
       max: 1,
       onnotice: () => {},
       connect_timeout: 10,

@@ -14,9 +14,9 @@
 // deployment SUCCEEDED, its log is seq 1..n, each step started once, and every subscriber got
 // 1..n, each seq once, in order. It prints a timeline and exits 1 on any failed check.
 // test/integration/faults.test.ts runs the same drill through runFaultDrill().
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ import { followDeployment } from '../cli/follow.ts';
 import { TERMINAL_STATUSES } from '../domain/values.ts';
 import { signToken } from '../server/auth.ts';
 import { freePort } from '../server/temporal.ts';
+import { type PrivatePostgres, startPrivatePostgres } from './lib/private-postgres.ts';
 import { until as poll } from './lib/until.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -98,67 +99,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The drill breaks things on purpose: a probe that fails is "not yet". */
 const until = <T>(what: string, probe: () => T | Promise<T>, timeoutMs: number) => poll(what, probe, { timeoutMs, ignoreErrors: true });
-
-// ---------------------------------------------------------------------------------------------
-// A private PostgreSQL cluster
-
-interface PrivatePostgres {
-  url: string;
-  port: number;
-  start(): void;
-  stop(mode: 'fast' | 'immediate'): void;
-  destroy(): void;
-}
-
-/** The PostgreSQL server binaries: PG_BIN, else the newest /usr/lib/postgresql/<v>/bin, else PATH. */
-function postgresBin(): string {
-  if (process.env.PG_BIN) return process.env.PG_BIN;
-  const base = '/usr/lib/postgresql';
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))) : [];
-  versions.sort((a, b) => Number(b) - Number(a));
-  return versions.length ? join(base, versions[0]!, 'bin') : '';
-}
-
-function startPrivatePostgres(port: number): PrivatePostgres {
-  const bin = postgresBin();
-  const dir = mkdtempSync(join(tmpdir(), 'stageplane-drill-pg-'));
-  const data = join(dir, 'data');
-  const logfile = join(dir, 'postgres.log');
-  // initdb refuses to run as root: run the cluster as the `postgres` user then.
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    chownSync(dir, id('-u'), id('-g'));
-  }
-  const run = (tool: string, args: string[]) => {
-    const command = bin ? join(bin, tool) : tool;
-    const r = asRoot
-      ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8' })
-      : spawnSync(command, args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
-  };
-  run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  appendFileSync(
-    join(data, 'postgresql.conf'),
-    `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nmax_connections = 50\n`,
-  );
-  const pg: PrivatePostgres = {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    port,
-    start: () => run('pg_ctl', ['-D', data, '-l', logfile, '-w', '-t', '60', 'start']),
-    stop: (mode) => run('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '60', 'stop']),
-    destroy: () => {
-      try {
-        pg.stop('immediate');
-      } catch {
-        // not running
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  pg.start();
-  return pg;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Stageplane, as `npm start` runs it
