@@ -53,8 +53,10 @@ const EnvSchema = z.object({
   // OpenTelemetry (server/telemetry.ts): tracing is on only when an OTLP endpoint is given. The
   // exporter itself reads the other standard OTEL_EXPORTER_OTLP_* variables (headers, timeout).
   OTEL_SDK_DISABLED: optionalString.pipe(z.enum(['true', 'false']).optional()),
-  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalString.pipe(z.url().optional()),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalString.pipe(
+    z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  ),
   OTEL_SERVICE_NAME: optionalString,
 });
 
