@@ -54,6 +54,14 @@ const EnvSchema = z.object({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
+  // OpenTelemetry (server/telemetry.ts): tracing is on only when an OTLP endpoint is given. The
+  // exporter itself reads the other standard OTEL_EXPORTER_OTLP_* variables (headers, timeout).
+  OTEL_SDK_DISABLED: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalString.pipe(
+    z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  ),
+  OTEL_SERVICE_NAME: optionalString,
 });
 
 export interface Config {
@@ -79,6 +87,11 @@ export interface Config {
   publicUrl: string;
   logLevel: string;
   maxBodyBytes: number;
+  /**
+   * OpenTelemetry tracing: null unless OTEL_EXPORTER_OTLP_ENDPOINT or
+   * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and OTEL_SDK_DISABLED is not true).
+   */
+  telemetry: { tracesUrl: string; serviceName: string } | null;
 }
 
 /** Parses the environment; throws ConfigError with a one-line message naming the variable. */
@@ -123,7 +136,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    telemetry: telemetryConfig(e),
   };
+}
+
+/**
+ * Where spans go, per the OTLP exporter spec: the traces endpoint as given, else the base
+ * endpoint + /v1/traces.
+ */
+function telemetryConfig(e: z.infer<typeof EnvSchema>): Config['telemetry'] {
+  if (e.OTEL_SDK_DISABLED === 'true') return null;
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracesUrl = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (!tracesUrl) return null;
+  return { tracesUrl, serviceName: e.OTEL_SERVICE_NAME ?? 'stageplane' };
 }
 
 /**

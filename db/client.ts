@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import type { PgAsyncDatabase, PgAsyncTransaction, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -46,6 +47,11 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Sees every SQL statement (statement counting in benchmarks, debugging). */
   logger?: Logger;
+  /**
+   * A client span per query (OpenTelemetry, server/telemetry.ts), with the SQL text and never its
+   * parameters. Off: the driver is not wrapped at all.
+   */
+  tracing?: boolean;
 }
 
 // A fixed key for pg_advisory_lock so replicas starting together migrate one at a time.
@@ -74,7 +80,8 @@ async function createPostgres(databaseUrl: string, options: DatabaseOptions): Pr
     connect_timeout: 10,
     backoff: reconnectBackoff,
   });
-  const db = drizzlePostgres({ client: preparing(client), relations, logger: options.logger ?? false }) as unknown as Database;
+  const wrapped = preparing(options.tracing ? traced(client) : client);
+  const db = drizzlePostgres({ client: wrapped, relations, logger: options.logger ?? false }) as unknown as Database;
   return {
     kind: 'postgres',
     db,
@@ -130,6 +137,69 @@ function preparing(client: postgres.Sql): postgres.Sql {
   });
 }
 
+const tracer = () => trace.getTracer('stageplane.db');
+
+/** The first keyword of a statement (SELECT, INSERT, ...), for the span's name. */
+export function operationOf(query: string): string {
+  return /^\s*([a-z]+)/i.exec(query)?.[1]?.toUpperCase() ?? 'QUERY';
+}
+
+/** Starts a query's span under the active context (a GraphQL operation, an activity). */
+function querySpan(query: string) {
+  const operation = operationOf(query);
+  return tracer().startSpan(operation, {
+    kind: SpanKind.CLIENT,
+    attributes: { 'db.system': 'postgresql', 'db.operation.name': operation, 'db.query.text': query },
+  });
+}
+
+function endSpan(span: ReturnType<typeof querySpan>, error?: unknown) {
+  if (error !== undefined) {
+    // The error's class and SQLSTATE only: a driver message may quote a value.
+    const code = (error as { code?: unknown }).code;
+    span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? `SQLSTATE ${code}` : 'query failed' });
+    span.setAttribute('error.type', typeof code === 'string' ? code : (error as Error)?.name || 'Error');
+  }
+  span.end();
+}
+
+/**
+ * postgres.js with a span per `unsafe` query (what Drizzle sends), inside transactions and
+ * savepoints too. postgres.js runs a `begin` callback when a connection is free, which can be in
+ * another async context (a queued transaction), so the caller's context is carried in by hand.
+ */
+function traced(client: postgres.Sql): postgres.Sql {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (query: string, parameters?: unknown[], queryOptions?: postgres.UnsafeQueryOptions) => {
+          const span = querySpan(query);
+          const pending = target.unsafe(query, parameters as never, queryOptions);
+          // Promise.prototype.then, not the query's own: that would execute the lazy query before
+          // Drizzle has chosen its row format (.values()).
+          Promise.prototype.then.call(
+            pending,
+            () => endSpan(span),
+            (error: unknown) => endSpan(span, error ?? new Error('query failed')),
+          );
+          return pending;
+        };
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        const original = Reflect.get(target, property, receiver) as (...args: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => {
+          const active = context.active();
+          const at = args.findIndex((a) => typeof a === 'function');
+          const callback = args[at] as (sql: postgres.Sql) => unknown;
+          args[at] = (sql: postgres.Sql) => context.with(active, () => callback(traced(sql)));
+          return original.apply(target, args);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
 async function createPglite(options: DatabaseOptions): Promise<DatabaseHandle> {
   let dataDir: string | undefined;
   if (options.dataDir) {
@@ -137,7 +207,11 @@ async function createPglite(options: DatabaseOptions): Promise<DatabaseHandle> {
     mkdirSync(dataDir, { recursive: true });
   }
   const client = dataDir ? await PGlite.create({ dataDir }) : await PGlite.create();
-  const db = drizzlePglite({ client, relations, logger: options.logger ?? false }) as unknown as Database;
+  const db = drizzlePglite({
+    client: options.tracing ? tracedPglite(client) : client,
+    relations,
+    logger: options.logger ?? false,
+  }) as unknown as Database;
   return {
     kind: 'pglite',
     db,
@@ -158,4 +232,36 @@ async function createPglite(options: DatabaseOptions): Promise<DatabaseHandle> {
       await client.close();
     },
   };
+}
+
+/** PGlite with a span per query, as traced() does for postgres.js. */
+function tracedPglite<T extends object>(client: T): T {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'query') {
+        return async (query: string, ...rest: unknown[]) => {
+          const span = querySpan(query);
+          try {
+            const result = await (Reflect.get(target, property) as (...a: unknown[]) => Promise<unknown>).call(target, query, ...rest);
+            endSpan(span);
+            return result;
+          } catch (error) {
+            endSpan(span, error);
+            throw error;
+          }
+        };
+      }
+      if (property === 'transaction') {
+        // The transaction's own client runs its queries: traced too.
+        const transaction = Reflect.get(target, property) as PGlite['transaction'];
+        return (callback: Parameters<PGlite['transaction']>[0]) => {
+          const active = context.active(); // PGlite runs the callback when its lock is free
+          return transaction.call(target, (tx) => context.with(active, () => callback(tracedPglite(tx))));
+        };
+      }
+      // PGlite's methods use private fields: they must run on the PGlite, not on this proxy.
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

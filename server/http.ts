@@ -2,6 +2,7 @@
 // one log line per request (never a header value).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Services } from '../services/scope.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
 
@@ -156,7 +157,12 @@ export function createApp(services: Services): App {
     res.end();
   }
 
+  const tracing = config.telemetry !== null;
   app.server = createServer((req, res) => {
+    if (tracing) return traceRequest(req, res, serve);
+    serve(req, res);
+  });
+  function serve(req: IncomingMessage, res: ServerResponse) {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       if (req.url === '/healthz' || req.url === '/readyz') return;
@@ -175,12 +181,45 @@ export function createApp(services: Services): App {
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
       else res.destroy();
     });
-  });
+  }
   app.server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
   return app;
+}
+
+const TRACED_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/webhooks/push']);
+
+/**
+ * One server span per request (probes included), continuing an incoming `traceparent`. It records
+ * the method, the path without its query string and the status: never a header or the body.
+ */
+function traceRequest(req: IncomingMessage, res: ServerResponse, serve: (req: IncomingMessage, res: ServerResponse) => void) {
+  const path = (req.url ?? '/').split('?')[0]!;
+  const method = req.method ?? 'GET';
+  const parent = propagation.extract(context.active(), req.headers);
+  // The span's name has the route only for the fixed ones: console asset paths would make names unbounded.
+  const route = TRACED_ROUTES.has(path) ? path : undefined;
+  const span = trace
+    .getTracer('stageplane.http')
+    .startSpan(
+      route ? `${method} ${route}` : method,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, ...(route ? { 'http.route': route } : {}) } },
+      parent,
+    );
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    span.setAttribute('http.response.status_code', res.statusCode);
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    if (!res.writableFinished) span.setAttribute('stageplane.aborted', true); // the client left first
+    span.end();
+  };
+  res.once('finish', end);
+  res.once('close', end);
+  context.with(trace.setSpan(parent, span), () => serve(req, res));
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

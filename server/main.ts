@@ -14,6 +14,7 @@ import { createLogger } from './logger.ts';
 import { pushWebhookRoute } from './webhooks.ts';
 import { attachWebSocket } from './websocket.ts';
 import { connectTemporal, startLocalTemporal } from './temporal.ts';
+import { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
 import { startWorker } from '../workflows/worker.ts';
 import { ensureRotationSchedule } from '../workflows/rotation-schedule.ts';
 
@@ -22,16 +23,29 @@ type Mode = 'all' | 'api' | 'worker';
 export interface Running {
   app: App | null;
   url: string | null;
+  /** The process's OpenTelemetry provider; null unless OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
+  telemetry: Telemetry | null;
   stop(): Promise<void>;
 }
 
-export async function start(mode: Mode, config: Config, log: Logger): Promise<Running> {
+export interface StartOptions {
+  /** Tests replace the OTLP exporter with an in-memory one. */
+  telemetry?: TelemetryOptions;
+}
+
+export async function start(mode: Mode, config: Config, log: Logger, options: StartOptions = {}): Promise<Running> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => log.warn({ err }, 'error while stopping'));
   };
   try {
-    return await startParts(mode, config, log, stops, stopAll);
+    // First, so everything started below is traced; stopped last, so their last spans are exported.
+    const telemetry = startTelemetry(config.telemetry, mode, options.telemetry);
+    if (telemetry) {
+      stops.push(() => telemetry.shutdown());
+      log.info({ tracesUrl: options.telemetry?.exporter ? '(test exporter)' : config.telemetry?.tracesUrl }, 'tracing on');
+    }
+    return await startParts(mode, config, log, stops, stopAll, telemetry);
   } catch (error) {
     await stopAll();
     throw error;
@@ -44,6 +58,7 @@ async function startParts(
   log: Logger,
   stops: (() => Promise<void>)[],
   stopAll: () => Promise<void>,
+  telemetry: Telemetry | null,
 ): Promise<Running> {
   // The local Temporal dev server (`npm start` without TEMPORAL_ADDRESS) starts first, so its ~1.5 s
   // overlap opening and migrating the database. Stopped last (stops run in reverse).
@@ -63,6 +78,7 @@ async function startParts(
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
     logger: { logQuery: () => sqlStatements.inc() },
+    tracing: telemetry !== null,
   });
   stops.push(() => database.close());
   // Every mode needs the secret store (the worker rotates values); a bad ENCRYPTION_KEY or a
@@ -119,6 +135,7 @@ async function startParts(
         webhookTimeoutSeconds: config.webhookTimeoutSeconds,
       },
       rotation: { db: database.db, log, store: secrets },
+      ...(telemetry ? { tracing: { spanProcessor: telemetry.spanProcessor, resource: telemetry.resource } } : {}),
     });
     stops.push(() => worker.stop());
     log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
@@ -133,7 +150,9 @@ async function startParts(
   }
 
   if (app) {
-    const temporal = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue);
+    const temporal = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, {
+      tracing: telemetry !== null,
+    });
     stops.push(() => temporal.close());
     services.workflows = { client: temporal.client, taskQueue: temporal.taskQueue };
     app.readiness.push({ name: 'temporal', check: () => temporal.ping() });
@@ -148,7 +167,7 @@ async function startParts(
     app.setStarted();
   }
   log.info({ mode }, 'ready');
-  return { app, url, stop: stopAll };
+  return { app, url, telemetry, stop: stopAll };
 }
 
 async function main() {

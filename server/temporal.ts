@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Logger } from 'pino';
 
 const PROVISION_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'temporal.sh');
@@ -237,9 +238,20 @@ export interface TemporalClient {
  * A client that connects lazily and reconnects by itself: the API starts (and /readyz says 503)
  * while Temporal is away, and serves again when it is back.
  */
-export async function connectTemporal(address: string, namespace: string, taskQueue: string): Promise<TemporalClient> {
+export async function connectTemporal(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  options: { tracing?: boolean } = {},
+): Promise<TemporalClient> {
   const connection = Connection.lazy({ address });
-  const client = new Client({ connection, namespace });
+  // With tracing, starting a workflow and sending it updates and signals are spans whose context
+  // travels in the workflow's headers, so the workflow's spans join the mutation's trace.
+  const client = new Client({
+    connection,
+    namespace,
+    ...(options.tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+  });
   // Readiness asks whether Temporal answers now. The client's connection retries unavailable
   // calls with backoff, so a ping through it would wait out a short outage (a dev server being
   // restarted) and report ready; the probe has no retry interceptor.

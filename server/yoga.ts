@@ -3,6 +3,8 @@
 // same plugins, auth and limits.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import { useOpenTelemetry } from '@envelop/opentelemetry';
+import { trace } from '@opentelemetry/api';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { translateDatabaseError } from '../db/errors.ts';
@@ -46,6 +48,23 @@ function useRequireAuthentication(): Plugin<Context> {
       if (!ctx.principal) setResultAndStopExecution({ errors: [refuse(ctx)] });
     },
   };
+}
+
+/**
+ * A span per operation (OpenTelemetry, only when tracing is configured), under the request's span.
+ * Never the variables or the result: either may hold a secret value. The document is recorded
+ * only when it has no inline arguments (the plugin's rule), for the same reason. No resolver
+ * spans: one per field of every list item costs more than it tells; the database spans under the
+ * operation show where its time goes.
+ */
+function useTracing(): Plugin<Context> {
+  return useOpenTelemetry(
+    { document: true, variables: false, result: false, resolvers: false },
+    trace.getTracerProvider(), // the global one server/telemetry.ts registered (without it, the plugin makes its own)
+    undefined,
+    undefined,
+    'stageplane.graphql',
+  ) as Plugin<Context>;
 }
 
 const hasCode = (e: unknown) => typeof (e as { extensions?: { code?: unknown } }).extensions?.code === 'string';
@@ -100,6 +119,8 @@ export function createGraphQLHandler(services: Services) {
       }),
       useRequireAuthentication(),
       useRedactInvalidValues(),
+      // After the redaction above: the plugin records the (redacted) errors of a failed operation.
+      ...(services.config.telemetry ? [useTracing()] : []),
       useRequestErrorCodes(),
       usePrometheus({
         endpoint: '/metrics',

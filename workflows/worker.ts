@@ -2,7 +2,15 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
@@ -10,29 +18,66 @@ import { createRotationActivities, type RotationActivityDeps } from './activitie
 
 export const WORKFLOWS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
 /**
- * The workflow bundle, built once per process (several workers in tests share it). With
- * `cacheDir`, it is also kept there between starts: webpack takes ~3.5 s of a ~9 s warm start.
+ * Which bundle: with `tracing`, the OpenTelemetry workflow interceptors are compiled in (a
+ * prebuilt bundle carries its interceptor modules; Worker.create cannot add them), so the
+ * workflow's and its activities' spans join the trace of the mutation that started it.
  */
-export function workflowBundle(cacheDir?: string): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= cacheDir ? cachedBundle(cacheDir) : buildBundle();
+export interface BundleVariant {
+  tracing?: boolean;
+}
+
+/** The workflow side of @temporalio/interceptors-opentelemetry (its `interceptors` export). */
+export const TRACING_INTERCEPTORS_MODULE = createRequire(import.meta.url).resolve(
+  '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
+);
+
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+/**
+ * The workflow bundle, built once per process and variant (several workers in tests share it).
+ * With `cacheDir`, it is also kept there between starts: webpack takes ~3.5 s of a ~9 s warm start.
+ */
+export function workflowBundle(cacheDir?: string, variant: BundleVariant = {}): Promise<WorkflowBundleWithSourceMap> {
+  const id = `${cacheDir ?? ''}\0${variant.tracing ? 'tracing' : ''}`;
+  let bundle = bundles.get(id);
+  if (!bundle) {
+    bundle = cacheDir ? cachedBundle(cacheDir, ROOT, variant) : buildBundle(variant);
+    bundles.set(id, bundle);
+  }
   return bundle;
 }
 
-const buildBundle = () => bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+const buildBundle = (variant: BundleVariant) =>
+  bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: variant.tracing ? [TRACING_INTERCEPTORS_MODULE] : [],
+    logger: quietBundlerLogger,
+  });
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** What a workflow may import: its own folder and the pure domain rules (no I/O anywhere else). */
 const BUNDLED_SOURCES = ['workflows', 'domain'];
 
-/** A key that changes with any source a workflow can import, and with the SDK's version. */
-export function bundleKey(root = ROOT): string {
+/** The packages the tracing interceptors bring into the bundle. */
+const TRACING_PACKAGES = [
+  '@temporalio/interceptors-opentelemetry',
+  '@opentelemetry/api',
+  '@opentelemetry/core',
+  '@opentelemetry/resources',
+  '@opentelemetry/sdk-trace-base',
+];
+
+const versionOf = (root: string, name: string) =>
+  (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * A key that changes with any source a workflow can import, with the SDK's version, and with the
+ * variant (and the versions of the tracing packages it compiles in).
+ */
+export function bundleKey(root = ROOT, variant: BundleVariant = {}): string {
   const hash = createHash('sha256');
-  const sdk = JSON.parse(readFileSync(join(root, 'node_modules', '@temporalio', 'workflow', 'package.json'), 'utf8')) as {
-    version: string;
-  };
-  hash.update(`@temporalio/workflow@${sdk.version}\n`);
+  hash.update(`@temporalio/workflow@${versionOf(root, '@temporalio/workflow')}\n`);
+  if (variant.tracing) for (const name of TRACING_PACKAGES) hash.update(`tracing ${name}@${versionOf(root, name)}\n`);
   const files = BUNDLED_SOURCES.flatMap((dir) =>
     (readdirSync(join(root, dir), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)),
   ).sort();
@@ -45,8 +90,8 @@ export function bundleKey(root = ROOT): string {
 }
 
 /** The bundle from `cacheDir` when its key matches, else built and stored there (older ones removed). */
-export async function cachedBundle(cacheDir: string, root = ROOT): Promise<WorkflowBundleWithSourceMap> {
-  const name = `workflow-bundle-${bundleKey(root)}.json`;
+export async function cachedBundle(cacheDir: string, root = ROOT, variant: BundleVariant = {}): Promise<WorkflowBundleWithSourceMap> {
+  const name = `workflow-bundle-${bundleKey(root, variant)}.json`;
   const file = join(cacheDir, name);
   try {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as WorkflowBundleWithSourceMap;
@@ -54,7 +99,7 @@ export async function cachedBundle(cacheDir: string, root = ROOT): Promise<Workf
   } catch {
     // absent or unreadable: build it
   }
-  const built = await buildBundle();
+  const built = await buildBundle(variant);
   try {
     mkdirSync(cacheDir, { recursive: true });
     for (const old of readdirSync(cacheDir))
@@ -95,6 +140,11 @@ export async function startWorker(options: {
   log: Logger;
   /** Where the workflow bundle is kept between starts (DATA_DIR/cache); without it, built each start. */
   bundleCacheDir?: string;
+  /**
+   * OpenTelemetry (server/telemetry.ts): spans for each workflow run, activity and the calls
+   * between them. The workflow isolate cannot export: its spans reach `spanProcessor` through a sink.
+   */
+  tracing?: { spanProcessor: SpanProcessor; resource: Resource };
 }): Promise<RunningWorker> {
   if (!runtimeInstalled) {
     // Keep the SDK's own logging quiet and out of our JSON log stream.
@@ -110,6 +160,7 @@ export async function startWorker(options: {
     });
     runtimeInstalled = true;
   }
+  const { tracing } = options;
   // A worker without Temporal has nothing to do: wait for it, saying so, rather than crash.
   let connection: NativeConnection;
   for (let attempt = 1; ; attempt++) {
@@ -125,8 +176,21 @@ export async function startWorker(options: {
     connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    workflowBundle: await workflowBundle(options.bundleCacheDir),
+    workflowBundle: await workflowBundle(options.bundleCacheDir, { tracing: Boolean(tracing) }),
     activities: { ...createDeploymentActivities(options.deps), ...(options.rotation ? createRotationActivities(options.rotation) : {}) },
+    ...(tracing
+      ? {
+          interceptors: {
+            activity: [
+              (ctx) => ({
+                inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+                outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+              }),
+            ],
+          },
+          sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+        }
+      : {}),
     shutdownGraceTime: '5 seconds',
   });
   const done = worker.run().finally(() => connection.close());

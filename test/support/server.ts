@@ -10,7 +10,7 @@ import { inject } from 'vitest';
 import { signToken } from '../../server/auth.ts';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { REDACT_PATHS } from '../../server/logger.ts';
-import { start, type Running } from '../../server/main.ts';
+import { start, type Running, type StartOptions } from '../../server/main.ts';
 import type { Role } from '../../domain/types.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -33,7 +33,9 @@ export interface GqlResult<T> {
   raw: string;
 }
 
-export async function startTestServer(options: { databaseUrl?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { databaseUrl?: string; env?: Record<string, string>; telemetry?: StartOptions['telemetry'] } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'stageplane-test-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -57,7 +59,7 @@ export async function startTestServer(options: { databaseUrl?: string; env?: Rec
     },
   });
   const log = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
-  const running = await start('all', config, log);
+  const running = await start('all', config, log, options.telemetry ? { telemetry: options.telemetry } : {});
   const url = running.url!;
   let defaultToken: string | null = null;
   const server: TestServer = {

@@ -29,6 +29,13 @@ describe('the cached workflow bundle', () => {
     expect(JSON.parse(readFileSync(file, 'utf8')).code).toBe(built.code);
   }, 60_000);
 
+  it('has its own key and the OpenTelemetry workflow interceptors in the tracing variant', async () => {
+    expect(bundleKey(undefined, { tracing: true })).not.toBe(bundleKey());
+    const traced = await cachedBundle(dir, undefined, { tracing: true });
+    expect(traced.code).toContain('OpenTelemetryInboundInterceptor');
+    expect((await cachedBundle(dir)).code).not.toContain('OpenTelemetryInboundInterceptor');
+  }, 60_000);
+
   it('changes its key with the workflow sources', () => {
     const root = mkdtempSync(join(tmpdir(), 'stageplane-bundle-root-'));
     try {
@@ -44,6 +51,8 @@ describe('the cached workflow bundle', () => {
       expect(second).not.toBe(first);
       writeFileSync(join(root, 'node_modules/@temporalio/workflow/package.json'), '{"version":"1.0.1"}');
       expect(bundleKey(root)).not.toBe(second);
+      // The tracing variant compiles other code in: another key, which follows those packages' versions.
+      expect(() => bundleKey(root, { tracing: true })).toThrow(/interceptors-opentelemetry/);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -33,4 +33,14 @@ describe('replay of histories recorded by earlier workflow code', () => {
       await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, `replay-${file}`), file).resolves.toBeUndefined();
     }
   }, 120_000);
+
+  // Turning OTEL_EXPORTER_OTLP_ENDPOINT on restarts workers with the tracing bundle: deployments
+  // recorded without it must replay under it.
+  it('replays every one with the tracing interceptors compiled in', async () => {
+    const bundle = await workflowBundle(undefined, { tracing: true });
+    for (const file of files) {
+      const history = temporal.api.history.v1.History.decode(readFileSync(join(DIR, file)));
+      await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, `replay-tracing-${file}`), file).resolves.toBeUndefined();
+    }
+  }, 120_000);
 });

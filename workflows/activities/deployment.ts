@@ -3,6 +3,7 @@
 // heartbeats, sleeping while a step runs or the queue waits, which failures are worth retrying —
 // and the HTTP call to a WEBHOOK deploy target.
 import { createHmac } from 'node:crypto';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/client.ts';
@@ -141,24 +142,32 @@ function deploymentActivities(deps: ActivityDeps) {
       });
       const signature = createHmac('sha256', deps.webhookSecret).update(body).digest('hex');
       const heartbeat = setInterval(() => ctx.heartbeat(), 2000);
+      const span = webhookSpan(delivery.url);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': 'Stageplane',
+        'x-stageplane-signature': `sha256=${signature}`,
+        'idempotency-key': publicId('Deployment', id),
+      };
+      // traceparent: a traced receiver continues this trace (nothing is added when tracing is off).
+      propagation.inject(trace.setSpan(context.active(), span), headers);
       let response: Response;
       try {
         response = await doFetch(delivery.url, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': 'Stageplane',
-            'x-stageplane-signature': `sha256=${signature}`,
-            'idempotency-key': publicId('Deployment', id),
-          },
+          headers,
           body,
           signal: AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(10_000)]),
         });
         await response.arrayBuffer().catch(() => undefined);
+        span.setAttribute('http.response.status_code', response.status);
+        if (response.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
       } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).name });
         log.warn({ deploymentId: id, err: (error as Error).message }, 'webhook delivery failed; retrying');
         throw ApplicationFailure.retryable(`Webhook delivery failed: ${(error as Error).message}`, 'WebhookUnreachable');
       } finally {
+        span.end();
         clearInterval(heartbeat);
       }
       if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
@@ -171,6 +180,32 @@ function deploymentActivities(deps: ActivityDeps) {
     finish: (id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) =>
       runs.finish(id, input),
   };
+}
+
+/** The URL as a span may show it: no credentials, query string or fragment (they may carry tokens). */
+export function traceableUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/** The client span of one webhook call: method and URL only, never a header or the body. */
+function webhookSpan(raw: string) {
+  const url = traceableUrl(raw);
+  let server: { 'server.address'?: string; 'server.port'?: number } = {};
+  try {
+    const parsed = new URL(raw);
+    server = { 'server.address': parsed.hostname, ...(parsed.port ? { 'server.port': Number(parsed.port) } : {}) };
+  } catch {
+    // traceableUrl said so
+  }
+  return trace.getTracer('stageplane.webhooks').startSpan('POST', {
+    kind: SpanKind.CLIENT,
+    attributes: { 'http.request.method': 'POST', 'url.full': url, 'http.url': url, ...server },
+  });
 }
 
 export type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
