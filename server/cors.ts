@@ -48,13 +48,14 @@ export function corsHeaders(cors: CorsConfig, headers: IncomingHttpHeaders, pref
 
 /**
  * Whether a WebSocket upgrade may proceed. Without Origin (a non-browser client): yes. With one:
- * the API's own origin, compared by host[:port] with the Host header (TLS usually ends at a proxy,
- * so the scheme the browser used is unknown here), or an allowed origin.
+ * an allowed origin, PUBLIC_URL's (the API's public address, for proxies that rewrite Host), or
+ * the API's own origin by the Host the request was sent to, compared by host[:port] (TLS usually
+ * ends at a proxy, so the scheme the browser used is unknown here). A page cannot set Host.
  */
-export function isAllowedUpgrade(cors: CorsConfig, headers: IncomingHttpHeaders): boolean {
+export function isAllowedUpgrade(cors: CorsConfig, headers: IncomingHttpHeaders, publicUrl: string): boolean {
   const origin = single(headers.origin);
   if (origin === undefined) return true;
-  if (isAllowedOrigin(cors, origin)) return true;
+  if (isAllowedOrigin(cors, origin) || origin === new URL(publicUrl).origin) return true;
   let host: string;
   try {
     const url = new URL(origin);

@@ -69,7 +69,7 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
     maxPayload: options.maxPayload,
     perMessageDeflate: false,
     verifyClient: ({ req }, done) => {
-      if (isAllowedUpgrade(services.config.cors, req.headers)) return done(true);
+      if (isAllowedUpgrade(services.config.cors, req.headers, services.config.publicUrl)) return done(true);
       log.debug({ origin: req.headers.origin }, 'refused a WebSocket upgrade from an origin not allowed');
       done(false, 403, 'Forbidden: origin not allowed (CORS_ORIGINS)');
     },

@@ -44,7 +44,12 @@ beforeAll(async () => {
   [listed, uncredentialed, star] = await Promise.all([
     startTestServer({
       databaseUrl: db.url,
-      env: { CORS_ORIGINS: ` ${CONSOLE}, ${DEV_CONSOLE} `, CORS_ALLOW_CREDENTIALS: 'true', WEBHOOK_SECRET },
+      env: {
+        CORS_ORIGINS: ` ${CONSOLE}, ${DEV_CONSOLE} `,
+        CORS_ALLOW_CREDENTIALS: 'true',
+        WEBHOOK_SECRET,
+        PUBLIC_URL: 'https://stageplane.example/',
+      },
     }),
     startTestServer({ databaseUrl: db.url, env: { CORS_ORIGINS: CONSOLE } }),
     startTestServer({ databaseUrl: db.url, env: { CORS_ORIGINS: '*' } }),
@@ -266,9 +271,14 @@ describe('the WebSocket upgrade checks Origin (no CORS for WebSockets: cross-sit
     expect(await upgrade(listed, CONSOLE)).toBe(101);
     expect(await upgrade(listed, DEV_CONSOLE)).toBe(101);
     expect(await upgrade(star, EVIL)).toBe(101);
-    // The API's own origin is judged by the Host the request was sent to, not by a header's say-so.
+    // The API's own origin is the host the request was sent to (Host: a page cannot set it)...
     expect(await upgrade(plain, 'http://api.example', { host: 'api.example' })).toBe(101);
     expect(await upgrade(plain, 'http://api.example')).toBe(403);
+    expect(await upgrade(plain, 'http://api.example:8080', { host: 'api.example' })).toBe(403);
+    // ...or PUBLIC_URL's, for a proxy that rewrites Host; only the origin itself, not a look-alike.
+    expect(await upgrade(listed, 'https://stageplane.example')).toBe(101);
+    expect(await upgrade(listed, 'http://stageplane.example')).toBe(403);
+    expect(await upgrade(plain, 'https://stageplane.example')).toBe(403);
   });
 
   it('an allowed socket works end to end (the check does not stop graphql-ws)', async () => {
