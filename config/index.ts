@@ -62,6 +62,9 @@ const EnvSchema = z.object({
     z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   ),
   OTEL_SERVICE_NAME: optionalString,
+  // CORS: parsed by parseCors below.
+  CORS_ORIGINS: optionalString,
+  CORS_ALLOW_CREDENTIALS: optionalString.pipe(z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
 });
 
 export interface Config {
@@ -92,6 +95,18 @@ export interface Config {
    * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and OTEL_SDK_DISABLED is not true).
    */
   telemetry: { tracesUrl: string; serviceName: string } | null;
+  /** CORS_ORIGINS, CORS_ALLOW_CREDENTIALS: see parseCors. */
+  cors: CorsConfig;
+}
+
+/**
+ * Which other origins may call /graphql from a browser (HTTP, SSE and WebSocket). `origins` empty:
+ * the API's own origin only (the console is served by the API itself). `'*'`: any origin, never
+ * with credentials.
+ */
+export interface CorsConfig {
+  origins: readonly string[] | '*';
+  allowCredentials: boolean;
 }
 
 /** Parses the environment; throws ConfigError with a one-line message naming the variable. */
@@ -137,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     telemetry: telemetryConfig(e),
+    cors: parseCors(e.CORS_ORIGINS, e.CORS_ALLOW_CREDENTIALS === 'true'),
   };
 }
 
@@ -150,6 +166,45 @@ function telemetryConfig(e: z.infer<typeof EnvSchema>): Config['telemetry'] {
   const tracesUrl = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
   if (!tracesUrl) return null;
   return { tracesUrl, serviceName: e.OTEL_SERVICE_NAME ?? 'stageplane' };
+}
+
+/**
+ * CORS_ORIGINS: a comma-separated list of exact origins, each written as browsers send it in the
+ * Origin header (scheme://host[:port], lower case, no path, no trailing slash, no default port),
+ * so the check at request time is a plain string comparison; or `*` alone.
+ */
+function parseCors(list: string | undefined, allowCredentials: boolean): CorsConfig {
+  const entries = (list ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.includes('*')) {
+    if (entries.length > 1) throw new ConfigError(`Invalid CORS_ORIGINS: \`*\` must stand alone (got ${JSON.stringify(list)})`);
+    // Any origin with credentials is the reflected-origin misconfiguration this setting exists to prevent.
+    if (allowCredentials) throw new ConfigError('Invalid CORS_ALLOW_CREDENTIALS: true is refused with CORS_ORIGINS=*; list the origins');
+    return { origins: '*', allowCredentials: false };
+  }
+  for (const entry of entries) {
+    // The URL parser takes `*` as a host character: a pattern would load and never match.
+    if (entry.includes('*')) {
+      throw new ConfigError(`Invalid CORS_ORIGINS: ${JSON.stringify(entry)}: patterns are not supported, list each origin`);
+    }
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      if (url.protocol === 'http:' || url.protocol === 'https:') origin = url.origin;
+    } catch {}
+    if (origin !== entry) {
+      const hint = origin && origin !== 'null' ? `; did you mean ${JSON.stringify(origin)}?` : '';
+      throw new ConfigError(
+        `Invalid CORS_ORIGINS: ${JSON.stringify(entry)} is not an origin (http(s)://host[:port], no path or trailing slash)${hint}`,
+      );
+    }
+  }
+  if (allowCredentials && entries.length === 0) {
+    throw new ConfigError('Invalid CORS_ALLOW_CREDENTIALS: true needs CORS_ORIGINS (the origins that may send credentials)');
+  }
+  return { origins: entries, allowCredentials };
 }
 
 /**

@@ -1,9 +1,10 @@
-// The HTTP server: Yoga on /graphql (and /metrics), health endpoints, a request body limit and
-// one log line per request (never a header value).
+// The HTTP server: Yoga on /graphql (and /metrics), health endpoints, a request body limit, CORS
+// on /graphql (server/cors.ts) and one log line per request (never a header value).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Services } from '../services/scope.ts';
+import { corsHeaders } from './cors.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
 
 export interface ReadinessCheck {
@@ -108,12 +109,19 @@ export function createApp(services: Services): App {
       }
       throw error;
     }
+    if (url.pathname === '/graphql' && req.method === 'OPTIONS') {
+      // A preflight, allowed or not, is a 204 (server/cors.ts says why); Safari waits for a body
+      // on a 204 without Content-Length.
+      res.writeHead(204, { ...corsHeaders(config.cors, req.headers, true), 'content-length': '0' });
+      return void res.end();
+    }
     for (const route of app.routes) if (await route(req, res, body)) return;
-    if (url.pathname === '/graphql' || url.pathname === '/metrics') return forwardToYoga(req, res, body, url);
+    if (url.pathname === '/graphql') return forwardToYoga(req, res, body, url, corsHeaders(config.cors, req.headers, false));
+    if (url.pathname === '/metrics') return forwardToYoga(req, res, body, url, {});
     sendJson(res, 404, { error: 'not found' });
   }
 
-  async function forwardToYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL) {
+  async function forwardToYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL, cors: Record<string, string>) {
     const abort = new AbortController();
     // Only a client that left early aborts: abort() builds a DOMException, too dear for every request.
     res.on('close', () => {
@@ -133,9 +141,16 @@ export function createApp(services: Services): App {
       signal: abort.signal,
     });
     const response = await yoga.fetch(request, {});
-    const outHeaders: Record<string, string | string[]> = {};
+    // Lower-cased: the fetch ponyfill's Headers keep the case they were given, so `Content-Length`
+    // from a plugin and our `content-length` below would both go out (a duplicate length, which
+    // Node's fetch refuses and strict proxies read as request smuggling).
+    const outHeaders: Record<string, string | string[]> = { ...cors };
     response.headers.forEach((value, key) => {
-      outHeaders[key] = value;
+      const name = key.toLowerCase();
+      const previous = outHeaders[name];
+      if (name === 'vary' && previous) outHeaders.vary = `${previous}, ${value}`;
+      else if (name === 'set-cookie' && previous) outHeaders[name] = [previous, value].flat();
+      else outHeaders[name] = value;
     });
     const contentType = response.headers.get('content-type') ?? '';
     if (!response.body || !/text\/event-stream|multipart\/mixed/.test(contentType)) {

@@ -6,6 +6,9 @@
 //   4401; invalid, expired, revoked: close 4403. Each operation re-authenticates through the
 //   context (an expired token fails later operations with UNAUTHENTICATED).
 // - At most `maxOperations` operations in flight per socket; one more fails alone.
+// - Origin: a browser's upgrade from an origin neither the API's own nor in CORS_ORIGINS is
+//   refused with 403 (server/cors.ts): WebSockets have no CORS, so this is what keeps a page
+//   elsewhere from opening one. Clients without Origin (the CLI, scripts) are not browsers.
 // - Keep-alive: a WebSocket ping every `keepAliveMs`; a peer that does not pong in time is cut.
 // - A subscriber dropped as a slow consumer closes its socket with SLOW_CONSUMER_CLOSE_CODE.
 // - Malformed protocol messages close only that socket (graphql-ws: 4400).
@@ -16,6 +19,7 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate } from './auth.ts';
+import { isAllowedUpgrade } from './cors.ts';
 import type { Services } from '../services/scope.ts';
 import type { Context } from './yoga.ts';
 import { withRequestErrorCodes } from './error-codes.ts';
@@ -64,6 +68,11 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
     path: options.path,
     maxPayload: options.maxPayload,
     perMessageDeflate: false,
+    verifyClient: ({ req }, done) => {
+      if (isAllowedUpgrade(services.config.cors, req.headers, services.config.publicUrl)) return done(true);
+      log.debug({ origin: req.headers.origin }, 'refused a WebSocket upgrade from an origin not allowed');
+      done(false, 403, 'Forbidden: origin not allowed (CORS_ORIGINS)');
+    },
   });
   // The enveloped functions of each operation, found again from its context in execute/subscribe.
   const envelopedByContext = new WeakMap<object, Enveloped>();

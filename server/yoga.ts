@@ -74,6 +74,8 @@ export function createGraphQLHandler(services: Services) {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // CORS is server/cors.ts' (by CORS_ORIGINS): Yoga's default reflects any origin with credentials.
+    cors: false,
     graphiql: { title: 'Stageplane', headers: JSON.stringify({ Authorization: 'Bearer <paste the token from npm run token>' }) },
     logging: {
       debug: (...args) => services.log.debug({ args }, 'yoga'),
