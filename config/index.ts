@@ -50,6 +50,10 @@ const EnvSchema = z.object({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
+  // Graceful shutdown (README Operations, "Rolling restarts"): on SIGTERM /readyz answers 503 for
+  // the drain while requests are still served, then in-flight work gets the grace period.
+  SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(300).default(5),
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
 });
 
 export interface Config {
@@ -75,6 +79,12 @@ export interface Config {
   publicUrl: string;
   logLevel: string;
   maxBodyBytes: number;
+  /**
+   * On SIGTERM: `drainSeconds` of 503 on /readyz while everything is still served (a load
+   * balancer's time to notice), then `graceSeconds` for in-flight HTTP requests and, in the
+   * worker, for running activities before they are cancelled.
+   */
+  shutdown: { drainSeconds: number; graceSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -117,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
   };
 }
 
