@@ -95,6 +95,12 @@ export async function startWorker(options: {
   log: Logger;
   /** Where the workflow bundle is kept between starts (DATA_DIR/cache); without it, built each start. */
   bundleCacheDir?: string;
+  /**
+   * On stop(), how long running activities get to finish before they are cancelled (they
+   * heartbeat, so they see it; Temporal retries them elsewhere, a SIMULATED step from its last
+   * heartbeat). Default 5 s.
+   */
+  shutdownGraceMs?: number;
 }): Promise<RunningWorker> {
   if (!runtimeInstalled) {
     // Keep the SDK's own logging quiet and out of our JSON log stream.
@@ -127,7 +133,7 @@ export async function startWorker(options: {
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(options.bundleCacheDir),
     activities: { ...createDeploymentActivities(options.deps), ...(options.rotation ? createRotationActivities(options.rotation) : {}) },
-    shutdownGraceTime: '5 seconds',
+    shutdownGraceTime: options.shutdownGraceMs ?? 5000,
   });
   const done = worker.run().finally(() => connection.close());
   return {
