@@ -65,6 +65,10 @@ const EnvSchema = z.object({
   // CORS: parsed by parseCors below.
   CORS_ORIGINS: optionalString,
   CORS_ALLOW_CREDENTIALS: optionalString.pipe(z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
+  // Graceful shutdown (README Operations, "Rolling restarts"): on SIGTERM /readyz answers 503 for
+  // the drain while requests are still served, then in-flight work gets the grace period.
+  SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(300).default(5),
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
 });
 
 export interface Config {
@@ -97,6 +101,12 @@ export interface Config {
   telemetry: { tracesUrl: string; serviceName: string } | null;
   /** CORS_ORIGINS, CORS_ALLOW_CREDENTIALS: see parseCors. */
   cors: CorsConfig;
+  /**
+   * On SIGTERM: `drainSeconds` of 503 on /readyz while everything is still served (a load
+   * balancer's time to notice), then `graceSeconds` for in-flight HTTP requests and, in the
+   * worker, for running activities before they are cancelled.
+   */
+  shutdown: { drainSeconds: number; graceSeconds: number };
 }
 
 /**
@@ -153,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     telemetry: telemetryConfig(e),
     cors: parseCors(e.CORS_ORIGINS, e.CORS_ALLOW_CREDENTIALS === 'true'),
+    shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
   };
 }
 

@@ -125,6 +125,7 @@ async function spawnStageplane(databaseUrl: string, jwtSecret: string): Promise<
     DATA_DIR: dataDir,
     JWT_SECRET: jwtSecret,
     LOG_LEVEL: 'info',
+    SHUTDOWN_DRAIN_SECONDS: '0', // no load balancer routes on its /readyz
   };
   // Unset: `all` runs and supervises its own dev server on a free port, state in DATA_DIR.
   delete env.TEMPORAL_ADDRESS;

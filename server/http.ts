@@ -18,6 +18,19 @@ export interface App {
   /** Marks the app ready to take traffic once start-up work (migrations) is done. */
   setStarted(): void;
   listen(): Promise<{ port: number; host: string }>;
+  /**
+   * The first step of a graceful shutdown: /readyz answers 503 `{"status":"shutting down"}` from
+   * now on, while every other request is still served (each response asks the client to close
+   * its connection, so none is left idle to be cut later).
+   */
+  beginShutdown(): void;
+  /**
+   * Stops accepting connections and waits for in-flight requests to finish, for at most
+   * `graceMs`. Streams (SSE) and upgraded sockets (WebSockets) are not waited for. Resolves with
+   * how many requests were still running at the deadline.
+   */
+  drain(graceMs: number): Promise<{ unfinished: number }>;
+  /** Drains (5 s unless drained already), then cuts what is left (SSE streams, stuck requests). */
   close(): Promise<void>;
   /** Extra routes (webhooks, console) register here: return true when handled. */
   routes: ((req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>)[];
@@ -49,7 +62,26 @@ export function createApp(services: Services): App {
   const yoga = createGraphQLHandler(services);
   const { config, log } = services;
   let started = false;
+  let shuttingDown = false;
   const sockets = new Set<Socket>();
+  // Requests that have not answered yet; a request becomes a stream (SSE) once its headers are
+  // sent, and is then not waited for by drain() (it never ends by itself: clients resume).
+  const inFlight = new Set<ServerResponse>();
+  const streams = new Set<ServerResponse>();
+  let onIdle: (() => void) | null = null;
+  const settled = (res: ServerResponse) => {
+    inFlight.delete(res);
+    streams.delete(res);
+    if (inFlight.size === 0) onIdle?.();
+  };
+  let draining: Promise<{ unfinished: number }> | null = null;
+  let closing: Promise<void> | null = null;
+  const closed = () =>
+    new Promise<void>((resolvePromise) => {
+      if (!app.server.listening) return resolvePromise();
+      app.server.close(() => resolvePromise());
+    });
+  let serverClosed: Promise<void> | null = null;
   const app: App = {
     server: undefined as unknown as Server,
     yoga,
@@ -68,21 +100,50 @@ export function createApp(services: Services): App {
           resolvePromise({ port, host: config.host });
         });
       }),
-    close: () =>
-      new Promise((resolvePromise) => {
-        app.server.close(() => resolvePromise());
-        // Idle keep-alive connections would hold close() open; in-flight requests finish first.
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+    drain: (graceMs) => {
+      draining ??= (async () => {
+        serverClosed = closed(); // no new connections from here on
+        // Idle keep-alive connections would hold close() open; busy ones close after their answer.
         app.server.closeIdleConnections();
-        setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, 5000).unref();
-      }),
+        if (inFlight.size > 0) {
+          await new Promise<void>((resolvePromise) => {
+            const timer = setTimeout(resolvePromise, graceMs);
+            timer.unref();
+            onIdle = () => {
+              clearTimeout(timer);
+              resolvePromise();
+            };
+          });
+          onIdle = null;
+        }
+        if (inFlight.size > 0) log.warn({ requests: inFlight.size, graceMs }, 'requests still running after the grace period');
+        return { unfinished: inFlight.size };
+      })();
+      return draining;
+    },
+    close: () => {
+      closing ??= (async () => {
+        await app.drain(5000);
+        // What is left: SSE streams (clients resume with afterSeq), requests past the grace period,
+        // WebSockets the endpoint did not close. Idle connections that came back are closed too.
+        app.server.closeIdleConnections();
+        for (const res of streams) res.destroy();
+        for (const socket of sockets) socket.destroy();
+        await serverClosed;
+      })();
+      return closing;
+    },
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
+      // At once, without checks: the load balancer must stop sending traffic here.
+      if (shuttingDown) return sendJson(res, 503, { status: 'shutting down' });
       const failures: Record<string, string> = {};
       if (!started) failures.startup = 'starting';
       await Promise.all(
@@ -161,6 +222,9 @@ export function createApp(services: Services): App {
       return void res.end(body);
     }
     res.writeHead(response.status, outHeaders);
+    inFlight.delete(res);
+    streams.add(res);
+    if (inFlight.size === 0) onIdle?.();
     // Streams SSE subscriptions chunk by chunk; stops reading when the client goes away.
     const reader = response.body.getReader();
     res.on('close', () => void reader.cancel().catch(() => {}));
@@ -179,6 +243,10 @@ export function createApp(services: Services): App {
   });
   function serve(req: IncomingMessage, res: ServerResponse) {
     const start = process.hrtime.bigint();
+    inFlight.add(res);
+    res.once('close', () => settled(res));
+    // While shutting down, no connection is kept alive for a next request that may come too late.
+    if (shuttingDown) res.setHeader('connection', 'close');
     res.on('finish', () => {
       if (req.url === '/healthz' || req.url === '/readyz') return;
       log.info(

@@ -12,7 +12,7 @@ import { consoleRoute } from './console.ts';
 import { createApp, type App } from './http.ts';
 import { createLogger } from './logger.ts';
 import { pushWebhookRoute } from './webhooks.ts';
-import { attachWebSocket } from './websocket.ts';
+import { attachWebSocket, type WebSocketEndpoint } from './websocket.ts';
 import { connectTemporal, startLocalTemporal } from './temporal.ts';
 import { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
 import { startWorker } from '../workflows/worker.ts';
@@ -25,7 +25,13 @@ export interface Running {
   url: string | null;
   /** The process's OpenTelemetry provider; null unless OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
   telemetry: Telemetry | null;
-  stop(): Promise<void>;
+  /**
+   * The graceful shutdown (README Operations, "Rolling restarts"): readiness 503 at once, the
+   * drain (SHUTDOWN_DRAIN_SECONDS, cut short when `skipDrain` aborts), in-flight requests
+   * (SHUTDOWN_GRACE_SECONDS), WebSockets 1001, SSE streams cut, the hub, the worker (running
+   * activities get the grace period, then are cancelled), the database pool last.
+   */
+  stop(options?: { skipDrain?: AbortSignal }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -95,6 +101,7 @@ async function startParts(
   };
   let app: App | null = null;
   let url: string | null = null;
+  let websocket: WebSocketEndpoint | null = null;
 
   if (mode === 'all' || mode === 'api') {
     app = createApp(services);
@@ -109,8 +116,9 @@ async function startParts(
     // Subscriptions: the event hub LISTENs, graphql-ws serves /graphql; on shutdown the sockets close (1001) first.
     await services.events.start();
     stops.push(() => services.events.stop());
-    const websocket = attachWebSocket(started, services);
-    stops.push(() => websocket.close());
+    const endpoint = attachWebSocket(started, services);
+    websocket = endpoint;
+    stops.push(() => endpoint.close());
   }
   await database.migrate();
 
@@ -136,6 +144,7 @@ async function startParts(
       },
       rotation: { db: database.db, log, store: secrets },
       ...(telemetry ? { tracing: { spanProcessor: telemetry.spanProcessor, resource: telemetry.resource } } : {}),
+      shutdownGraceMs: config.shutdown.graceSeconds * 1000,
     });
     stops.push(() => worker.stop());
     log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
@@ -167,7 +176,43 @@ async function startParts(
     app.setStarted();
   }
   log.info({ mode }, 'ready');
-  return { app, url, telemetry, stop: stopAll };
+  const api = app;
+  const live = websocket;
+  let stopping: Promise<void> | null = null;
+  const stop = (options: { skipDrain?: AbortSignal } = {}) => {
+    stopping ??= (async () => {
+      if (api) {
+        const { drainSeconds, graceSeconds } = config.shutdown;
+        api.beginShutdown();
+        log.info({ drainSeconds }, 'readyz now answers 503; serving requests while load balancers notice');
+        await abortableSleep(drainSeconds * 1000, options.skipDrain);
+        const { unfinished } = await api.drain(graceSeconds * 1000);
+        log.info({ unfinished }, 'stopped accepting connections; in-flight requests done');
+        // Subscribers resume elsewhere with afterSeq; the hub stops once nobody follows it here.
+        await live?.close().catch((err) => log.warn({ err }, 'error while closing WebSockets'));
+        await api.close().catch((err) => log.warn({ err }, 'error while closing the HTTP server'));
+        await services.events.stop().catch((err) => log.warn({ err }, 'error while stopping the event hub'));
+      }
+      // The rest in reverse order of start (what ran above is not run twice): Temporal clients,
+      // the worker, the secret store, the database pool, a local Temporal.
+      await stopAll();
+    })();
+    return stopping;
+  };
+  return { app, url, telemetry, stop };
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolvePromise();
+    }
+  });
 }
 
 async function main() {
@@ -202,13 +247,28 @@ async function main() {
     process.exit(1);
   }
   let stopping = false;
+  const skipDrain = new AbortController();
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C (or SIGTERM) skips what is left of the drain; nothing else is cut short.
+      if (!skipDrain.signal.aborted) log.info({ signal }, 'second signal: skipping the rest of the drain');
+      skipDrain.abort();
+      return;
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const { drainSeconds, graceSeconds } = config.shutdown;
+    log.info({ signal, drainSeconds, graceSeconds }, 'shutting down');
+    // The drain, the HTTP grace period, WebSockets' closing handshake (3 s), the worker's grace
+    // period, and a margin: past that, something hangs.
+    const force = setTimeout(
+      () => {
+        log.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      },
+      (drainSeconds + 2 * graceSeconds + 10) * 1000,
+    );
     force.unref();
-    running.stop().then(
+    running.stop({ skipDrain: skipDrain.signal }).then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'shutdown failed');

@@ -145,6 +145,12 @@ export async function startWorker(options: {
    * between them. The workflow isolate cannot export: its spans reach `spanProcessor` through a sink.
    */
   tracing?: { spanProcessor: SpanProcessor; resource: Resource };
+  /**
+   * On stop(), how long running activities get to finish before they are cancelled (they
+   * heartbeat, so they see it; Temporal retries them elsewhere, a SIMULATED step from its last
+   * heartbeat). Default 5 s.
+   */
+  shutdownGraceMs?: number;
 }): Promise<RunningWorker> {
   if (!runtimeInstalled) {
     // Keep the SDK's own logging quiet and out of our JSON log stream.
@@ -191,7 +197,7 @@ export async function startWorker(options: {
           sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
         }
       : {}),
-    shutdownGraceTime: '5 seconds',
+    shutdownGraceTime: options.shutdownGraceMs ?? 5000,
   });
   const done = worker.run().finally(() => connection.close());
   return {

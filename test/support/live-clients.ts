@@ -137,6 +137,8 @@ export async function spawnApi(databaseUrl: string, options: { port?: number; en
       JWT_SECRET: TEST_JWT_SECRET,
       DATA_DIR: mkdtempSync(join(tmpdir(), 'stageplane-api-')),
       LOG_LEVEL: 'info',
+      // No load balancer watches these processes: a stop needs no drain (tests set one to test it).
+      SHUTDOWN_DRAIN_SECONDS: '0',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

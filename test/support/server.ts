@@ -44,6 +44,7 @@ export async function startTestServer(
     DATA_DIR: dataDir,
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'info',
+    SHUTDOWN_DRAIN_SECONDS: '0', // no load balancer to wait for
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     // Each server gets its own task queue, so workers of other test files never take its work.
