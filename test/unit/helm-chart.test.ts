@@ -3,7 +3,7 @@
 // checked for what makes the release work: probes on the API's endpoints, the Service and Ingress
 // reaching the API pods, every Secret key wired to its variable, the HPA on the API.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -528,5 +528,39 @@ describe.skipIf(!helmBinary)('the Helm chart', () => {
     expect(vars.SECRETS_BACKEND!.value).toBe('aws');
     expect(vars.AWS_REGION!.value).toBe('eu-west-1');
     expect(vars.ENCRYPTION_KEY).toBeUndefined();
+  });
+});
+
+describe('scripts/helm.sh', () => {
+  const script = join(root, 'scripts/helm.sh');
+  // PATH without any helm: only the shell tools the script uses.
+  const run = (env: Record<string, string>) =>
+    spawnSync('bash', [script], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: scratch, ...env } });
+  const fakeHelm = (dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'helm'), '#!/bin/sh\n');
+    chmodSync(join(dir, 'helm'), 0o755);
+    return join(dir, 'helm');
+  };
+
+  it('uses HELM when it is an executable, and fails naming HELM when it is not', () => {
+    const given = fakeHelm(join(scratch, 'given'));
+    expect(run({ HELM: given })).toMatchObject({ status: 0, stdout: `${given}\n` });
+    const missing = run({ HELM: join(scratch, 'nothing-here') });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`HELM=${join(scratch, 'nothing-here')} is not an executable file`);
+  });
+
+  it('prefers helm on PATH, then the cached build, without building again', () => {
+    const cache = join(scratch, 'cache');
+    const cached = fakeHelm(join(cache, 'helm-v3.22.0'));
+    // GO=false: a build attempt would fail the run, so status 0 proves none was made.
+    expect(run({ STAGEPLANE_CACHE_DIR: cache, GO: '/bin/false' })).toMatchObject({ status: 0, stdout: `${cached}\n` });
+    const onPath = fakeHelm(join(scratch, 'bin'));
+    expect(run({ STAGEPLANE_CACHE_DIR: cache, PATH: `${join(scratch, 'bin')}:/usr/bin:/bin` }).stdout).toBe(`${onPath}\n`);
+    // Another version is another cache entry: it would be built (and here fails, GO=false).
+    const other = run({ STAGEPLANE_CACHE_DIR: cache, GO: '/bin/false', HELM_VERSION: 'v3.0.0' });
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toContain('Building Helm v3.0.0');
   });
 });
