@@ -16,59 +16,12 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import ts from 'typescript';
 import { loadConfig } from '../../config/index.ts';
 import { afterAll, describe, expect, it } from 'vitest';
+import { chart, container, env, find, helm, helmBinary, type K8sObject, processEnv, render, values } from '../support/helm.ts';
 
 const root = join(import.meta.dirname, '../..');
-const chart = join(root, 'deploy/helm/stageplane');
-const fixtures = join(root, 'test/fixtures/helm');
-const required = join(fixtures, 'required-values.yaml');
-const everything = join(fixtures, 'everything-values.yaml');
-const cloud = join(chart, 'values-temporal-cloud.yaml');
-
-// Helm is built once from its Go module (minutes the first time, then cached). Without Go there
-// is no Helm: skip with the reason locally, but fail in CI, whose .ci/run builds it first.
-const found = spawnSync('bash', [join(root, 'scripts/helm.sh')], { encoding: 'utf8', timeout: 15 * 60_000 });
-const helmBinary = found.status === 0 ? found.stdout.trim() : null;
-if (!helmBinary) {
-  const reason = `helm is not available (scripts/helm.sh: ${found.stderr.trim() || found.error?.message})`;
-  if (process.env.CI) throw new Error(reason);
-  console.warn(`skipping the Helm chart tests: ${reason}`);
-}
-
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any;
-  stringData?: Record<string, string>;
-  data?: Record<string, string>;
-}
-
-function helm(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(helmBinary!, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-const scratch = mkdtempSync(join(tmpdir(), 'stageplane-helm-'));
+const { required, everything, cloud } = values;
+const scratch = mkdtempSync(join(tmpdir(), 'stageplane-helm-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** `helm template` of the chart with these values files and --set pairs, as parsed objects. */
-function render(values: string[], set: string[] = []): K8sObject[] {
-  const args = ['template', 'stageplane', chart, '--namespace', 'apps'];
-  for (const file of values) args.push('-f', file);
-  for (const pair of set) args.push('--set', pair);
-  const rendered = helm(args);
-  if (rendered.status !== 0) throw new Error(`helm template failed: ${rendered.stderr}`);
-  // Parsed by Helm's YAML reader through a helper chart (no YAML package is installed).
-  const file = join(scratch, `manifests-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, rendered.stdout);
-  const converted = helm(['template', 'convert', join(fixtures, 'yaml-to-json'), '--set-file', `manifests=${file}`]);
-  if (converted.status !== 0) throw new Error(`the rendered manifests are not YAML: ${converted.stderr}`);
-  const json = converted.stdout
-    .split('\n')
-    .filter((line) => !line.startsWith('---') && !line.startsWith('#'))
-    .join('\n');
-  return (JSON.parse(json) as { items: K8sObject[] }).items;
-}
 
 /** The error `helm template` stops with for these values (the test fails if it renders). */
 function renderError(values: string[], set: string[] = []): string {
@@ -180,21 +133,7 @@ function validateAll(objects: K8sObject[]): void {
   }
 }
 
-function find(objects: K8sObject[], kind: string, name: string): K8sObject {
-  const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (!object) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
-  return object;
-}
-
 const kinds = (objects: K8sObject[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
-const container = (deployment: K8sObject) => deployment.spec.template.spec.containers[0];
-const env = (deployment: K8sObject): Record<string, { value?: string; valueFrom?: { secretKeyRef?: SecretKeyRef } }> =>
-  Object.fromEntries(container(deployment).env.map((e: { name: string }) => [e.name, e]));
-interface SecretKeyRef {
-  name: string;
-  key: string;
-  optional?: boolean;
-}
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
@@ -504,14 +443,7 @@ describe.skipIf(!helmBinary)('the Helm chart', () => {
       const objects = render(values);
       const secret = find(objects, 'Secret', 'stageplane');
       for (const deployment of objects.filter((o) => o.kind === 'Deployment')) {
-        // What the kubelet would pass: values as they are, Secret references resolved.
-        const processEnv: Record<string, string> = {};
-        for (const [name, e] of Object.entries(env(deployment))) {
-          const ref = e.valueFrom?.secretKeyRef;
-          const value = ref ? secret.stringData![ref.key] : e.value;
-          if (value !== undefined) processEnv[name] = value;
-        }
-        const config = loadConfig(processEnv);
+        const config = loadConfig(processEnv(deployment, secret));
         expect(config.env).toBe('production');
         expect(config.databaseUrl).toBe('postgres://stageplane:stageplane@postgres.example.internal:5432/stageplane');
         expect(config.temporal.address).toBe('temporal-frontend.temporal.svc.cluster.local:7233');
