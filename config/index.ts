@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { loadTemporalConnection, TemporalConfigError, type TemporalConnection } from './temporal.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalString = z
@@ -30,7 +31,8 @@ const EnvSchema = z.object({
       .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port')
       .optional(),
   ),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // No default here: a TOML profile's namespace (config/temporal.ts) comes before 'default'.
+  TEMPORAL_NAMESPACE: optionalString,
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('stageplane'),
   TEMPORAL_PORT: port.optional(),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
@@ -59,7 +61,15 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   dataDir: string;
-  temporal: { address: string | undefined; namespace: string; taskQueue: string; localPort: number | undefined };
+  temporal: {
+    /** TEMPORAL_ADDRESS or the TOML profile's; undefined: `npm start` runs a local dev server. */
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    localPort: number | undefined;
+    /** TLS, API key, gRPC metadata (config/temporal.ts, by @temporalio/envconfig's conventions). */
+    connection: TemporalConnection;
+  };
   jwtSecret: Uint8Array;
   /** Set when the JWT secret was generated into DATA_DIR at this start (development only). */
   jwtSecretGeneratedAt: string | undefined;
@@ -88,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid ${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`.replace(/\n/g, ' '));
   }
   const e = parsed.data;
+  const temporal = temporalConnection(env);
   const dataDir = resolve(e.DATA_DIR);
   const secret = e.JWT_SECRET ? { value: e.JWT_SECRET, generatedAt: undefined } : developmentJwtSecret(e.NODE_ENV, dataDir);
   if (e.SECRETS_BACKEND === 'aws' && !e.AWS_REGION) {
@@ -101,10 +112,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: e.DATABASE_POOL_SIZE,
     dataDir,
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      address: temporal.address,
+      namespace: temporal.namespace ?? 'default',
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       localPort: e.TEMPORAL_PORT,
+      connection: temporal,
     },
     jwtSecret: new TextEncoder().encode(secret.value),
     jwtSecretGeneratedAt: secret.generatedAt,
@@ -118,6 +130,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
   };
+}
+
+/** The Temporal connection (config/temporal.ts), its errors as ConfigErrors. */
+function temporalConnection(env: NodeJS.ProcessEnv): TemporalConnection {
+  let connection: TemporalConnection;
+  try {
+    connection = loadTemporalConnection(env);
+  } catch (error) {
+    if (error instanceof TemporalConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+  // Without an address `npm start` runs the local dev server, which speaks plaintext only.
+  if (!connection.address && (connection.tls || connection.apiKey)) {
+    throw new ConfigError('Invalid TEMPORAL_ADDRESS: required with TLS or TEMPORAL_API_KEY (the local Temporal dev server has neither)');
+  }
+  return connection;
 }
 
 /**

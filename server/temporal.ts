@@ -7,6 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { TemporalConnection } from '../config/temporal.ts';
+import { connectOptions } from '../workflows/connection.ts';
 
 const PROVISION_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'temporal.sh');
 
@@ -237,13 +239,19 @@ export interface TemporalClient {
  * A client that connects lazily and reconnects by itself: the API starts (and /readyz says 503)
  * while Temporal is away, and serves again when it is back.
  */
-export async function connectTemporal(address: string, namespace: string, taskQueue: string): Promise<TemporalClient> {
-  const connection = Connection.lazy({ address });
+export async function connectTemporal(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  settings?: TemporalConnection,
+): Promise<TemporalClient> {
+  const options = connectOptions(address, settings);
+  const connection = Connection.lazy(options);
   const client = new Client({ connection, namespace });
   // Readiness asks whether Temporal answers now. The client's connection retries unavailable
   // calls with backoff, so a ping through it would wait out a short outage (a dev server being
   // restarted) and report ready; the probe has no retry interceptor.
-  const probe = Connection.lazy({ address, interceptors: [] });
+  const probe = Connection.lazy({ ...options, interceptors: [] });
   return {
     client,
     connection,

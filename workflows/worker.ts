@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TemporalConnection } from '../config/temporal.ts';
+import { connectOptions, fatalTemporalError } from './connection.ts';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
@@ -87,6 +89,8 @@ let runtimeInstalled = false;
 
 export async function startWorker(options: {
   address: string;
+  /** TLS, API key, metadata (config.temporal.connection); none: plaintext (the local dev server). */
+  connection?: TemporalConnection;
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
@@ -114,9 +118,12 @@ export async function startWorker(options: {
   let connection: NativeConnection;
   for (let attempt = 1; ; attempt++) {
     try {
-      connection = await NativeConnection.connect({ address: options.address });
+      connection = await NativeConnection.connect(connectOptions(options.address, options.connection));
       break;
     } catch (error) {
+      // An untrusted server certificate or a refused API key: no retry cures it.
+      const fatal = fatalTemporalError(error, options.connection, options.address);
+      if (fatal) throw fatal;
       options.log.warn({ address: options.address, attempt, err: (error as Error).message }, 'waiting for Temporal');
       await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
     }
