@@ -15,6 +15,8 @@ export interface Proxy {
   tlsErrors: string[];
   /** The authorization header of each gRPC call the API-key proxy saw. */
   authorizations: string[];
+  /** Completed TLS handshakes (with a client certificate the CA signed, for mTLS). */
+  readonly secured: number;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ function split(address: string) {
 export async function tlsTerminator(options: { target: string; cert: string; key: string; clientCa?: string }): Promise<Proxy> {
   const target = split(options.target);
   const tlsErrors: string[] = [];
+  let secured = 0;
   const sockets = new Set<import('node:net').Socket>();
   const server = createTlsServer(
     {
@@ -35,6 +38,7 @@ export async function tlsTerminator(options: { target: string; cert: string; key
       ALPNProtocols: ['h2'], // gRPC clients (rustls, grpc-js) insist on h2
     },
     (client) => {
+      secured++;
       const upstream = netConnect(target.port, target.host);
       sockets.add(client).add(upstream);
       client.on('close', () => sockets.delete(client));
@@ -50,6 +54,9 @@ export async function tlsTerminator(options: { target: string; cert: string; key
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     tlsErrors,
     authorizations: [],
+    get secured() {
+      return secured;
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -62,12 +69,14 @@ const HOP_BY_HOP = new Set([':authority', ':scheme', 'connection', 'keep-alive',
 export async function apiKeyProxy(options: { target: string; cert: string; key: string; apiKey: string }): Promise<Proxy> {
   const authorizations: string[] = [];
   const tlsErrors: string[] = [];
+  let secured = 0;
   const upstream = http2Connect(`http://${options.target}`);
   upstream.on('error', () => {});
   const server = createSecureServer({ cert: readFileSync(options.cert), key: readFileSync(options.key) });
   server.on('tlsClientError', (err) => tlsErrors.push(err.message));
   const sessions = new Set<import('node:http2').ServerHttp2Session>();
   server.on('session', (session) => {
+    secured++;
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
   });
@@ -120,6 +129,9 @@ export async function apiKeyProxy(options: { target: string; cert: string; key: 
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     tlsErrors,
     authorizations,
+    get secured() {
+      return secured;
+    },
     close: async () => {
       upstream.destroy();
       // A still-connected client's session would hold close() open.
