@@ -15,7 +15,7 @@ import { createTestPki, type TestPki } from '../support/certificates.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { spawnStageplane, type StageplaneProcess } from '../support/process.ts';
-import { apiKeyProxy, type Proxy, tlsTerminator } from '../support/tls-proxy.ts';
+import { apiKeyProxy, type SecuredProxy, tlsTerminator } from '../support/tls-proxy.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const JWT_SECRET = 'temporal-tls-test-secret-0123456789-abcdef';
@@ -23,8 +23,8 @@ const API_KEY = 'test-api-key-3f9c1a';
 const FAIL_WITHIN_MS = 20_000;
 
 let pki: TestPki;
-let mtls: Proxy;
-let keyed: Proxy;
+let mtls: SecuredProxy;
+let keyed: SecuredProxy;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let admin: string;
 let base: Record<string, string>;

@@ -9,7 +9,7 @@ import { connect as netConnect, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer } from 'node:tls';
 
-export interface Proxy {
+export interface SecuredProxy {
   address: string;
   /** Handshakes that failed, with the reason node:tls gave (e.g. an expired client certificate). */
   tlsErrors: string[];
@@ -25,7 +25,7 @@ function split(address: string) {
   return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
 }
 
-export async function tlsTerminator(options: { target: string; cert: string; key: string; clientCa?: string }): Promise<Proxy> {
+export async function tlsTerminator(options: { target: string; cert: string; key: string; clientCa?: string }): Promise<SecuredProxy> {
   const target = split(options.target);
   const tlsErrors: string[] = [];
   let secured = 0;
@@ -66,7 +66,7 @@ export async function tlsTerminator(options: { target: string; cert: string; key
 
 const HOP_BY_HOP = new Set([':authority', ':scheme', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
 
-export async function apiKeyProxy(options: { target: string; cert: string; key: string; apiKey: string }): Promise<Proxy> {
+export async function apiKeyProxy(options: { target: string; cert: string; key: string; apiKey: string }): Promise<SecuredProxy> {
   const authorizations: string[] = [];
   const tlsErrors: string[] = [];
   let secured = 0;
