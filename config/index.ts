@@ -9,6 +9,7 @@ import { postgresConnection } from './database-tls.ts';
 import { ConfigError } from './errors.ts';
 
 export { ConfigError };
+import { loadTemporalConnection, TemporalConfigError, type TemporalConnection } from './temporal.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalString = z
@@ -34,7 +35,8 @@ const EnvSchema = z.object({
       .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port')
       .optional(),
   ),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // No default here: a TOML profile's namespace (config/temporal.ts) comes before 'default'.
+  TEMPORAL_NAMESPACE: optionalString,
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('stageplane'),
   TEMPORAL_PORT: port.optional(),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
@@ -78,7 +80,15 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   dataDir: string;
-  temporal: { address: string | undefined; namespace: string; taskQueue: string; localPort: number | undefined };
+  temporal: {
+    /** TEMPORAL_ADDRESS or the TOML profile's; undefined: `npm start` runs a local dev server. */
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    localPort: number | undefined;
+    /** TLS, API key, gRPC metadata (config/temporal.ts, by @temporalio/envconfig's conventions). */
+    connection: TemporalConnection;
+  };
   jwtSecret: Uint8Array;
   /** Set when the JWT secret was generated into DATA_DIR at this start (development only). */
   jwtSecretGeneratedAt: string | undefined;
@@ -132,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // DATABASE_URL's TLS parameters (sslmode, sslrootcert: config/database-tls.ts), checked at
   // start-up so a bad mode or an unreadable CA file stops it here; db/ builds its clients from them.
   if (e.DATABASE_URL) postgresConnection(e.DATABASE_URL);
+  const temporal = temporalConnection(env);
   const dataDir = resolve(e.DATA_DIR);
   const secret = e.JWT_SECRET ? { value: e.JWT_SECRET, generatedAt: undefined } : developmentJwtSecret(e.NODE_ENV, dataDir);
   if (e.SECRETS_BACKEND === 'aws' && !e.AWS_REGION) {
@@ -145,10 +156,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: e.DATABASE_POOL_SIZE,
     dataDir,
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      address: temporal.address,
+      namespace: temporal.namespace ?? 'default',
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       localPort: e.TEMPORAL_PORT,
+      connection: temporal,
     },
     jwtSecret: new TextEncoder().encode(secret.value),
     jwtSecretGeneratedAt: secret.generatedAt,
@@ -165,6 +177,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cors: parseCors(e.CORS_ORIGINS, e.CORS_ALLOW_CREDENTIALS === 'true'),
     shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
   };
+}
+
+/** The Temporal connection (config/temporal.ts), its errors as ConfigErrors. */
+function temporalConnection(env: NodeJS.ProcessEnv): TemporalConnection {
+  let connection: TemporalConnection;
+  try {
+    connection = loadTemporalConnection(env);
+  } catch (error) {
+    if (error instanceof TemporalConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+  // Without an address `npm start` runs the local dev server, which speaks plaintext only.
+  if (!connection.address && (connection.tls || connection.apiKey)) {
+    throw new ConfigError('Invalid TEMPORAL_ADDRESS: required with TLS or TEMPORAL_API_KEY (the local Temporal dev server has neither)');
+  }
+  return connection;
 }
 
 /**

@@ -16,6 +16,7 @@ import { attachWebSocket, type WebSocketEndpoint } from './websocket.ts';
 import { connectTemporal, startLocalTemporal } from './temporal.ts';
 import { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
 import { startWorker } from '../workflows/worker.ts';
+import { checkTemporalTls } from '../workflows/connection.ts';
 import { ensureRotationSchedule } from '../workflows/rotation-schedule.ts';
 
 type Mode = 'all' | 'api' | 'worker';
@@ -126,11 +127,19 @@ async function startParts(
   let temporalAddress = config.temporal.address;
   if (localTemporal) temporalAddress = (await localTemporal).address;
   temporalAddress ??= '127.0.0.1:7233';
+  // The local dev server is plaintext; a configured Temporal gets its TLS, API key and metadata.
+  const temporalConnection = localTemporal ? undefined : config.temporal.connection;
+  if (temporalConnection?.tls) {
+    // A wrong CA or a refused client certificate stops the start here, naming the variable.
+    const unreachable = await checkTemporalTls(temporalAddress, temporalConnection);
+    if (unreachable) log.warn({ address: temporalAddress, reason: unreachable }, 'Temporal TLS check could not reach the server');
+  }
 
   if (mode === 'all' || mode === 'worker') {
     const worker = await startWorker({
       bundleCacheDir: join(config.dataDir, 'cache'),
       address: temporalAddress,
+      connection: temporalConnection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       log,
@@ -149,7 +158,7 @@ async function startParts(
     stops.push(() => worker.stop());
     log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
     // Scheduled secret rotation: the task queue's Temporal Schedule, created or updated idempotently.
-    const scheduler = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue);
+    const scheduler = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, temporalConnection);
     stops.push(() => scheduler.close());
     const schedule = await ensureRotationSchedule(scheduler.client, {
       taskQueue: config.temporal.taskQueue,
@@ -159,7 +168,7 @@ async function startParts(
   }
 
   if (app) {
-    const temporal = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, {
+    const temporal = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, temporalConnection, {
       tracing: telemetry !== null,
     });
     stops.push(() => temporal.close());

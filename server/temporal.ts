@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Logger } from 'pino';
+import type { TemporalConnection } from '../config/temporal.ts';
+import { connectOptions } from '../workflows/connection.ts';
 
 const PROVISION_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'temporal.sh');
 
@@ -242,20 +244,22 @@ export async function connectTemporal(
   address: string,
   namespace: string,
   taskQueue: string,
-  options: { tracing?: boolean } = {},
+  settings?: TemporalConnection,
+  extra: { tracing?: boolean } = {},
 ): Promise<TemporalClient> {
-  const connection = Connection.lazy({ address });
+  const options = connectOptions(address, settings);
+  const connection = Connection.lazy(options);
   // With tracing, starting a workflow and sending it updates and signals are spans whose context
   // travels in the workflow's headers, so the workflow's spans join the mutation's trace.
   const client = new Client({
     connection,
     namespace,
-    ...(options.tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+    ...(extra.tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
   });
   // Readiness asks whether Temporal answers now. The client's connection retries unavailable
   // calls with backoff, so a ping through it would wait out a short outage (a dev server being
   // restarted) and report ready; the probe has no retry interceptor.
-  const probe = Connection.lazy({ address, interceptors: [] });
+  const probe = Connection.lazy({ ...options, interceptors: [] });
   return {
     client,
     connection,

@@ -11,6 +11,8 @@ import {
   OpenTelemetryActivityInboundInterceptor,
   OpenTelemetryActivityOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
+import type { TemporalConnection } from '../config/temporal.ts';
+import { connectOptions, fatalTemporalError } from './connection.ts';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
@@ -132,6 +134,8 @@ let runtimeInstalled = false;
 
 export async function startWorker(options: {
   address: string;
+  /** TLS, API key, metadata (config.temporal.connection); none: plaintext (the local dev server). */
+  connection?: TemporalConnection;
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
@@ -171,9 +175,12 @@ export async function startWorker(options: {
   let connection: NativeConnection;
   for (let attempt = 1; ; attempt++) {
     try {
-      connection = await NativeConnection.connect({ address: options.address });
+      connection = await NativeConnection.connect(connectOptions(options.address, options.connection));
       break;
     } catch (error) {
+      // An untrusted server certificate or a refused API key: no retry cures it.
+      const fatal = fatalTemporalError(error, options.connection, options.address);
+      if (fatal) throw fatal;
       options.log.warn({ address: options.address, attempt, err: (error as Error).message }, 'waiting for Temporal');
       await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
     }
