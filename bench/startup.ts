@@ -16,7 +16,8 @@ async function timeToReady(args: string[], env: Record<string, string>, path: st
   const t0 = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+    // No drain on the SIGTERM that ends each run: the bench times start-up, not a rolling restart.
+    env: { ...process.env, SHUTDOWN_DRAIN_SECONDS: '0', ...env, PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
   try {
