@@ -2,6 +2,7 @@
 // it) and every object validated offline against the Kubernetes schemas (kubernetes-models), then
 // checked for what makes the release work: probes on the API's endpoints, the Service and Ingress
 // reaching the API pods, every Secret key wired to its variable, the HPA on the API.
+import { createTestPki } from '../support/certificates.ts';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -439,11 +440,22 @@ describe.skipIf(!helmBinary)('the Helm chart', () => {
   });
 
   it("sets an environment Stageplane's own configuration accepts, as the pods would see it", () => {
+    // Start-up reads and checks the Temporal TLS files (dates, key matching its certificate):
+    // the pods find real ones where the chart mounts them; here they are a test PKI's, put at the
+    // paths the chart sets (that those paths are the mounted keys is checked above).
+    const pki = createTestPki();
+    const realFile: Record<string, string> = {
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey,
+    };
     for (const values of [[required], [required, everything]]) {
       const objects = render(values);
       const secret = find(objects, 'Secret', 'stageplane');
       for (const deployment of objects.filter((o) => o.kind === 'Deployment')) {
-        const config = loadConfig(processEnv(deployment, secret));
+        const podEnv = processEnv(deployment, secret);
+        for (const [name, file] of Object.entries(realFile)) if (podEnv[name]) podEnv[name] = file;
+        const config = loadConfig(podEnv);
         expect(config.env).toBe('production');
         expect(config.databaseUrl).toBe('postgres://stageplane:stageplane@postgres.example.internal:5432/stageplane');
         expect(config.temporal.address).toBe('temporal-frontend.temporal.svc.cluster.local:7233');
