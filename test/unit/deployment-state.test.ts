@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { DeploymentStatus } from '../../domain/types.ts';
 import { IllegalTransition, isTerminal, transition, type Happening } from '../../domain/deployment-state.ts';
+import { DEPLOYMENT_STATUSES } from '../../domain/values.ts';
 
-const ALL: DeploymentStatus[] = [
-  'QUEUED',
-  'PENDING_APPROVAL',
-  'WAITING',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'REJECTED',
-  'EXPIRED',
-];
+const ALL: readonly DeploymentStatus[] = DEPLOYMENT_STATUSES;
 
 // Every legal transition: [from, happening, to, event]. Anything not listed must be refused.
 const LEGAL: [DeploymentStatus, Happening, DeploymentStatus, string][] = [
