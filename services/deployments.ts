@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, ne, sql, type SQL } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
-import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
+import { loadProjectConfiguration, policyReportFor, snapshotContent, type ProjectConfiguration } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
 import { deployments, environments, projects, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
@@ -29,14 +29,19 @@ export function workflowsOf(services: ServiceDeps): WorkflowGateway {
   return services.workflows;
 }
 
-/** Refuses deployments into an archived or frozen environment, or one whose policy has a failed error check. */
-async function assertDeployable(tx: Queryable, env: EnvironmentRow) {
+/**
+ * Refuses deployments into an archived or frozen environment, or one whose policy has a failed
+ * error check. Answers the project's configuration it checked, which the deployment then pins.
+ */
+async function assertDeployable(tx: Queryable, env: EnvironmentRow): Promise<ProjectConfiguration> {
   if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is archived`);
   if (env.frozen) throw preconditionFailed(`Environment ${env.slug} is frozen`);
-  const failed = failedErrorChecks(policyReportFor(await loadProjectConfiguration(tx, env.projectId), env.id));
+  const config = await loadProjectConfiguration(tx, env.projectId);
+  const failed = failedErrorChecks(policyReportFor(config, env.id));
   if (failed.length) {
     throw preconditionFailed(`Blocked by failed policy checks of ${env.slug}: ${failed.join(', ')}`, { failedChecks: failed });
   }
+  return config;
 }
 
 /**
@@ -47,10 +52,17 @@ async function assertDeployable(tx: Queryable, env: EnvironmentRow) {
 async function createDeployment(
   services: ServiceDeps,
   tx: Transaction,
-  input: { env: EnvironmentRow; releaseId: string; kind: DeploymentKind; requestedBy: string; sourceEnvironmentId: string | null },
+  input: {
+    env: EnvironmentRow;
+    /** The project's configuration as read in this transaction: the snapshot pins it. */
+    config: ProjectConfiguration;
+    releaseId: string;
+    kind: DeploymentKind;
+    requestedBy: string;
+    sourceEnvironmentId: string | null;
+  },
 ): Promise<string> {
-  const config = await loadProjectConfiguration(tx, input.env.projectId);
-  const snapshot = buildSnapshot(snapshotContent(config, input.env.id), new Date());
+  const snapshot = buildSnapshot(snapshotContent(input.config, input.env.id), new Date());
   const id = randomUUID();
   const requiredApprovals = input.env.policy.trigger === 'APPROVAL_REQUIRED' ? input.env.policy.requiredApprovals : 0;
   // A deployment that needs approval waits for it from its first moment: the mutation's answer
@@ -131,12 +143,15 @@ export function recordPush(
       .from(deployments)
       .where(and(eq(deployments.releaseId, release!.id), eq(deployments.kind, 'PUSH')));
     const deploymentIds: string[] = [];
+    // Read once for every environment the push deploys to (nothing here changes it).
+    let config: ProjectConfiguration | undefined;
     for (const env of envs.filter((e) => pushTriggers(e, input.branch))) {
       const existing = earlier.find((d) => d.environmentId === env.id);
       deploymentIds.push(
         existing?.id ??
           (await createDeployment(scope.services, tx, {
             env,
+            config: (config ??= await loadProjectConfiguration(tx, projectId)),
             releaseId: release!.id,
             kind: 'PUSH',
             requestedBy: scope.actor.subject,
@@ -208,9 +223,10 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
       const env = await lockEnvironment(tx, environmentId);
       assertAuthorized('deploy', scope.actor, { environment: env });
       const release = await releaseOf(tx, releaseId, env.projectId);
-      await assertDeployable(tx, env);
+      const config = await assertDeployable(tx, env);
       const id = await createDeployment(scope.services, tx, {
         env,
+        config,
         releaseId: release.id,
         kind: 'MANUAL',
         requestedBy: scope.actor.subject,
@@ -248,9 +264,10 @@ export function promote<R = string>(
         none: `Nothing to promote: ${source!.slug} has no successful release yet`,
         notThere: `Nothing to promote: that release has no SUCCEEDED deployment in ${source!.slug}`,
       });
-      await assertDeployable(tx, env);
+      const config = await assertDeployable(tx, env);
       const id = await createDeployment(scope.services, tx, {
         env,
+        config,
         releaseId: chosen,
         kind: 'PROMOTION',
         requestedBy: scope.actor.subject,
@@ -281,9 +298,10 @@ export function rollback<R = string>(
         none: `Nothing to roll back to: ${env.slug} has no earlier release`,
         notThere: `Nothing to roll back to: that release never succeeded in ${env.slug}`,
       });
-      await assertDeployable(tx, env);
+      const config = await assertDeployable(tx, env);
       const id = await createDeployment(scope.services, tx, {
         env,
+        config,
         releaseId: chosen,
         kind: 'ROLLBACK',
         requestedBy: scope.actor.subject,
