@@ -28,7 +28,6 @@ export interface DeploymentPlan {
   status: DeploymentStatus;
   requestedBy: string;
   requiredApprovals: number;
-  approvals: number;
   decidedBy: string[];
   preventSelfApproval: boolean;
   approvalTimeoutSeconds: number;
@@ -115,14 +114,13 @@ export function deploymentRuns(db: Database) {
         .where(eq(deployments.id, id));
       if (!row) throw new DeploymentMissing(id, true);
       const decided = await db
-        .select({ approver: approvals.approver, decision: approvals.decision })
+        .select({ approver: approvals.approver })
         .from(approvals)
         .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)));
       return {
         status: row.d.status,
         requestedBy: row.d.requestedBy,
         requiredApprovals: row.d.requiredApprovals,
-        approvals: decided.filter((a) => a.decision === 'APPROVE').length,
         decidedBy: decided.map((a) => a.approver),
         preventSelfApproval: row.env.policy.preventSelfApproval,
         approvalTimeoutSeconds: row.env.policy.approvalTimeoutSeconds,

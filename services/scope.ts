@@ -38,6 +38,3 @@ export interface Scope {
   actor: Principal;
   services: ServiceDeps;
 }
-
-/** The actor of what the system does on its own (expiry, scheduled rotation). */
-export const SYSTEM_PRINCIPAL: Principal = { subject: 'system', roles: ['ADMIN'], kind: 'api-token' };

@@ -50,7 +50,7 @@ type ActivityName = keyof DeploymentActivities;
 
 interface Row {
   status: DeploymentStatus;
-  plan: Omit<DeploymentPlan, 'status' | 'approvals' | 'decidedBy'>;
+  plan: Omit<DeploymentPlan, 'status' | 'decidedBy'>;
   /** Valid (not invalidated) decisions by person. */
   decisions: Map<string, 'APPROVE' | 'REJECT'>;
   /** The event log, e.g. 'APPROVED alice', 'STEP_STARTED 1', 'CANCELLED carol'. */
@@ -103,7 +103,7 @@ const stubActivities = {
     // The real activity retries NotYetCommitted until its attempts run out; the workflow then sees
     // the same ActivityFailure as here, only later.
     if (row.missing) throw ApplicationFailure.nonRetryable(`deployment ${id} is not in the database`, 'NotYetCommitted');
-    return { ...row.plan, status: row.status, approvals: approvalsOf(row), decidedBy: [...row.decisions.keys()] };
+    return { ...row.plan, status: row.status, decidedBy: [...row.decisions.keys()] };
   },
   async requestApproval(id: string) {
     const row = rowOf(id);
