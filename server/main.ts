@@ -1,5 +1,6 @@
 // Process entry: `all` (API + worker + local Temporal), `api` or `worker` (see the README).
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { createDatabase, type DatabaseHandle } from '../db/client.ts';
@@ -194,7 +195,8 @@ async function startParts(
         const { drainSeconds, graceSeconds } = config.shutdown;
         api.beginShutdown();
         log.info({ drainSeconds }, 'readyz now answers 503; serving requests while load balancers notice');
-        await abortableSleep(drainSeconds * 1000, options.skipDrain);
+        // A second signal aborts the drain's wait (and only that).
+        await sleep(drainSeconds * 1000, undefined, { signal: options.skipDrain }).catch(() => {});
         const { unfinished } = await api.drain(graceSeconds * 1000);
         log.info({ unfinished }, 'stopped accepting connections; in-flight requests done');
         // Subscribers resume elsewhere with afterSeq; the hub stops once nobody follows it here.
@@ -209,19 +211,6 @@ async function startParts(
     return stopping;
   };
   return { app, url, telemetry, stop };
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolvePromise) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolvePromise();
-    }
-  });
 }
 
 async function main() {
