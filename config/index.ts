@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { postgresConnection } from './database-tls.ts';
 import { ConfigError } from './errors.ts';
+import { type OutboundRule, parseCidrs } from '../domain/outbound-url.ts';
 
 export { ConfigError };
 import { loadTemporalConnection, TemporalConfigError, type TemporalConnection } from './temporal.ts';
@@ -49,6 +50,9 @@ const EnvSchema = z.object({
   WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  // The outbound-URL rule (domain/outbound-url.ts) for every URL the worker calls.
+  OUTBOUND_ALLOW_CIDRS: optionalString,
+  OUTBOUND_DENY_CIDRS: optionalString,
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MAX_BODY_BYTES: z.coerce
     .number()
@@ -102,6 +106,8 @@ export interface Config {
   /** How long a WEBHOOK deployment waits for its receiver's final report. */
   webhookTimeoutSeconds: number;
   publicUrl: string;
+  /** What the worker may call (deploy-target webhooks, probes, notifications): domain/outbound-url.ts. */
+  outbound: OutboundRule;
   logLevel: string;
   maxBodyBytes: number;
   /**
@@ -171,12 +177,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookSecret: e.WEBHOOK_SECRET,
     webhookTimeoutSeconds: e.WEBHOOK_TIMEOUT_SECONDS,
     publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    outbound: outboundRule(e),
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     telemetry: telemetryConfig(e),
     cors: parseCors(e.CORS_ORIGINS, e.CORS_ALLOW_CREDENTIALS === 'true'),
     shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
   };
+}
+
+/**
+ * The worker's outbound rule: the defaults of domain/outbound-url.ts for NODE_ENV, the extra
+ * ranges, and the API's own addresses (HOST:PORT and PUBLIC_URL's host:port), never to be called.
+ */
+function outboundRule(e: z.infer<typeof EnvSchema>): OutboundRule {
+  const cidrs = (name: 'OUTBOUND_ALLOW_CIDRS' | 'OUTBOUND_DENY_CIDRS') => {
+    try {
+      return parseCidrs(e[name]);
+    } catch (error) {
+      throw new ConfigError(`Invalid ${name}: ${(error as Error).message}`);
+    }
+  };
+  const self = [{ host: e.HOST, port: e.PORT }];
+  if (e.PUBLIC_URL) {
+    const url = new URL(e.PUBLIC_URL);
+    self.push({ host: url.hostname, port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 });
+  }
+  return Object.freeze({
+    production: e.NODE_ENV === 'production',
+    allowCidrs: cidrs('OUTBOUND_ALLOW_CIDRS'),
+    denyCidrs: cidrs('OUTBOUND_DENY_CIDRS'),
+    self,
+  });
 }
 
 /** The Temporal connection (config/temporal.ts), its errors as ConfigErrors. */

@@ -99,6 +99,7 @@ async function startParts(
     log,
     metrics,
     secrets,
+    outbound: config.outbound,
     events: createEventHub({ database, databaseUrl: config.databaseUrl, log, metrics }),
   };
   let app: App | null = null;
@@ -148,6 +149,7 @@ async function startParts(
         db: database.db,
         log,
         webhookSecret: config.webhookSecret,
+        outbound: config.outbound,
         callbackKey: config.jwtSecret,
         publicUrl: config.publicUrl,
         webhookTimeoutSeconds: config.webhookTimeoutSeconds,

@@ -11,6 +11,7 @@ import { assertAuthorized } from '../domain/permissions.ts';
 import type { EnvironmentSettings } from '../domain/types.ts';
 import type { CreateEnvironmentInput, UpdateEnvironmentInput, UpdateEnvironmentSettingsInput } from '../domain/validation.ts';
 import { signalConfigChanged } from '../workflows/client.ts';
+import { assertOutboundUrl } from './outbound.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type AfterCommit, type ReadBack } from './transaction.ts';
 
@@ -67,6 +68,7 @@ export function createEnvironment<R = string>(
       const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
       if (!project) throw notFound(`No Project with id ${JSON.stringify(publicId('Project', projectId))}`);
       assertAuthorized('createEnvironment', scope.actor);
+      if (input.deployTarget?.url) assertOutboundUrl(scope.services, input.deployTarget.url, 'input.deployTarget.url');
       const upstream = input.promotesFrom ? await activeEnvironmentBySlug(tx, projectId, input.promotesFrom, 'input.promotesFrom') : null;
       const settings = input.copySettingsFrom
         ? (await activeEnvironmentBySlug(tx, projectId, input.copySettingsFrom, 'input.copySettingsFrom')).settings
@@ -131,7 +133,10 @@ export function updateEnvironment<R = string>(
       if (input.frozen !== undefined) changes.frozen = input.frozen;
       if (input.expiresAt !== undefined) changes.expiresAt = input.expiresAt;
       if (input.policy !== undefined) changes.policy = mergePolicy(env.policy, input.policy);
-      if (input.deployTarget !== undefined) changes.deployTarget = input.deployTarget;
+      if (input.deployTarget !== undefined) {
+        if (input.deployTarget.url) assertOutboundUrl(scope.services, input.deployTarget.url, 'input.deployTarget.url');
+        changes.deployTarget = input.deployTarget;
+      }
       if (input.promotesFrom !== undefined) {
         if (input.promotesFrom === null) changes.promotesFromId = null;
         else {

@@ -8,6 +8,7 @@ import type { Principal } from '../domain/permissions.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
 import type { Config } from '../config/index.ts';
+import type { OutboundRule } from '../domain/outbound-url.ts';
 import type { EventHub } from '../live/hub.ts';
 
 /** The process's collaborators a use case may need (a structural subset of the server's Services). */
@@ -19,6 +20,11 @@ export interface ServiceDeps {
    * fail as an internal error).
    */
   secrets?: SecretStore;
+  /**
+   * What URLs set through the API may point at (config.outbound, domain/outbound-url.ts).
+   * server/main.ts always sets it; absent in hand-built harnesses: the development defaults.
+   */
+  outbound?: OutboundRule;
   /** Starts and messages deployment workflows; absent in processes without Temporal. */
   workflows?: WorkflowGateway;
 }

@@ -13,7 +13,9 @@ import { IllegalTransition, SIMULATED_TICKS } from '../../domain/deployment-stat
 import { publicId } from '../../domain/ids.ts';
 import type { DeploymentStatus } from '../../domain/types.ts';
 import { DeploymentMissing, deploymentRuns, type DeploymentPlan as StoredPlan } from '../../services/deployment-runs.ts';
+import { PERMISSIVE_DEVELOPMENT_RULE, type OutboundRule } from '../../domain/outbound-url.ts';
 import { REFUSAL } from '../definitions.ts';
+import { OutboundRefused, outboundRequest } from './outbound-http.ts';
 
 export interface ActivityDeps {
   db: Database;
@@ -25,7 +27,8 @@ export interface ActivityDeps {
   /** Where receivers call back (the API's public URL). */
   publicUrl: string;
   webhookTimeoutSeconds?: number;
-  fetch?: typeof fetch;
+  /** What user-set URLs may point at (config.outbound); absent: the development defaults. */
+  outbound?: OutboundRule;
 }
 
 export interface DeploymentPlan extends StoredPlan {
@@ -75,7 +78,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
 function deploymentActivities(deps: ActivityDeps) {
   const { log } = deps;
   const runs = deploymentRuns(deps.db);
-  const doFetch = deps.fetch ?? fetch;
+  const outbound = deps.outbound ?? PERMISSIVE_DEVELOPMENT_RULE;
 
   return {
     async loadDeployment(id: string): Promise<DeploymentPlan> {
@@ -151,29 +154,39 @@ function deploymentActivities(deps: ActivityDeps) {
       };
       // traceparent: a traced receiver continues this trace (nothing is added when tracing is off).
       propagation.inject(trace.setSpan(context.active(), span), headers);
-      let response: Response;
+      let response: { status: number };
       try {
-        response = await doFetch(delivery.url, {
-          method: 'POST',
-          headers,
-          body,
-          signal: AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(10_000)]),
-        });
-        await response.arrayBuffer().catch(() => undefined);
+        response = await outboundRequest(
+          delivery.url,
+          { method: 'POST', headers, body, signal: ctx.cancellationSignal, timeoutMs: 10_000, maxBodyBytes: 0 },
+          outbound,
+        );
         span.setAttribute('http.response.status_code', response.status);
         if (response.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
       } catch (error) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).name });
+        // The URL (or what its name resolves to now) is one the worker must not call: no retry helps.
+        if (error instanceof OutboundRefused) {
+          log.warn({ deploymentId: id, err: error.message }, 'webhook refused by the outbound-URL rule');
+          throw ApplicationFailure.nonRetryable(error.message, 'WebhookRefused');
+        }
         log.warn({ deploymentId: id, err: (error as Error).message }, 'webhook delivery failed; retrying');
         throw ApplicationFailure.retryable(`Webhook delivery failed: ${(error as Error).message}`, 'WebhookUnreachable');
       } finally {
         span.end();
         clearInterval(heartbeat);
       }
+      if (response.status >= 300 && response.status < 400) {
+        throw ApplicationFailure.nonRetryable(
+          `The deploy target answered HTTP ${response.status}; redirects are not followed`,
+          'WebhookRefused',
+        );
+      }
       if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
         throw ApplicationFailure.nonRetryable(`The deploy target refused the webhook (HTTP ${response.status})`, 'WebhookRefused');
       }
-      if (!response.ok) throw ApplicationFailure.retryable(`The deploy target answered HTTP ${response.status}`, 'WebhookError');
+      if (response.status < 200 || response.status >= 300)
+        throw ApplicationFailure.retryable(`The deploy target answered HTTP ${response.status}`, 'WebhookError');
       await runs.recordWebhookDelivered(id, response.status);
     },
 
