@@ -11,6 +11,14 @@ export const relations = defineRelations(schema, (r) => ({
     databaseConnections: r.many.databaseConnections(),
     releases: r.many.releases(),
     deployments: r.many.deployments(),
+    members: r.many.projectMembers(),
+    trustPolicies: r.many.trustPolicies(),
+  },
+  projectMembers: {
+    project: r.one.projects({ from: r.projectMembers.projectId, to: r.projects.id, optional: false }),
+  },
+  trustPolicies: {
+    project: r.one.projects({ from: r.trustPolicies.projectId, to: r.projects.id, optional: false }),
   },
   environments: {
     project: r.one.projects({ from: r.environments.projectId, to: r.projects.id, optional: false }),

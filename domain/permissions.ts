@@ -4,8 +4,70 @@ import { personalDecisionRefusal } from './decisions.ts';
 import { forbidden } from './errors.ts';
 import type { EnvironmentType, Role } from './types.ts';
 
-/** Who is calling: from a JWT, an API token, or a deployment's callback token. */
-export type Principal = { subject: string; roles: Role[]; kind: 'jwt' | 'api-token' | 'callback' };
+/**
+ * Who is calling: from a JWT signed with JWT_SECRET, an OIDC token of OIDC_ISSUER, a CI
+ * workload's OIDC token matched by a trust policy, an API token, or a deployment's callback token.
+ *
+ * `roles` are the token's own roles. For a principal bound to one project (`projectId`: a
+ * project-scoped API token, a trust-policy workload) they are its roles in that project only and
+ * it holds no role anywhere else; `globalRolesOf` and `rolesInProject` say which roles count where.
+ * Authorization inside a project uses the principal `inProject` returns (services/project-access.ts
+ * `actorInProject` loads the grants); actions outside any project use `globalRolesOf`.
+ */
+export type Principal = {
+  subject: string;
+  roles: Role[];
+  kind: 'jwt' | 'oidc' | 'workload' | 'api-token' | 'callback';
+  /** The token's groups (OIDC_GROUPS_CLAIM): grants to a group apply to its members. */
+  groups?: readonly string[];
+  /** The `iss` of an OIDC or workload token; absent for JWT_SECRET tokens and API tokens. */
+  issuer?: string;
+  /** Acts in this project only (project-scoped API token, trust-policy workload). */
+  projectId?: string;
+};
+
+/** One grant of roles in a project, to a subject or to an OIDC group (project_members). */
+export interface ProjectGrant {
+  subject: string | null;
+  group: string | null;
+  roles: readonly Role[];
+}
+
+/** The roles that count outside any project (createProject, API tokens, ...): none for a project-bound principal. */
+export function globalRolesOf(principal: Principal): Role[] {
+  return principal.projectId ? [] : principal.roles;
+}
+
+/**
+ * The roles `principal` has in a project: its global roles plus the grants to its subject and
+ * to each of its groups. In a PRIVATE project global roles other than ADMIN do not count (the
+ * contract: "global non-ADMIN roles do not reach into a PRIVATE project; grants do"). A
+ * project-bound principal has its own roles in its project and none elsewhere; grants do not
+ * widen it (its roles were bounded when it was made). Callback tokens hold no role anywhere.
+ * No roles at all: the project is invisible to it when PRIVATE.
+ */
+export function rolesInProject(
+  principal: Principal,
+  project: { id: string; visibility: 'INTERNAL' | 'PRIVATE' },
+  grants: readonly ProjectGrant[],
+): Role[] {
+  if (principal.kind === 'callback') return [];
+  if (principal.projectId) return principal.projectId === project.id ? [...principal.roles] : [];
+  const global = project.visibility === 'PRIVATE' ? principal.roles.filter((r) => r === 'ADMIN') : principal.roles;
+  const roles = new Set<Role>(global);
+  const groups = new Set(principal.groups ?? []);
+  for (const grant of grants) {
+    if ((grant.subject !== null && grant.subject === principal.subject) || (grant.group !== null && groups.has(grant.group))) {
+      for (const role of grant.roles) roles.add(role);
+    }
+  }
+  return [...roles];
+}
+
+/** The principal as authorize() should see it in one project: same identity, that project's roles. */
+export function inProject(principal: Principal, roles: Role[]): Principal {
+  return Object.freeze({ ...principal, roles });
+}
 
 /** Every mutation of the contract, plus 'read' for queries and subscriptions. */
 export const ACTIONS = [

@@ -4,6 +4,8 @@
 
 export const ROLES = ['VIEWER', 'DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] as const;
 
+/** Project visibility (v2): INTERNAL is read by any authenticated principal, PRIVATE only by its members and ADMINs. */
+export const PROJECT_VISIBILITIES = ['INTERNAL', 'PRIVATE'] as const;
 export const ENVIRONMENT_TYPES = ['DEVELOPMENT', 'STAGING', 'PRODUCTION', 'CUSTOM'] as const;
 export const ENVIRONMENT_PURPOSES = ['FEATURE_BRANCH', 'CLIENT_DEMO', 'LOAD_TESTING', 'SECURITY_AUDIT', 'REGIONAL', 'OTHER'] as const;
 export const DEPLOY_TRIGGERS = ['AUTO_ON_PUSH', 'MANUAL_PROMOTE', 'APPROVAL_REQUIRED'] as const;

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { check, pgTable, text, uuid } from 'drizzle-orm/pg-core';
 import { ROLES } from '../../domain/values.ts';
 import { createdAt, timestamptz } from './common.ts';
+import { projects } from './projects.ts';
 
 export const apiTokens = pgTable(
   'api_tokens',
@@ -16,6 +17,8 @@ export const apiTokens = pgTable(
     createdAt: createdAt(),
     expiresAt: timestamptz('expires_at'),
     revokedAt: timestamptz('revoked_at'),
+    // A project-scoped token acts in this project only (v2); null: a global token.
+    projectId: uuid('project_id').references(() => projects.id, { onDelete: 'cascade' }),
   },
   (t) => [
     check(

@@ -1,6 +1,9 @@
 import { sql } from 'drizzle-orm';
-import { check, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { check, pgEnum, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { PROJECT_VISIBILITIES } from '../../domain/values.ts';
 import { createdAt, SLUG_PATTERN_SQL } from './common.ts';
+
+export const projectVisibility = pgEnum('project_visibility', PROJECT_VISIBILITIES);
 
 export const projects = pgTable(
   'projects',
@@ -8,6 +11,8 @@ export const projects = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     slug: text('slug').notNull().unique('projects_slug_unique'),
     name: text('name').notNull(),
+    // INTERNAL: every authenticated principal reads it (v1); PRIVATE: members and ADMINs only.
+    visibility: projectVisibility('visibility').notNull().default('INTERNAL'),
     createdAt: createdAt(),
   },
   (t) => [
