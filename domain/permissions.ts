@@ -6,13 +6,14 @@ import type { EnvironmentType, Role } from './types.ts';
 
 /**
  * Who is calling: from a JWT signed with JWT_SECRET, an OIDC token of OIDC_ISSUER, a CI
- * workload's OIDC token matched by a trust policy, an API token, or a deployment's callback token.
+ * workload's OIDC token matched by trust policies, an API token, or a deployment's callback token.
  *
- * `roles` are the token's own roles. For a principal bound to one project (`projectId`: a
- * project-scoped API token, a trust-policy workload) they are its roles in that project only and
- * it holds no role anywhere else; `globalRolesOf` and `rolesInProject` say which roles count where.
- * Authorization inside a project uses the principal `inProject` returns (services/project-access.ts
- * `actorInProject` loads the grants); actions outside any project use `globalRolesOf`.
+ * `roles` are the token's global roles. A principal bound to projects (`boundTo`: a
+ * project-scoped API token; a workload, in the projects whose trust policies it matched) has
+ * roles only there, `boundTo[projectId]`, and none globally. `globalRolesOf` and `rolesInProject`
+ * say which roles count where. Authorization inside a project uses the principal `inProject`
+ * returns (services/project-access.ts `actorInProject` loads the grants); actions outside any
+ * project use `globalRolesOf`.
  */
 export type Principal = {
   subject: string;
@@ -22,8 +23,8 @@ export type Principal = {
   groups?: readonly string[];
   /** The `iss` of an OIDC or workload token; absent for JWT_SECRET tokens and API tokens. */
   issuer?: string;
-  /** Acts in this project only (project-scoped API token, trust-policy workload). */
-  projectId?: string;
+  /** Roles per project id for a project-bound principal; it holds no role anywhere else. */
+  boundTo?: Readonly<Record<string, readonly Role[]>>;
 };
 
 /** One grant of roles in a project, to a subject or to an OIDC group (project_members). */
@@ -33,17 +34,17 @@ export interface ProjectGrant {
   roles: readonly Role[];
 }
 
-/** The roles that count outside any project (createProject, API tokens, ...): none for a project-bound principal. */
+/** The roles that count outside any project (createProject, global API tokens, ...): none for a project-bound principal. */
 export function globalRolesOf(principal: Principal): Role[] {
-  return principal.projectId ? [] : principal.roles;
+  return principal.boundTo ? [] : principal.roles;
 }
 
 /**
  * The roles `principal` has in a project: its global roles plus the grants to its subject and
  * to each of its groups. In a PRIVATE project global roles other than ADMIN do not count (the
  * contract: "global non-ADMIN roles do not reach into a PRIVATE project; grants do"). A
- * project-bound principal has its own roles in its project and none elsewhere; grants do not
- * widen it (its roles were bounded when it was made). Callback tokens hold no role anywhere.
+ * project-bound principal has its bound roles there and none elsewhere; grants do not widen it
+ * (its roles were bounded when it was made). Callback tokens hold no role anywhere.
  * No roles at all: the project is invisible to it when PRIVATE.
  */
 export function rolesInProject(
@@ -52,7 +53,7 @@ export function rolesInProject(
   grants: readonly ProjectGrant[],
 ): Role[] {
   if (principal.kind === 'callback') return [];
-  if (principal.projectId) return principal.projectId === project.id ? [...principal.roles] : [];
+  if (principal.boundTo) return [...(principal.boundTo[project.id] ?? [])];
   const global = project.visibility === 'PRIVATE' ? principal.roles.filter((r) => r === 'ADMIN') : principal.roles;
   const roles = new Set<Role>(global);
   const groups = new Set(principal.groups ?? []);

@@ -10,7 +10,7 @@ import type { Scope } from './scope.ts';
 
 /** The grants of `projectId` that can apply to `principal` (its subject, its groups). */
 export async function grantsFor(db: Queryable, principal: Principal, projectId: string): Promise<ProjectGrant[]> {
-  if (principal.kind === 'callback' || principal.projectId) return [];
+  if (principal.kind === 'callback' || principal.boundTo) return [];
   const groups = principal.groups ?? [];
   const rows = await db
     .select({ subject: projectMembers.subject, group: projectMembers.group, roles: projectMembers.roles })
