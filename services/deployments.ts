@@ -8,7 +8,7 @@ import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent, type ProjectConfiguration } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
-import { deployments, environments, projects, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
+import { deployments, environments, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
