@@ -337,6 +337,9 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
         i: { projectId: fx.projectId, name },
       });
       const id = d.createSecret.id as string;
+      // A new secret changes the configuration: pending deployments react (approvals void) in
+      // the background; let that land before the case's fingerprint.
+      await waitForQuiet(sql);
       return {
         query: `mutation($id: ID!) { deleteSecret(id: $id) }`,
         variables: { id },
@@ -808,7 +811,8 @@ const SHARED_DIMENSION_CALLERS = [
 /** Global roles in the INTERNAL project are the v1 matrix above; in the PRIVATE one they are new. */
 const DIMENSION_CALLERS: Record<string, string[]> = {
   [PROJECT]: SHARED_DIMENSION_CALLERS,
-  [PRIVATE_PROJECT]: [...(['VIEWER', 'DEVELOPER', 'APPROVER', 'ADMIN'] as Role[]).map((r) => `global:${r}`), ...SHARED_DIMENSION_CALLERS],
+  // Every global non-ADMIN role is alike there (it does not count): DEVELOPER stands for them.
+  [PRIVATE_PROJECT]: [...(['DEVELOPER', 'ADMIN'] as Role[]).map((r) => `global:${r}`), ...SHARED_DIMENSION_CALLERS],
 };
 /** One environment per environment-scoped row: development, where every kind of call can succeed. */
 const dimensionTarget = (action: Action): { slug: string; type: EnvironmentType } | undefined => {
