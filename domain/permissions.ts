@@ -70,6 +70,11 @@ export function inProject(principal: Principal, roles: Role[]): Principal {
   return Object.freeze({ ...principal, roles });
 }
 
+/** The principal as authorize() should see it outside any project (createProject, global API tokens). */
+export function globalActor(principal: Principal): Principal {
+  return inProject(principal, globalRolesOf(principal));
+}
+
 /** Every mutation of the contract, plus 'read' for queries and subscriptions. */
 export const ACTIONS = [
   'read',
@@ -96,6 +101,9 @@ export const ACTIONS = [
   'rejectDeployment',
   'cancelDeployment',
   'reportDeploymentStatus',
+  'setProjectVisibility',
+  'grantProjectRoles',
+  'revokeProjectRoles',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -163,12 +171,20 @@ const DECIDE_WHO =
 const row = (action: Action, who: string, rule: PermissionRule, needs: readonly ContextPart[] = []): PermissionRow =>
   Object.freeze({ action, who, rule, needs: Object.freeze([...needs]) });
 
-/** One row per action, in ACTIONS order. authorize() decides from this table. */
+/**
+ * One row per action, in ACTIONS order. authorize() decides from this table. The principal it is
+ * given carries the roles of the project the action acts in (services/project-access.ts
+ * actorInProject); actions outside any project get `globalActor(principal)`.
+ */
 export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   row('read', 'any authenticated principal with at least one role (not a callback token)', { kind: 'any-role' }),
   row('createProject', 'ADMIN', ADMIN_ONLY),
-  row('createApiToken', 'ADMIN (and only roles the creator holds, see canGrantRoles)', ADMIN_ONLY),
-  row('revokeApiToken', 'ADMIN', ADMIN_ONLY),
+  row(
+    'createApiToken',
+    'ADMIN (and only roles the creator holds, see canGrantRoles); a project token: ADMIN in that project, roles bounded by those there',
+    ADMIN_ONLY,
+  ),
+  row('revokeApiToken', 'ADMIN; a project token also ADMIN in its project', ADMIN_ONLY),
   row('revealSecretValue', 'ADMIN', ADMIN_ONLY),
   row('createEnvironment', 'DEVELOPER or ADMIN', DEVELOPER),
   row('createSecret', 'DEVELOPER or ADMIN', DEVELOPER),
@@ -196,6 +212,10 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   row('reportDeploymentStatus', "only the deployment's own callback token (not ADMIN, not any other token)", { kind: 'own-callback' }, [
     'deploymentId',
   ]),
+  // v2: decided with the roles in that project, so a global ADMIN or an ADMIN granted there.
+  row('setProjectVisibility', 'ADMIN (global, or granted in that project)', ADMIN_ONLY),
+  row('grantProjectRoles', 'ADMIN (global, or granted in that project)', ADMIN_ONLY),
+  row('revokeProjectRoles', 'ADMIN (global, or granted in that project)', ADMIN_ONLY),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));
@@ -221,6 +241,8 @@ const needsRoles = (what: string, roles: readonly Role[], field: string) =>
  * - 'read' needs at least one role: a token with an empty role list holds no "authenticated role".
  * - jwt and api-token principals are treated alike.
  * - A row whose context is missing refuses (rule 'missing-context'): a caller bug must not open a door.
+ * - A principal with no role (in the project it acts in) is refused every row, the requester's
+ *   own cancel included.
  */
 export function authorize(action: Action, principal: Principal, context: AuthorizationContext = {}): Decision {
   const entry = ROWS.get(action);
@@ -231,6 +253,11 @@ export function authorize(action: Action, principal: Principal, context: Authori
   }
   for (const part of entry.needs) {
     if (context[part] === undefined) return refuse('missing-context', `${action} cannot be authorized without its ${part}`);
+  }
+  // No role at all (in this project): nothing, not even as a deployment's requester. A project
+  // token of another project, or a former member, must not cancel what its subject once requested.
+  if (entry.rule.kind !== 'own-callback' && principal.roles.length === 0) {
+    return refuse('role', action === 'read' ? 'reading needs at least one role' : `${action} needs a role in this project`);
   }
 
   const rule = entry.rule;

@@ -11,12 +11,14 @@ import type {
   ENVIRONMENT_PURPOSES,
   ENVIRONMENT_TYPES,
   LOG_LEVELS,
+  PROJECT_VISIBILITIES,
   ROLES,
   STEP_STATUSES,
   TERMINAL_STATUSES,
 } from './values.ts';
 
 export type Role = (typeof ROLES)[number];
+export type ProjectVisibility = (typeof PROJECT_VISIBILITIES)[number];
 export type EnvironmentType = (typeof ENVIRONMENT_TYPES)[number];
 export type EnvironmentPurpose = (typeof ENVIRONMENT_PURPOSES)[number];
 export type DeployTrigger = (typeof DEPLOY_TRIGGERS)[number];

@@ -33,6 +33,7 @@ import {
   ENVIRONMENT_PURPOSES,
   ENVIRONMENT_TYPES,
   LOG_LEVELS,
+  PROJECT_VISIBILITIES,
   ROLES,
   STEP_STATUSES,
 } from './values.ts';
@@ -552,8 +553,51 @@ export const CreateApiTokenInputSchema = nullMeansAbsent(
     name: text(100),
     roles: uniqueRoles.min(1, 'must name at least one role'),
     expiresAt: FutureDateTimeSchema.optional(),
+    /** v2: a token scoped to this project (a Project id). */
+    projectId: IdSchema.optional(),
   }),
 );
+
+// ---------------------------------------------------------------- project access (v2)
+
+export const ProjectVisibilitySchema = z.enum(PROJECT_VISIBILITIES);
+
+/**
+ * A token's `sub` or an OIDC group, compared exactly as the token carries it: never trimmed, so
+ * surrounding white space is refused rather than silently granting a name no token has.
+ */
+const GranteeSchema = storableString()
+  .min(1, 'must not be empty')
+  .max(500, 'must be at most 500 characters')
+  .refine((s) => s.trim() === s, 'must not start or end with white space');
+
+/** Exactly one of subject and group (null counts as absent). */
+const oneGrantee = <T extends { subject?: string; group?: string }>(value: T, ctx: z.core.$RefinementCtx<T>) => {
+  if ((value.subject === undefined) === (value.group === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [value.subject === undefined ? 'subject' : 'group'],
+      message: 'give exactly one of subject and group',
+    });
+  }
+};
+
+export const GrantProjectRolesInputSchema = nullMeansAbsent(
+  z
+    .object({
+      projectId: IdSchema,
+      subject: GranteeSchema.optional(),
+      group: GranteeSchema.optional(),
+      roles: uniqueRoles.min(1, 'must name at least one role'),
+    })
+    .superRefine(oneGrantee),
+);
+
+export const RevokeProjectRolesInputSchema = nullMeansAbsent(
+  z.object({ projectId: IdSchema, subject: GranteeSchema.optional(), group: GranteeSchema.optional() }).superRefine(oneGrantee),
+);
+
+export const SetProjectVisibilityInputSchema = nullMeansAbsent(z.object({ projectId: IdSchema, visibility: ProjectVisibilitySchema }));
 
 // ---------------------------------------------------------------- per mutation
 
@@ -584,6 +628,9 @@ export const MUTATION_INPUTS = {
   reportDeploymentStatus: { arg: 'input', schema: ReportDeploymentStatusInputSchema },
   createApiToken: { arg: 'input', schema: CreateApiTokenInputSchema },
   revokeApiToken: { arg: 'id', schema: IdSchema },
+  setProjectVisibility: { arg: 'input', schema: SetProjectVisibilityInputSchema },
+  grantProjectRoles: { arg: 'input', schema: GrantProjectRolesInputSchema },
+  revokeProjectRoles: { arg: 'input', schema: RevokeProjectRolesInputSchema },
 } as const satisfies Record<MutationName, { arg: 'input' | 'id'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;
@@ -606,6 +653,9 @@ export type RollbackInput = z.output<typeof RollbackInputSchema>;
 export type DecisionInput = z.output<typeof DecisionInputSchema>;
 export type ReportDeploymentStatusInput = z.output<typeof ReportDeploymentStatusInputSchema>;
 export type CreateApiTokenInput = z.output<typeof CreateApiTokenInputSchema>;
+export type GrantProjectRolesInput = z.output<typeof GrantProjectRolesInputSchema>;
+export type RevokeProjectRolesInput = z.output<typeof RevokeProjectRolesInputSchema>;
+export type SetProjectVisibilityInput = z.output<typeof SetProjectVisibilityInputSchema>;
 
 // ---------------------------------------------------------------- parsing
 

@@ -10,7 +10,9 @@ import { relations } from '../db/relations.ts';
 import { AppError, badInput, notFound } from '../domain/errors.ts';
 import { authorize, type Action, type Principal } from '../domain/permissions.ts';
 import { ROLES } from '../domain/values.ts';
+import { hasAnyRole } from '../services/project-access.ts';
 import type { Context } from './context.ts';
+import { resolveVisibleNode, resolveVisibleNodes } from './node-access.ts';
 
 export interface PothosTypes {
   Context: Context;
@@ -47,12 +49,16 @@ export const builder = new SchemaBuilder<PothosTypes>({
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    // node(id)/nodes(ids): null for anything inside a project the caller may not see (v2).
+    nodeQueryOptions: { resolve: (_root, args, ctx, info, resolveNode) => resolveVisibleNode(ctx, info, args.id, resolveNode) },
+    nodesQueryOptions: { resolve: (_root, args, ctx, info, resolveNodes) => resolveVisibleNodes(ctx, info, args.ids, resolveNodes) },
     // The contract's PageInfo and edges are non-null, as the relay plugin makes them by default.
   },
   scopeAuth: {
     authScopes: (ctx) => ({
-      // The contract's 'read' row: any role, not a callback token, and not a token without roles.
-      authenticated: ctx.principal !== null && authorize('read', ctx.principal).allowed,
+      // The contract's 'read' row: a role somewhere (global, bound, or granted in a project), not a
+      // callback token. Only a principal without global roles costs a statement (its grants).
+      authenticated: () => (ctx.principal === null ? false : hasAnyRole(ctx.db, ctx.principal)),
       callback: ctx.principal?.kind === 'callback',
     }),
     authorizeOnSubscribe: true,

@@ -19,7 +19,7 @@ import { deploy, promote, recordPush, reportDeploymentStatus, rollback } from '.
 import { builder, enumValues, localId, tryLocalId } from './builder.ts';
 import { scopeOf, type Context } from './context.ts';
 import { EnvironmentRef } from './environments.ts';
-import { ProjectRef } from './projects.ts';
+import { inVisibleProjectWhere, ProjectRef } from './projects.ts';
 
 export const DeploymentStatusEnum = builder.enumType('DeploymentStatus', {
   values: enumValues(DEPLOYMENT_STATUSES, {
@@ -249,7 +249,7 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, args, ctx) => {
       const id = tryLocalId(args.id, 'Deployment');
-      return id ? ctx.db.query.deployments.findFirst(query({ where: { id } })) : null;
+      return id ? ctx.db.query.deployments.findFirst(query({ where: { id, ...inVisibleProjectWhere(ctx) } })) : null;
     },
   }),
 }));

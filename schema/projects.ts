@@ -1,9 +1,26 @@
 // Projects: the Project node, the projects/project queries and createProject.
+import { sql, type SQLWrapper } from 'drizzle-orm';
 import { CreateProjectInputSchema, parseInput } from '../domain/validation.ts';
+import { visibleProjects } from '../services/project-access.ts';
 import { createProject } from '../services/projects.ts';
 import { AuditEventRef, auditPage } from './audit-log.ts';
 import { builder } from './builder.ts';
-import { scopeOf } from './context.ts';
+import { principalOf, scopeOf, type Context } from './context.ts';
+
+/**
+ * The relational-query filter "projects the caller may see" (v2), folded into the statement that
+ * loads them: a PRIVATE project is absent for those without a role in it, at no extra statement.
+ */
+export const visibleProjectsWhere = (ctx: Context) => {
+  const principal = principalOf(ctx);
+  return { RAW: (t: { id: SQLWrapper; visibility: SQLWrapper }) => visibleProjects(principal, t) ?? sql`true` };
+};
+
+/** The same filter for a row inside a project (by its project_id): deployments, environments, ... */
+export const inVisibleProjectWhere = (ctx: Context) => {
+  const principal = principalOf(ctx);
+  return { RAW: (t: { projectId: SQLWrapper }) => visibleProjects(principal, { id: t.projectId }) ?? sql`true` };
+};
 
 export const ProjectRef = builder.drizzleNode('projects', {
   name: 'Project',
@@ -36,7 +53,8 @@ builder.queryFields((t) => ({
   projects: t.drizzleConnection(
     {
       type: 'projects',
-      resolve: (query, _root, _args, ctx) => ctx.db.query.projects.findMany(query({ orderBy: { slug: 'asc' } })),
+      resolve: (query, _root, _args, ctx) =>
+        ctx.db.query.projects.findMany(query({ where: visibleProjectsWhere(ctx), orderBy: { slug: 'asc' } })),
     },
     { name: 'ProjectConnection' },
     { name: 'ProjectEdge' },
@@ -45,7 +63,8 @@ builder.queryFields((t) => ({
     type: 'projects',
     nullable: true,
     args: { slug: t.arg.string({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.db.query.projects.findFirst(query({ where: { slug: args.slug } })),
+    resolve: (query, _root, args, ctx) =>
+      ctx.db.query.projects.findFirst(query({ where: { slug: args.slug, ...visibleProjectsWhere(ctx) } })),
   }),
 }));
 

@@ -4,7 +4,6 @@
 // error message or audit detail ever quotes one.
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import { environments, secrets, secretValues } from '../db/schema/index.ts';
-import { assertAuthorized } from '../domain/permissions.ts';
 import {
   CreateSecretInputSchema,
   parseInput,
@@ -194,10 +193,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SecretValueRefInput, required: true }) },
     resolve: (_root, args, ctx) => {
       const input = parseInput(SecretValueRefSchema, args.input, 'input');
-      const scope = scopeOf(ctx);
-      // Before any lookup (even of the id): others learn nothing, not even whether the secret exists.
-      assertAuthorized('revealSecretValue', scope.actor);
-      return revealSecretValue(scope, localId(args.input.secretId, 'Secret'), input);
+      // Authorized by the service with the roles in the secret's project (v2).
+      return revealSecretValue(scopeOf(ctx), localId(args.input.secretId, 'Secret'), input);
     },
   }),
 }));

@@ -6,6 +6,7 @@ import { closeTransport, SLOW_CONSUMER_CLOSE_CODE } from '../live/transport-clos
 import type { Context } from './context.ts';
 import { builder, localId } from './builder.ts';
 import { DeploymentEventRef } from './deployments.ts';
+import { inVisibleProjectWhere, visibleProjectsWhere } from './projects.ts';
 
 // Any signed-in user may subscribe (README: "Any authenticated role may read").
 builder.subscriptionType({ authScopes: { authenticated: true } });
@@ -39,8 +40,9 @@ builder.subscriptionFields((t) => ({
       const deploymentId = localId(String(args.deploymentId), 'Deployment');
       const afterSeq = args.afterSeq ?? 0;
       if (!Number.isInteger(afterSeq) || afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
+      // A deployment of a project the caller may not see: the same NOT_FOUND as a missing one.
       const deployment = await ctx.db.query.deployments.findFirst({
-        where: { id: deploymentId },
+        where: { id: deploymentId, ...inVisibleProjectWhere(ctx) },
         columns: { id: true, projectId: true, lastSeq: true },
       });
       if (!deployment) throw notFound(`No Deployment with id ${JSON.stringify(args.deploymentId)}`);
@@ -56,7 +58,10 @@ builder.subscriptionFields((t) => ({
     description: 'Every event of every deployment of the project, live, from the moment of subscribing.',
     args: { projectSlug: t.arg.string({ required: true }) },
     subscribe: async (_root, args, ctx): Promise<AsyncIterable<EventRow>> => {
-      const project = await ctx.db.query.projects.findFirst({ where: { slug: args.projectSlug }, columns: { id: true } });
+      const project = await ctx.db.query.projects.findFirst({
+        where: { slug: args.projectSlug, ...visibleProjectsWhere(ctx) },
+        columns: { id: true },
+      });
       if (!project) throw notFound(`No project with slug ${JSON.stringify(args.projectSlug)}`);
       return ctx.services.events.followProject(project.id, dropHook(ctx));
     },

@@ -1,19 +1,20 @@
 // Identity: who is calling (viewer) and the API tokens scripts use.
 import type { ApiTokenRow } from '../db/schema/index.ts';
+import { globalRolesOf } from '../domain/permissions.ts';
 import type { Role } from '../domain/types.ts';
 import { CreateApiTokenInputSchema, parseInput } from '../domain/validation.ts';
 import { createApiToken, revokeApiToken } from '../services/access.ts';
 import { builder, localId, RoleEnum } from './builder.ts';
 import { principalOf, scopeOf } from './context.ts';
 
-const ViewerRef = builder.objectRef<{ subject: string; roles: Role[] }>('Viewer').implement({
+export const ViewerRef = builder.objectRef<{ subject: string; roles: Role[] }>('Viewer').implement({
   fields: (t) => ({
     subject: t.exposeString('subject', { description: "the token's `sub`" }),
     roles: t.expose('roles', { type: [RoleEnum] }),
   }),
 });
 
-const ApiTokenRef = builder.objectRef<ApiTokenRow>('ApiToken').implement({
+export const ApiTokenRef = builder.objectRef<ApiTokenRow>('ApiToken').implement({
   fields: (t) => ({
     id: t.id({ resolve: (row) => row.id }),
     name: t.exposeString('name'),
@@ -36,6 +37,7 @@ const CreateApiTokenInput = builder.inputType('CreateApiTokenInput', {
     name: t.string({ required: true }),
     roles: t.field({ type: [RoleEnum], required: true }),
     expiresAt: t.field({ type: 'DateTime' }),
+    projectId: t.id({ description: 'a token scoped to one project: its roles count there only' }),
   }),
 });
 
@@ -44,7 +46,8 @@ builder.queryField('viewer', (t) =>
     type: ViewerRef,
     resolve: (_root, _args, ctx) => {
       const p = principalOf(ctx);
-      return { subject: p.subject, roles: p.roles };
+      // Global roles only: a project-bound token has none (its roles are in Viewer.projectRoles).
+      return { subject: p.subject, roles: globalRolesOf(p) };
     },
   }),
 );
@@ -55,7 +58,10 @@ builder.mutationFields((t) => ({
   createApiToken: t.field({
     type: CreatedApiTokenRef,
     args: { input: t.arg({ type: CreateApiTokenInput, required: true }) },
-    resolve: (_root, args, ctx) => createApiToken(scopeOf(ctx), parseInput(CreateApiTokenInputSchema, args.input, 'input')),
+    resolve: (_root, args, ctx) => {
+      const input = parseInput(CreateApiTokenInputSchema, args.input, 'input');
+      return createApiToken(scopeOf(ctx), { ...input, projectId: input.projectId ? localId(input.projectId, 'Project') : undefined });
+    },
   }),
 
   revokeApiToken: t.field({

@@ -57,7 +57,7 @@ export function secretRefOf(target: Pick<SecretValueTarget, 'secret' | 'environm
 export async function lockSecretValueTarget(
   tx: Transaction,
   where: { secretId: string; environmentSlug: string } | { secretId: string; environmentId: string },
-): Promise<SecretValueTarget | { missing: 'secret' | 'environment' }> {
+): Promise<SecretValueTarget | { missing: 'secret' } | { missing: 'environment'; projectId: string }> {
   const [found] = await tx
     .select({ secret: secrets, projectSlug: projects.slug })
     .from(secrets)
@@ -75,7 +75,7 @@ export async function lockSecretValueTarget(
       ),
     )
     .for('update');
-  if (!environment) return { missing: 'environment' };
+  if (!environment) return { missing: 'environment', projectId: found.secret.projectId };
   const [current] = await tx
     .select()
     .from(secretValues)

@@ -16,7 +16,13 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
   res.end(text);
 };
 
-const WEBHOOK_PRINCIPAL = { subject: 'webhook:github', roles: ['DEVELOPER'], kind: 'api-token' } as const satisfies Principal;
+/**
+ * The webhook acts as GitHub with the DEVELOPER role recordPush needs, bound to the one project its
+ * repository names: a signature made with WEBHOOK_SECRET is the repository's own, so it reaches
+ * that project whether INTERNAL or PRIVATE (v2), and no other.
+ */
+const webhookPrincipal = (projectId: string): Principal =>
+  Object.freeze<Principal>({ subject: 'webhook:github', roles: [], kind: 'api-token', boundTo: { [projectId]: ['DEVELOPER'] } });
 
 /** Sends the answer and says the request was handled (the route's boolean). */
 const answered = (res: ServerResponse, status: number, body: unknown): true => {
@@ -78,8 +84,7 @@ export function pushWebhookRoute(services: Services) {
         },
         'input',
       );
-      // The webhook acts as GitHub, with the DEVELOPER role recordPush needs.
-      const result = await recordPush({ db: services.database.db, actor: WEBHOOK_PRINCIPAL, services }, project.id, input);
+      const result = await recordPush({ db: services.database.db, actor: webhookPrincipal(project.id), services }, project.id, input);
       send(res, 202, { release: result.releaseId, deployments: result.deploymentIds });
     } catch (error) {
       if (error instanceof AppError) {

@@ -7,6 +7,7 @@ import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import type { CreateDatabaseConnectionInput, SetDatabaseConnectionValueInput } from '../domain/validation.ts';
 import { afterConfigChange, assertNotArchived } from './environments.ts';
+import { actorInProject } from './project-access.ts';
 import type { Scope } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
 
@@ -19,7 +20,7 @@ export function createDatabaseConnection<R = string>(
   return transact(
     scope,
     async (tx) => {
-      assertAuthorized('createDatabaseConnection', scope.actor);
+      assertAuthorized('createDatabaseConnection', await actorInProject(scope, projectId, { db: tx }));
       const [row] = await tx
         .insert(databaseConnections)
         .values({ projectId, name: input.name, type: input.type ?? 'POSTGRES' })
@@ -41,14 +42,18 @@ export function setDatabaseConnectionValue<R = string>(
     scope,
     async (tx, after) => {
       const [connection] = await tx.select().from(databaseConnections).where(eq(databaseConnections.id, connectionId));
-      if (!connection) throw notFound(`No DatabaseConnection with id ${JSON.stringify(publicId('DatabaseConnection', connectionId))}`);
+      const connectionNotFound = () =>
+        notFound(`No DatabaseConnection with id ${JSON.stringify(publicId('DatabaseConnection', connectionId))}`);
+      if (!connection) throw connectionNotFound();
+      // Before anything else is looked up: a hidden project's environments are not probed either.
+      const actor = await actorInProject(scope, connection.projectId, { db: tx, hidden: connectionNotFound });
       const [env] = await tx
         .select()
         .from(environments)
         .where(and(eq(environments.projectId, connection.projectId), eq(environments.slug, input.environment)))
         .for('update');
       if (!env) throw notFound(`input.environment: no environment ${JSON.stringify(input.environment)} in this project`);
-      assertAuthorized('setDatabaseConnectionValue', scope.actor, { environment: env });
+      assertAuthorized('setDatabaseConnectionValue', actor, { environment: env });
       assertNotArchived(env);
       let passwordSecretId: string | null = null;
       if (input.passwordSecret) {

@@ -10,20 +10,27 @@ import { assertAuthorized } from '../domain/permissions.ts';
 import type { ApprovalDecision } from '../domain/types.ts';
 import { cancel, decide as sendDecision } from '../workflows/client.ts';
 import { workflowsOf } from './deployments.ts';
+import { actorInProject } from './project-access.ts';
 import type { Scope } from './scope.ts';
 
-async function loadForDecision(db: Queryable, deploymentId: string) {
+const deploymentNotFound = (deploymentId: string) =>
+  notFound(`No Deployment with id ${JSON.stringify(publicId('Deployment', deploymentId))}`);
+
+/** The deployment, its environment, who decided so far, and the actor with its roles in the deployment's project. */
+async function loadForDecision(scope: Scope, deploymentId: string) {
+  const db: Queryable = scope.db;
   const [row] = await db
     .select({ d: deployments, env: environments })
     .from(deployments)
     .innerJoin(environments, eq(environments.id, deployments.environmentId))
     .where(eq(deployments.id, deploymentId));
-  if (!row) throw notFound(`No Deployment with id ${JSON.stringify(publicId('Deployment', deploymentId))}`);
+  if (!row) throw deploymentNotFound(deploymentId);
+  const actor = await actorInProject(scope, row.d.projectId, { hidden: () => deploymentNotFound(deploymentId) });
   const decided = await db
     .select({ approver: approvals.approver })
     .from(approvals)
     .where(and(eq(approvals.deploymentId, deploymentId), isNull(approvals.invalidatedAt)));
-  return { ...row, decidedBy: decided.map((d) => d.approver) };
+  return { ...row, actor, decidedBy: decided.map((d) => d.approver) };
 }
 
 /**
@@ -37,20 +44,20 @@ export async function decideOnDeployment(
   decision: ApprovalDecision,
   comment: string | null,
 ): Promise<void> {
-  const { d, env, decidedBy } = await loadForDecision(scope.db, deploymentId);
-  assertAuthorized(decision === 'APPROVE' ? 'approveDeployment' : 'rejectDeployment', scope.actor, {
+  const { d, env, actor, decidedBy } = await loadForDecision(scope, deploymentId);
+  assertAuthorized(decision === 'APPROVE' ? 'approveDeployment' : 'rejectDeployment', actor, {
     environment: env,
     deployment: { requestedBy: d.requestedBy, alreadyDecidedBy: decidedBy },
   });
   if (d.status !== 'PENDING_APPROVAL')
     throw preconditionFailed(`The deployment is ${d.status}: already decided or not waiting for approval`);
-  await sendDecision(workflowsOf(scope.services), d.id, decision, { subject: scope.actor.subject, roles: scope.actor.roles, comment });
+  await sendDecision(workflowsOf(scope.services), d.id, decision, { subject: actor.subject, roles: actor.roles, comment });
 }
 
 /** Cancels; answered once the deployment has ended (CANCELLED, or the end it reached first). */
 export async function cancelDeployment(scope: Scope, deploymentId: string): Promise<void> {
-  const { d, env } = await loadForDecision(scope.db, deploymentId);
-  assertAuthorized('cancelDeployment', scope.actor, { environment: env, deployment: { requestedBy: d.requestedBy } });
+  const { d, env, actor } = await loadForDecision(scope, deploymentId);
+  assertAuthorized('cancelDeployment', actor, { environment: env, deployment: { requestedBy: d.requestedBy } });
   if (isTerminal(d.status)) throw preconditionFailed(`The deployment has already ended (${d.status})`);
   await cancel(workflowsOf(scope.services), d.id, scope.actor.subject);
 }

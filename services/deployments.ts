@@ -8,7 +8,7 @@ import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent, type ProjectConfiguration } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
-import { deployments, environments, projects, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
+import { deployments, environments, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
@@ -20,7 +20,8 @@ import type { RecordPushInput, ReportDeploymentStatusInput } from '../domain/val
 import { FINISHED_STEP_STATUSES, isOneOf } from '../domain/values.ts';
 import { reportWebhookOutcome, startDeploymentWorkflow, temporalUnavailable, type WorkflowGateway } from '../workflows/client.ts';
 import { workflowIdFor } from '../workflows/definitions.ts';
-import { lockEnvironment } from './environments.ts';
+import { lockEnvironmentFor } from './environments.ts';
+import { actorInProject } from './project-access.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
 
@@ -112,9 +113,8 @@ export function recordPush(
   input: RecordPushInput,
 ): Promise<{ releaseId: string; deploymentIds: string[] }> {
   return transact(scope, async (tx) => {
-    assertAuthorized('recordPush', scope.actor);
-    const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
-    if (!project) throw notFound(`No Project with id ${JSON.stringify(publicId('Project', projectId))}`);
+    // A missing project, or a PRIVATE one the actor has no role in: NOT_FOUND.
+    assertAuthorized('recordPush', await actorInProject(scope, projectId, { db: tx }));
     await tx
       .insert(releases)
       .values({
@@ -220,8 +220,8 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
   return transact(
     scope,
     async (tx) => {
-      const env = await lockEnvironment(tx, environmentId);
-      assertAuthorized('deploy', scope.actor, { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, environmentId);
+      assertAuthorized('deploy', actor, { environment: env });
       const release = await releaseOf(tx, releaseId, env.projectId);
       const config = await assertDeployable(tx, env);
       const id = await createDeployment(scope.services, tx, {
@@ -256,8 +256,8 @@ export function promote<R = string>(
   return transact(
     scope,
     async (tx) => {
-      const env = await lockEnvironment(tx, environmentId);
-      assertAuthorized('promote', scope.actor, { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, environmentId);
+      assertAuthorized('promote', actor, { environment: env });
       if (!env.promotesFromId) throw preconditionFailed(`Nothing to promote: ${env.slug} does not promote from another environment`);
       const [source] = await tx.select().from(environments).where(eq(environments.id, env.promotesFromId));
       const chosen = await releaseToShip(tx, source!, releaseId, 'current', {
@@ -292,8 +292,8 @@ export function rollback<R = string>(
   return transact(
     scope,
     async (tx) => {
-      const env = await lockEnvironment(tx, environmentId);
-      assertAuthorized('rollback', scope.actor, { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, environmentId);
+      assertAuthorized('rollback', actor, { environment: env });
       const chosen = await releaseToShip(tx, env, releaseId, 'before-current', {
         none: `Nothing to roll back to: ${env.slug} has no earlier release`,
         notThere: `Nothing to roll back to: that release never succeeded in ${env.slug}`,

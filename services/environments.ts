@@ -3,7 +3,7 @@
 import { and, eq, isNull, max, sql } from 'drizzle-orm';
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Transaction } from '../db/client.ts';
-import { environments, environmentSettingsVersions, projects, type EnvironmentRow } from '../db/schema/index.ts';
+import { environments, environmentSettingsVersions, type EnvironmentRow } from '../db/schema/index.ts';
 import { applySettingsPatch, defaultDeployTarget, defaultPolicy, defaultSettings, mergePolicy } from '../domain/defaults.ts';
 import { conflict, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
@@ -12,14 +12,28 @@ import type { EnvironmentSettings } from '../domain/types.ts';
 import type { CreateEnvironmentInput, UpdateEnvironmentInput, UpdateEnvironmentSettingsInput } from '../domain/validation.ts';
 import { signalConfigChanged } from '../workflows/client.ts';
 import { assertOutboundUrl } from './outbound.ts';
+import { actorInProject } from './project-access.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type AfterCommit, type ReadBack } from './transaction.ts';
+
+const environmentNotFound = (id: string) => notFound(`No Environment with id ${JSON.stringify(publicId('Environment', id))}`);
 
 /** Loads an environment for a write, locking its row so concurrent writers (and the queue lease) wait. */
 export async function lockEnvironment(tx: Transaction, id: string): Promise<EnvironmentRow> {
   const [env] = await tx.select().from(environments).where(eq(environments.id, id)).for('update');
-  if (!env) throw notFound(`No Environment with id ${JSON.stringify(publicId('Environment', id))}`);
+  if (!env) throw environmentNotFound(id);
   return env;
+}
+
+/**
+ * lockEnvironment, and the actor with its roles in the environment's project: what a write to
+ * one environment authorizes with. An environment of a project the actor may not see: the same
+ * NOT_FOUND as a missing one.
+ */
+export async function lockEnvironmentFor(scope: Scope, tx: Transaction, id: string) {
+  const env = await lockEnvironment(tx, id);
+  const actor = await actorInProject(scope, env.projectId, { db: tx, hidden: () => environmentNotFound(id) });
+  return { env, actor };
 }
 
 /** An environment of the project by slug, not archived; `field` names the input in the refusal. */
@@ -65,9 +79,7 @@ export function createEnvironment<R = string>(
   return transact(
     scope,
     async (tx) => {
-      const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
-      if (!project) throw notFound(`No Project with id ${JSON.stringify(publicId('Project', projectId))}`);
-      assertAuthorized('createEnvironment', scope.actor);
+      assertAuthorized('createEnvironment', await actorInProject(scope, projectId, { db: tx }));
       if (input.deployTarget?.url) assertOutboundUrl(scope.services, input.deployTarget.url, 'input.deployTarget.url');
       const upstream = input.promotesFrom ? await activeEnvironmentBySlug(tx, projectId, input.promotesFrom, 'input.promotesFrom') : null;
       const settings = input.copySettingsFrom
@@ -124,8 +136,8 @@ export function updateEnvironment<R = string>(
   return transact(
     scope,
     async (tx) => {
-      const env = await lockEnvironment(tx, id);
-      assertAuthorized('updateEnvironment', scope.actor, { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, id);
+      assertAuthorized('updateEnvironment', actor, { environment: env });
       assertNotArchived(env);
       const changes: Partial<typeof environments.$inferInsert> = {};
       if (input.name !== undefined) changes.name = input.name;
@@ -176,8 +188,8 @@ export function updateEnvironmentSettings<R = string>(
   return transact(
     scope,
     async (tx, after) => {
-      const env = await lockEnvironment(tx, environmentId);
-      assertAuthorized('updateEnvironmentSettings', scope.actor, { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, environmentId);
+      assertAuthorized('updateEnvironmentSettings', actor, { environment: env });
       assertNotArchived(env);
       if (input.expectedVersion != null && input.expectedVersion !== env.settingsVersion) {
         const [latest] = await tx
@@ -221,8 +233,8 @@ export function archiveEnvironment<R = string>(scope: Scope, id: string, readBac
   return transact(
     scope,
     async (tx) => {
-      const env = await lockEnvironment(tx, id);
-      assertAuthorized('archiveEnvironment', scope.actor, { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, id);
+      assertAuthorized('archiveEnvironment', actor, { environment: env });
       if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is already archived`);
       const downstream = await tx
         .select({ slug: environments.slug })

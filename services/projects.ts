@@ -1,7 +1,7 @@
 // Projects: creating one, with the contract's default environments.
 import { environments, environmentSettingsVersions, projects } from '../db/schema/index.ts';
 import { DEFAULT_ENVIRONMENTS, defaultDeployTarget, defaultPolicy, defaultSettings } from '../domain/defaults.ts';
-import { assertAuthorized } from '../domain/permissions.ts';
+import { assertAuthorized, globalActor } from '../domain/permissions.ts';
 import type { CreateProjectInput } from '../domain/validation.ts';
 import type { Scope } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
@@ -11,7 +11,8 @@ export function createProject<R = string>(scope: Scope, input: CreateProjectInpu
   return transact(
     scope,
     async (tx) => {
-      assertAuthorized('createProject', scope.actor);
+      // Outside any project: global roles only (a project-bound token creates none).
+      assertAuthorized('createProject', globalActor(scope.actor));
       const [project] = await tx.insert(projects).values({ slug: input.slug, name: input.name }).returning();
       const created: string[] = [];
       if (input.withDefaultEnvironments ?? true) {

@@ -20,6 +20,7 @@ import type { CreateSecretInput, SecretValueRef, SetSecretValueInput, UpdateSecr
 import { lockSecretValueTarget, rotateSecretValue, secretRefOf, writeSecretValue, type SecretValueTarget } from '../secrets/rotation.ts';
 import { describeRef, SecretStoreError, type SecretDeleteRef, type SecretStore } from '../secrets/store.ts';
 import { afterConfigChange, assertNotArchived } from './environments.ts';
+import { actorInProject } from './project-access.ts';
 import type { Scope } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
 
@@ -51,13 +52,18 @@ async function storeCall<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-async function lockTarget(tx: Transaction, secretId: string, environmentSlug: string) {
+/**
+ * The secret's value in one environment, locked (lockSecretValueTarget), and the actor with its
+ * roles in the secret's project. A secret of a project the actor may not see is answered like a
+ * missing one, whether or not the environment exists (its environments are not probed).
+ */
+async function lockTarget(scope: Scope, tx: Transaction, secretId: string, environmentSlug: string) {
   const target = await lockSecretValueTarget(tx, { secretId, environmentSlug });
-  if ('missing' in target) {
-    if (target.missing === 'secret') throw secretNotFound(secretId);
-    throw notFound(`input.environment: no environment ${JSON.stringify(environmentSlug)} in this project`);
-  }
-  return target;
+  if ('missing' in target && target.missing === 'secret') throw secretNotFound(secretId);
+  const projectId = 'missing' in target ? target.projectId : target.secret.projectId;
+  const actor = await actorInProject(scope, projectId, { db: tx, hidden: () => secretNotFound(secretId) });
+  if ('missing' in target) throw notFound(`input.environment: no environment ${JSON.stringify(environmentSlug)} in this project`);
+  return { target, actor };
 }
 
 const metadataOf = (target: SecretValueTarget, value: SecretValueRow): SecretValueMetadata => ({
@@ -75,7 +81,7 @@ export function createSecret<R = string>(
   return transact(
     scope,
     async (tx) => {
-      assertAuthorized('createSecret', scope.actor);
+      assertAuthorized('createSecret', await actorInProject(scope, projectId, { db: tx }));
       const [row] = await tx
         .insert(secrets)
         .values({
@@ -111,7 +117,7 @@ export function updateSecret<R = string>(
     async (tx) => {
       const [existing] = await tx.select().from(secrets).where(eq(secrets.id, secretId));
       if (!existing) throw secretNotFound(secretId);
-      assertAuthorized('updateSecret', scope.actor);
+      assertAuthorized('updateSecret', await actorInProject(scope, existing.projectId, { db: tx, hidden: () => secretNotFound(secretId) }));
       const changes: Partial<typeof secrets.$inferInsert> = {};
       if (input.description !== undefined) changes.description = input.description ?? '';
       if (input.rotationEnabled !== undefined) changes.rotationEnabled = input.rotationEnabled;
@@ -157,7 +163,7 @@ export async function deleteSecret(scope: Scope, secretId: string): Promise<void
       .where(eq(secrets.id, secretId))
       .for('update', { of: secrets });
     if (!row) throw secretNotFound(secretId);
-    assertAuthorized('deleteSecret', scope.actor);
+    assertAuthorized('deleteSecret', await actorInProject(scope, row.secret.projectId, { db: tx, hidden: () => secretNotFound(secretId) }));
     const existing = row.secret;
     const envRows = await tx
       .select({ id: environments.id, slug: environments.slug, archivedAt: environments.archivedAt })
@@ -195,8 +201,8 @@ export function setSecretValue(scope: Scope, secretId: string, input: SetSecretV
   const store = storeOf(scope);
   return storeCall(() =>
     transact(scope, async (tx, after) => {
-      const target = await lockTarget(tx, secretId, input.environment);
-      assertAuthorized('setSecretValue', scope.actor, { environment: target.environment });
+      const { target, actor } = await lockTarget(scope, tx, secretId, input.environment);
+      assertAuthorized('setSecretValue', actor, { environment: target.environment });
       assertNotArchived(target.environment);
       const row = await writeSecretValue(tx, store, target, input.value, { actor: scope.actor.subject, now: new Date(), rotated: false });
       // A secret's version is part of a deployment's snapshot: approvals given so far are void.
@@ -224,8 +230,8 @@ export function rotateSecret(scope: Scope, secretId: string, input: SecretValueR
   const store = storeOf(scope);
   return storeCall(() =>
     transact(scope, async (tx, after) => {
-      const target = await lockTarget(tx, secretId, input.environment);
-      assertAuthorized('rotateSecret', scope.actor, { environment: target.environment });
+      const { target, actor } = await lockTarget(scope, tx, secretId, input.environment);
+      assertAuthorized('rotateSecret', actor, { environment: target.environment });
       assertNotArchived(target.environment);
       if (!target.current) {
         throw preconditionFailed(
@@ -244,10 +250,13 @@ export function rotateSecret(scope: Scope, secretId: string, input: SecretValueR
   );
 }
 
-/** The value (ADMIN only); the reveal is written to the audit log in the same transaction. */
+/**
+ * The value (ADMIN in the secret's project); the reveal is written to the audit log in the same
+ * transaction. Authorized right after the secret is found (its project decides the roles), before
+ * the environment is looked up: a refused caller learns nothing beyond the secret's existence,
+ * which it could read in Project.secrets anyway; a hidden project's secret is NOT_FOUND.
+ */
 export function revealSecretValue(scope: Scope, secretId: string, input: SecretValueRef): Promise<string> {
-  // Before any lookup: others learn nothing, not even whether the secret exists.
-  assertAuthorized('revealSecretValue', scope.actor);
   const store = storeOf(scope);
   return storeCall(() =>
     transact(scope, async (tx) => {
@@ -257,6 +266,10 @@ export function revealSecretValue(scope: Scope, secretId: string, input: SecretV
         .innerJoin(projects, eq(projects.id, secrets.projectId))
         .where(eq(secrets.id, secretId));
       if (!found) throw secretNotFound(secretId);
+      assertAuthorized(
+        'revealSecretValue',
+        await actorInProject(scope, found.secret.projectId, { db: tx, hidden: () => secretNotFound(secretId) }),
+      );
       const [environment] = await tx
         .select()
         .from(environments)

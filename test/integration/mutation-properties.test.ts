@@ -763,6 +763,41 @@ const MUTATIONS: Record<string, MutationSpec> = {
     writes: ['api_tokens'],
     runs: { typed: 30, hostile: 5, illTyped: 10 },
   },
+  // v2 project access. Visibility changes go to project B, so the non-ADMIN tokens other
+  // properties use keep seeing project A.
+  setProjectVisibility: {
+    document: `mutation($i: SetProjectVisibilityInput!) { setProjectVisibility(input: $i) { id visibility } }`,
+    variable: 'i',
+    input: {
+      projectId: idField('Project', ['projectB'], ['envA_development', 'secretA', 'connA']),
+      visibility: { kind: 'Enum', values: ['INTERNAL', 'PRIVATE'], required: true },
+    },
+    writes: ['projects'],
+    runs: { typed: 20, hostile: 5, illTyped: 10 },
+  },
+  grantProjectRoles: {
+    document: `mutation($i: GrantProjectRolesInput!) { grantProjectRoles(input: $i) { subject group roles grantedBy } }`,
+    variable: 'i',
+    input: {
+      projectId: idField('Project', ['projectA'], ['envA_development', 'secretA', 'connA']),
+      subject: textField(500),
+      group: textField(500),
+      roles: { kind: 'List', of: 'Enum', values: ROLES, required: true, valid: validRoles(1), bad: badRoles() },
+    },
+    writes: ['project_members'],
+    runs: RUNS,
+  },
+  revokeProjectRoles: {
+    document: `mutation($i: RevokeProjectRolesInput!) { revokeProjectRoles(input: $i) }`,
+    variable: 'i',
+    input: {
+      projectId: idField('Project', ['projectA'], ['envA_development', 'secretA', 'connA']),
+      subject: textField(500),
+      group: textField(500),
+    },
+    writes: ['project_members'],
+    runs: { typed: 30, hostile: 5, illTyped: 10 },
+  },
 };
 
 // ---------------------------------------------------------------- the properties

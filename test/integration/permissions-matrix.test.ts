@@ -15,6 +15,9 @@ import { callbackTokenFor } from '../../domain/callback-token.ts';
 import {
   ACTIONS,
   authorize,
+  globalActor,
+  inProject,
+  rolesInProject,
   PERMISSION_TABLE,
   type Action,
   type AuthorizationContext,
@@ -22,6 +25,7 @@ import {
   type EnvironmentAuthContext,
   type PermissionRow,
   type Principal,
+  type ProjectGrant,
 } from '../../domain/permissions.ts';
 import type { EnvironmentType, Role } from '../../domain/types.ts';
 import { badJwts } from '../support/client.ts';
@@ -76,6 +80,7 @@ const uuidOf = (globalId: string) => decodeGlobalID(globalId).id;
 // ---------------------------------------------------------------- fixture state
 
 interface Fixture {
+  slug: string;
   projectId: string;
   env: Record<string, string>; // slug -> global id
   secretId: string;
@@ -84,7 +89,9 @@ interface Fixture {
   devDeployment: string;
   stagingDeployment: string;
 }
+/** The project the current case acts in: the INTERNAL `matrix`, or the PRIVATE one (project dimension). */
 let fx: Fixture;
+const fixtures = new Map<string, Fixture>();
 let counter = 0;
 const next = () => ++counter;
 
@@ -153,7 +160,7 @@ async function deploymentContext(globalId: string) {
 /** A PENDING_APPROVAL deployment into `slug` requested by `subject`, reused while it stays pending. */
 const pendingBy = new Map<string, string>();
 async function pendingDeployment(slug: string, requester: { subject: string; roles: Role[] } = REQUESTER, fresh = false): Promise<string> {
-  const key = `${slug}/${requester.subject}`;
+  const key = `${fx.slug}/${slug}/${requester.subject}`;
   const known = pendingBy.get(key);
   if (known && !fresh) {
     const d = await adminOk(`query($id: ID!) { deployment(id: $id) { status approvals { approver } } }`, { id: known });
@@ -170,7 +177,7 @@ async function pendingDeployment(slug: string, requester: { subject: string; rol
 }
 async function latestDeployment(slug: string): Promise<string> {
   const d = await adminOk(
-    `query($s: String!) { project(slug: "${PROJECT}") { deployments(first: 1, environment: $s) { edges { node { id } } } } }`,
+    `query($s: String!) { project(slug: "${fx.slug}") { deployments(first: 1, environment: $s) { edges { node { id } } } } }`,
     { s: slug },
   );
   const id = d.project.deployments.edges[0]?.node.id;
@@ -189,19 +196,19 @@ async function cancelIfRunning(result: GqlResult<any>, field: string): Promise<b
   return id ? cancelUnlessEnded(id) : false;
 }
 async function secretIdByName(name: string): Promise<string | null> {
-  const d = await adminOk(`{ project(slug: "${PROJECT}") { secrets { id name } } }`);
+  const d = await adminOk(`{ project(slug: "${fx.slug}") { secrets { id name } } }`);
   return d.project.secrets.find((s: any) => s.name === name)?.id ?? null;
 }
 /** An unarchived victim of `type` for archiveEnvironment, reused until someone archives it. */
-const victims = new Map<EnvironmentType, string>();
+const victims = new Map<string, string>();
 async function victimEnvironment(type: EnvironmentType): Promise<string> {
-  const known = victims.get(type);
+  const known = victims.get(`${fx.slug}/${type}`);
   if (known) {
     const d = await adminOk(`query($id: ID!) { node(id: $id) { ... on Environment { archivedAt } } }`, { id: known });
     if (!d.node.archivedAt) return known;
   }
   const created = await createVictimEnvironment(type);
-  victims.set(type, created.id);
+  victims.set(`${fx.slug}/${type}`, created.id);
   return created.id;
 }
 async function createVictimEnvironment(type: EnvironmentType): Promise<{ id: string; slug: string }> {
@@ -236,6 +243,8 @@ interface CaseInput {
   caller: Caller;
   /** Environment slug, for environment-scoped rows. */
   target?: { slug: string; type: EnvironmentType };
+  /** The project dimension: API tokens are made in fx's project. */
+  projectScoped?: boolean;
 }
 interface Driver {
   /** Environments this row runs against (rows that need an environment). */
@@ -260,16 +269,16 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
     }),
   },
   createApiToken: {
-    prepare: async () => ({
+    prepare: async ({ projectScoped }) => ({
       query: `mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { apiToken { id } } }`,
-      variables: { i: { name: `mx-token-${next()}`, roles: ['VIEWER'] } },
+      variables: { i: { name: `mx-token-${next()}`, roles: ['VIEWER'], ...(projectScoped ? { projectId: fx.projectId } : {}) } },
       context: {},
     }),
   },
   revokeApiToken: {
-    prepare: async () => {
+    prepare: async ({ projectScoped }) => {
       const d = await adminOk(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { apiToken { id } } }`, {
-        i: { name: `mx-revocable-${next()}`, roles: ['VIEWER'] },
+        i: { name: `mx-revocable-${next()}`, roles: ['VIEWER'], ...(projectScoped ? { projectId: fx.projectId } : {}) },
       });
       return {
         query: `mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }`,
@@ -328,6 +337,9 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
         i: { projectId: fx.projectId, name },
       });
       const id = d.createSecret.id as string;
+      // A new secret changes the configuration: pending deployments react (approvals void) in
+      // the background; let that land before the case's fingerprint.
+      await waitForQuiet(sql);
       return {
         query: `mutation($id: ID!) { deleteSecret(id: $id) }`,
         variables: { id },
@@ -445,6 +457,34 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
       context: { environment: await environmentContext(envId(target!.slug)) },
       cleanup: (r) => cancelIfRunning(r, 'rollback'),
     }),
+  },
+  // ---- project access (v2). The visibility set is the project's own, so nothing else changes.
+  setProjectVisibility: {
+    prepare: async () => ({
+      query: `mutation($i: SetProjectVisibilityInput!) { setProjectVisibility(input: $i) { id visibility } }`,
+      variables: { i: { projectId: fx.projectId, visibility: fx.slug === PROJECT ? 'INTERNAL' : 'PRIVATE' } },
+      context: {},
+    }),
+  },
+  grantProjectRoles: {
+    prepare: async () => ({
+      query: `mutation($i: GrantProjectRolesInput!) { grantProjectRoles(input: $i) { subject roles } }`,
+      variables: { i: { projectId: fx.projectId, subject: `mx-grantee-${next()}`, roles: ['VIEWER'] } },
+      context: {},
+    }),
+  },
+  revokeProjectRoles: {
+    prepare: async () => {
+      const subject = `mx-revokee-${next()}`;
+      await adminOk(`mutation($i: GrantProjectRolesInput!) { grantProjectRoles(input: $i) { subject } }`, {
+        i: { projectId: fx.projectId, subject, roles: ['VIEWER'] },
+      });
+      return {
+        query: `mutation($i: RevokeProjectRolesInput!) { revokeProjectRoles(input: $i) }`,
+        variables: { i: { projectId: fx.projectId, subject } },
+        context: {},
+      };
+    },
   },
   approveDeployment: decisionDriver('approveDeployment'),
   rejectDeployment: decisionDriver('rejectDeployment'),
@@ -571,13 +611,9 @@ const outcomes = new Map<string, { expected: Decision; code: string | null }>();
 
 // ---------------------------------------------------------------- setup
 
-beforeAll(async () => {
-  const db = await createTestDatabase();
-  dropDb = db.drop;
-  server = await startTestServer({ databaseUrl: db.url });
-  sql = openTestDatabase(db.url);
-
-  const p = await setupProject(server, PROJECT);
+/** A project as the matrix needs it: five environments, a secret with values, a connection, a release through staging. */
+async function buildFixture(slug: string): Promise<Fixture> {
+  const p = await setupProject(server, slug);
   const env: Record<string, string> = { development: p.dev, staging: p.staging, production: p.production };
   for (const [slug, type, policy] of [
     ['qa-lab', 'CUSTOM', QA_LAB_POLICY],
@@ -623,7 +659,8 @@ beforeAll(async () => {
     i: { id: env['qa-lab'], frozen: true },
   });
 
-  fx = {
+  return {
+    slug,
     projectId: p.id,
     env,
     secretId,
@@ -632,6 +669,16 @@ beforeAll(async () => {
     devDeployment,
     stagingDeployment: staged.promote.id,
   };
+}
+
+beforeAll(async () => {
+  const db = await createTestDatabase();
+  dropDb = db.drop;
+  server = await startTestServer({ databaseUrl: db.url });
+  sql = openTestDatabase(db.url);
+
+  fx = await buildFixture(PROJECT);
+  fixtures.set(PROJECT, fx);
 
   await addJwtCaller('no-role', 'mx-nobody', []);
   for (const role of ROLES) await addJwtCaller(role.toLowerCase(), subjectOf(role), [role]);
@@ -649,8 +696,10 @@ beforeAll(async () => {
   });
   // The generic callback token belongs to the development deployment; reportDeploymentStatus
   // targets the staging one, so for it this token is "another deployment's".
-  callers.set('callback:other', callbackCaller('callback:other', devDeployment));
-  callers.set('callback:own', callbackCaller('callback:own', fx.stagingDeployment));
+  callers.set('callback:other', callbackCaller('callback:other', fx.devDeployment));
+  callers.set('callback:own', callbackCaller('callback:own', fixtures.get(PROJECT)!.stagingDeployment));
+  await setupProjectDimension();
+  fx = fixtures.get(PROJECT)!;
 
   await waitForQuiet(sql);
 });
@@ -724,6 +773,204 @@ describe('the matrix exercised what it should', () => {
       ACTIONS.filter((a) => a !== 'reportDeploymentStatus' && !succeeded.has(a)),
       'actions never carried out by an allowed caller',
     ).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------- the project dimension (v2)
+// The same rows again, in an INTERNAL project (`matrix`) and a PRIVATE one (`matrix-private`),
+// as principals whose roles there come from a grant to their subject (JWT_SECRET tokens carry no
+// groups: group grants are covered in test/unit/permissions.test.ts and the SQL visibility twin in
+// test/integration/project-visibility.test.ts), from a global role (PRIVATE: only ADMIN counts),
+// from a project token, or from nothing here (a member of another project, a token of another
+// project). Expected: a PRIVATE project a principal has no role in answers NOT_FOUND and writes
+// nothing; otherwise authorize() with the roles rolesInProject gives it there.
+
+const PRIVATE_PROJECT = 'matrix-private';
+const OTHER_PROJECT = 'matrix-other';
+const grantedSubject = (role: Role) => `mx-granted-${role.toLowerCase()}`;
+const ELSEWHERE_SUBJECT = 'mx-elsewhere';
+
+interface ProjectCaller extends Caller {
+  /** The grants of the case's project that apply to it (what the server will find). */
+  grants: ProjectGrant[];
+}
+const projectCallers = new Map<string, ProjectCaller>();
+const projectCaller = (slug: string, key: string): ProjectCaller => {
+  const c = projectCallers.get(`${slug}|${key}`);
+  if (!c) throw new Error(`no caller ${key} in ${slug}`);
+  return c;
+};
+
+const SHARED_DIMENSION_CALLERS = [
+  ...ROLES.map((r) => `granted:${r}`),
+  'member-elsewhere',
+  'project-token:DEVELOPER',
+  'project-token:ADMIN',
+  'other-project-token:ADMIN',
+];
+/** Global roles in the INTERNAL project are the v1 matrix above; in the PRIVATE one they are new. */
+const DIMENSION_CALLERS: Record<string, string[]> = {
+  [PROJECT]: SHARED_DIMENSION_CALLERS,
+  // Every global non-ADMIN role is alike there (it does not count): DEVELOPER stands for them.
+  [PRIVATE_PROJECT]: [...(['DEVELOPER', 'ADMIN'] as Role[]).map((r) => `global:${r}`), ...SHARED_DIMENSION_CALLERS],
+};
+/** One environment per environment-scoped row: development, where every kind of call can succeed. */
+const dimensionTarget = (action: Action): { slug: string; type: EnvironmentType } | undefined => {
+  const row = PERMISSION_TABLE.find((r) => r.action === action)!;
+  if (!row.needs.includes('environment')) return undefined;
+  if (action === 'promote') return { slug: 'staging', type: 'STAGING' };
+  if (row.rule.kind === 'environment-approvers' || action === 'cancelDeployment') return { slug: 'production', type: 'PRODUCTION' };
+  return { slug: 'development', type: 'DEVELOPMENT' };
+};
+
+interface ProjectCase {
+  name: string;
+  row: PermissionRow;
+  slug: string;
+  callerKey: string;
+  target?: { slug: string; type: EnvironmentType };
+}
+const PROJECT_CASES: ProjectCase[] = PERMISSION_TABLE.filter((row) => row.rule.kind !== 'own-callback').flatMap((row) =>
+  Object.entries(DIMENSION_CALLERS).flatMap(([slug, keys]) =>
+    keys.map((callerKey) => {
+      const target = dimensionTarget(row.action);
+      return {
+        name: `${row.action} in ${slug}${target ? ` ${target.slug}` : ''} as ${callerKey}`,
+        row,
+        slug,
+        callerKey,
+        target,
+      };
+    }),
+  ),
+);
+const projectOutcomes = new Map<string, { hidden: boolean; expected: Decision; code: string | null }>();
+
+async function setupProjectDimension() {
+  await adminOk(`mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }`, {
+    i: { slug: OTHER_PROJECT, name: OTHER_PROJECT, withDefaultEnvironments: false },
+  });
+  const other = (await adminOk(`{ project(slug: "${OTHER_PROJECT}") { id } }`)).project.id as string;
+  const privateFx = await buildFixture(PRIVATE_PROJECT);
+  fixtures.set(PRIVATE_PROJECT, privateFx);
+  const grantIn = (projectId: string, subject: string, roles: Role[]) =>
+    adminOk(`mutation($i: GrantProjectRolesInput!) { grantProjectRoles(input: $i) { subject } }`, { i: { projectId, subject, roles } });
+  const projectToken = async (projectId: string, name: string, roles: Role[]) =>
+    (
+      await adminOk(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }`, {
+        i: { name, roles, projectId },
+      })
+    ).createApiToken.token as string;
+  // The requester of the deployments decided on must see the PRIVATE project.
+  await grantIn(privateFx.projectId, REQUESTER.subject, REQUESTER.roles);
+  await grantIn(other, ELSEWHERE_SUBJECT, ['ADMIN']);
+  const otherToken = await projectToken(other, 'mx-other-admin', ['ADMIN']);
+  for (const [slug, f] of fixtures) {
+    const set = (c: ProjectCaller) => projectCallers.set(`${slug}|${c.key}`, c);
+    for (const role of ROLES) {
+      await grantIn(f.projectId, grantedSubject(role), [role]);
+      set({
+        key: `granted:${role}`,
+        principal: { subject: grantedSubject(role), roles: [], kind: 'jwt' },
+        token: await server.token(grantedSubject(role), []),
+        grants: [{ subject: grantedSubject(role), group: null, roles: [role] }],
+      });
+      const base = caller(role.toLowerCase());
+      set({ ...base, key: `global:${role}`, grants: [] });
+    }
+    set({
+      key: 'member-elsewhere',
+      principal: { subject: ELSEWHERE_SUBJECT, roles: [], kind: 'jwt' },
+      token: await server.token(ELSEWHERE_SUBJECT, []),
+      grants: [],
+    });
+    for (const role of ['DEVELOPER', 'ADMIN'] as Role[]) {
+      const name = `mx-${slug}-${role.toLowerCase()}`;
+      set({
+        key: `project-token:${role}`,
+        principal: { subject: `token:${name}`, roles: [], kind: 'api-token', boundTo: { [uuidOf(f.projectId)]: [role] } },
+        token: await projectToken(f.projectId, name, [role]),
+        grants: [],
+      });
+    }
+    set({
+      key: 'other-project-token:ADMIN',
+      principal: { subject: 'token:mx-other-admin', roles: [], kind: 'api-token', boundTo: { [uuidOf(other)]: ['ADMIN'] } },
+      token: otherToken,
+      grants: [],
+    });
+  }
+  // Last, so that the set-up above ran as in any project.
+  await adminOk(`mutation($i: SetProjectVisibilityInput!) { setProjectVisibility(input: $i) { visibility } }`, {
+    i: { projectId: privateFx.projectId, visibility: 'PRIVATE' },
+  });
+}
+
+async function runProjectCase(c: ProjectCase) {
+  fx = fixtures.get(c.slug)!;
+  try {
+    const who = projectCaller(c.slug, c.callerKey);
+    const isRead = c.row.action === 'read';
+    const prepared = isRead
+      ? { query: `query { project(slug: "${c.slug}") { id } }`, variables: {}, context: {}, cleanup: undefined }
+      : await DRIVERS[c.row.action]!.prepare({ row: c.row, caller: who, target: c.target, projectScoped: true });
+    const visibility = c.slug === PRIVATE_PROJECT ? 'PRIVATE' : 'INTERNAL';
+    const roles = rolesInProject(who.principal, { id: uuidOf(fx.projectId), visibility }, who.grants);
+    const outsideProjects = c.row.action === 'createProject';
+    const hidden = !outsideProjects && visibility === 'PRIVATE' && roles.length === 0;
+    const expected = authorize(
+      c.row.action,
+      outsideProjects ? globalActor(who.principal) : inProject(who.principal, roles),
+      prepared.context,
+    );
+    expect(expected.allowed || expected.rule !== 'missing-context', `${c.name}: the driver left out context`).toBe(true);
+
+    const before = await tableFingerprints(sql);
+    const result = await server.gql(prepared.query, prepared.variables, who.token);
+    const code = codeOf(result);
+    projectOutcomes.set(c.name, { hidden, expected, code });
+    const where = `${c.name} (roles there: ${roles.join(',') || 'none'}) -> HTTP ${result.status} ${result.raw.slice(0, 300)}`;
+    try {
+      expect(result.status, where).toBeLessThan(500);
+      if (isRead) {
+        // Reading: the project is there for those with a role in it, absent (null) for everyone else.
+        expect(result.errors, where).toBeUndefined();
+        expect(result.data?.project?.id ?? null, where).toBe(expected.allowed ? fx.projectId : null);
+      } else if (hidden || !expected.allowed) {
+        // revokeApiToken answers FORBIDDEN to anyone who may not revoke, so token ids reveal nothing.
+        const refusal = hidden && c.row.action !== 'revokeApiToken' ? 'NOT_FOUND' : 'FORBIDDEN';
+        expect(code, `${where}\nexpected ${refusal}${expected.allowed ? '' : ` (${expected.rule}: ${expected.reason})`}`).toBe(refusal);
+        expect(result.data?.[c.row.action] ?? null, where).toBeNull();
+        expect(changedTables(before, await tableFingerprints(sql)), `${where}\na refused call changed these tables`).toEqual([]);
+      } else {
+        // An allowed call never meets NOT_FOUND here: everything it names is in a project it sees.
+        if (result.errors) expect(['BAD_USER_INPUT', 'CONFLICT', 'PRECONDITION_FAILED'], where).toContain(code);
+        else expect(result.data?.[c.row.action], where).toBeTruthy();
+      }
+    } finally {
+      const cleanupStartedWork = await prepared.cleanup?.(result);
+      if (expected.allowed || cleanupStartedWork) await waitForQuiet(sql);
+    }
+  } finally {
+    fx = fixtures.get(PROJECT)!;
+  }
+}
+
+describe('the project dimension: INTERNAL/PRIVATE x member/non-member x global/granted role x project tokens', () => {
+  for (const c of PROJECT_CASES) it(c.name, () => runProjectCase(c));
+
+  it('reached what it should: hidden in the PRIVATE project for every row, carried out there by members for every row', () => {
+    expect(projectOutcomes.size, 'run the whole file').toBe(PROJECT_CASES.length);
+    const entries = [...projectOutcomes.entries()].map(([name, o]) => ({ name, action: name.split(' ')[0]!, ...o }));
+    const inPrivate = entries.filter((e) => e.name.includes(` in ${PRIVATE_PROJECT}`));
+    const rows = PERMISSION_TABLE.filter((r) => r.rule.kind !== 'own-callback' && r.action !== 'createProject').map((r) => r.action);
+    expect(rows.filter((a) => !inPrivate.some((e) => e.action === a && e.hidden))).toEqual([]);
+    const doneByMembers = new Set(
+      inPrivate.filter((e) => !e.hidden && e.expected.allowed && !e.code && !e.name.includes('as global:')).map((e) => e.action),
+    );
+    expect(rows.filter((a) => !doneByMembers.has(a))).toEqual([]);
+    // And refusals by role inside both projects, not only hiding.
+    expect(entries.filter((e) => !e.hidden && !e.expected.allowed).length).toBeGreaterThan(50);
   });
 });
 

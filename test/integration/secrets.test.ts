@@ -283,9 +283,12 @@ describe('who may do what', () => {
       expect(r.data).toBeNull();
     }
     expect(await auditLog('reveal-rules')).toHaveLength(audited);
-    // Even an unknown secret answers FORBIDDEN to a non-ADMIN: nothing is learnt.
+    // v2: the roles that count are those in the secret's project, so it is looked up first. An
+    // unknown secret answers NOT_FOUND, as does one of a PRIVATE project the caller cannot see
+    // (test/integration/project-visibility.test.ts); a visible one's existence is no news to a
+    // caller who can list Project.secrets.
     expect(codeOf(await reveal('U2VjcmV0OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA', 'development', await as('DEVELOPER')))).toBe(
-      'FORBIDDEN',
+      'NOT_FOUND',
     );
 
     // ADMIN: NOT_FOUND where no value is set, and for an unknown environment or secret.

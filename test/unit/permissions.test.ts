@@ -7,11 +7,16 @@ import {
   assertCanGrantRoles,
   authorize,
   canGrantRoles,
+  globalActor,
+  globalRolesOf,
+  inProject,
   missingGrantRoles,
+  rolesInProject,
   type Action,
   type AuthorizationContext,
   type EnvironmentAuthContext,
   type Principal,
+  type ProjectGrant,
 } from '../../domain/permissions.ts';
 import type { Role } from '../../domain/types.ts';
 
@@ -43,6 +48,10 @@ const CONTRACT_MUTATIONS = [
   'reportDeploymentStatus',
   'createApiToken',
   'revokeApiToken',
+  // schema-v2.graphql, identity and project access
+  'setProjectVisibility',
+  'grantProjectRoles',
+  'revokeProjectRoles',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -167,6 +176,9 @@ const EXPECTED: Record<Action, Scenario[]> = {
       allowed: ALL,
     },
   ],
+  setProjectVisibility: adminOnly,
+  grantProjectRoles: adminOnly,
+  revokeProjectRoles: adminOnly,
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
     {
@@ -483,5 +495,140 @@ describe('canGrantRoles', () => {
     expect((caught as AppError).code).toBe('FORBIDDEN');
     expect((caught as AppError).message).toContain('QA, ADMIN');
     expect(() => assertCanGrantRoles(principal(['ADMIN']), ['QA'])).not.toThrow();
+  });
+});
+
+// ---------------------------------------------------------------- the project dimension (v2)
+// Every row, every scenario and role, in an INTERNAL and a PRIVATE project, for each way a
+// principal can hold (or not hold) the role there. The roles each way gives are written out
+// here from the contract ("global roles + grants to sub + grants to groups; global non-ADMIN
+// roles do not reach into a PRIVATE project; a project token acts in its project only"), not
+// derived from rolesInProject, which is what is under test.
+
+type Visibility = 'INTERNAL' | 'PRIVATE';
+const HERE = { id: 'p-here' };
+const ELSEWHERE = 'p-elsewhere';
+
+interface Holder {
+  name: string;
+  /** The principal and the grants of HERE that exist, for a role. */
+  make(role: Role): { principal: Principal; grants: ProjectGrant[] };
+  /** The roles the contract gives it in HERE. */
+  expected(role: Role, visibility: Visibility): Role[];
+}
+
+const grant = (g: Partial<ProjectGrant> & { roles: Role[] }): ProjectGrant => ({ subject: null, group: null, ...g });
+const HOLDERS: Holder[] = [
+  {
+    name: 'a global role, no grant',
+    make: (role) => ({ principal: principal([role]), grants: [] }),
+    expected: (role, v) => (v === 'INTERNAL' || role === 'ADMIN' ? [role] : []),
+  },
+  {
+    name: 'a grant to its subject, no global role',
+    make: (role) => ({ principal: principal([]), grants: [grant({ subject: SUBJECT, roles: [role] })] }),
+    expected: (role) => [role],
+  },
+  {
+    name: 'a grant to one of its groups, no global role',
+    make: (role) => ({
+      principal: { ...principal([], 'oidc'), groups: ['qa-team', 'platform'] },
+      grants: [grant({ group: 'platform', roles: [role] })],
+    }),
+    expected: (role) => [role],
+  },
+  {
+    name: 'global VIEWER and a grant to its subject',
+    make: (role) => ({ principal: principal(['VIEWER']), grants: [grant({ subject: SUBJECT, roles: [role] })] }),
+    expected: (role, v) => (v === 'INTERNAL' ? [...new Set<Role>(['VIEWER', role])] : [role]),
+  },
+  {
+    name: 'a non-member: grants to another subject and another group only',
+    make: (role) => ({
+      principal: { ...principal([], 'oidc'), groups: ['qa-team'] },
+      grants: [grant({ subject: 'bob', roles: [role] }), grant({ group: 'platform', roles: [role] })],
+    }),
+    expected: () => [],
+  },
+  {
+    name: 'a token of this project',
+    make: (role) => ({ principal: { ...principal([], 'api-token'), boundTo: { [HERE.id]: [role] } }, grants: [] }),
+    expected: (role) => [role],
+  },
+  {
+    name: "a token of another project, with a grant here to its subject (grants don't widen it)",
+    make: (role) => ({
+      principal: { ...principal([], 'api-token'), boundTo: { [ELSEWHERE]: [role] } },
+      grants: [grant({ subject: SUBJECT, roles: [role] })],
+    }),
+    expected: () => [],
+  },
+];
+
+describe('authorize in a project: INTERNAL/PRIVATE x member/non-member x global/granted', () => {
+  for (const row of PERMISSION_TABLE.filter((r) => r.rule.kind !== 'own-callback')) {
+    for (const holder of HOLDERS) {
+      for (const visibility of ['INTERNAL', 'PRIVATE'] as const) {
+        it(`${row.action}: ${holder.name}, ${visibility} project`, () => {
+          const wrong: string[] = [];
+          for (const role of ROLES) {
+            const { principal: p, grants } = holder.make(role);
+            const roles = rolesInProject(p, { ...HERE, visibility }, grants);
+            const expectedRoles = holder.expected(role, visibility);
+            if ([...roles].sort().join() !== [...expectedRoles].sort().join()) {
+              wrong.push(`${role}: roles ${roles.join(',') || '-'}, expected ${expectedRoles.join(',') || '-'}`);
+            }
+            // What the server answers: hidden (NOT_FOUND) iff PRIVATE and no role there.
+            const hidden = visibility === 'PRIVATE' && roles.length === 0;
+            if (hidden !== (visibility === 'PRIVATE' && expectedRoles.length === 0)) wrong.push(`${role}: hidden ${hidden}`);
+            for (const scenario of EXPECTED[row.action]) {
+              const allowed = authorize(row.action, inProject(p, roles), scenario.context).allowed;
+              const expected = expectedRoles.some((r) => scenario.allowed.includes(r));
+              if (allowed !== expected) wrong.push(`${role} ${scenario.name}: allowed ${allowed}, expected ${expected}`);
+            }
+          }
+          expect(wrong).toEqual([]);
+        });
+      }
+    }
+  }
+
+  it('keeps the subject for preventSelfApproval and once-per-person in a project', () => {
+    const p = principal([]);
+    const roles = rolesInProject(p, { ...HERE, visibility: 'PRIVATE' }, [grant({ subject: SUBJECT, roles: ['APPROVER'] })]);
+    const actor = inProject(p, roles);
+    expect(authorize('approveDeployment', actor, { environment: production, deployment: byBob }).allowed).toBe(true);
+    const own = authorize('approveDeployment', actor, { environment: production, deployment: { requestedBy: SUBJECT } });
+    expect(own).toMatchObject({ allowed: false, rule: 'self-approval' });
+    const twice = authorize('approveDeployment', actor, {
+      environment: production,
+      deployment: { requestedBy: 'bob', alreadyDecidedBy: [SUBJECT] },
+    });
+    expect(twice).toMatchObject({ allowed: false, rule: 'once-per-person' });
+  });
+
+  it('gives a callback token no role in any project, whatever it carries', () => {
+    const cb: Principal = { subject: 'callback:d1', roles: ['ADMIN'], kind: 'callback' };
+    expect(rolesInProject(cb, { ...HERE, visibility: 'INTERNAL' }, [grant({ subject: 'callback:d1', roles: ['ADMIN'] })])).toEqual([]);
+  });
+});
+
+describe('outside any project: global roles only', () => {
+  it('gives a project-bound principal no global role, so no createProject nor global token', () => {
+    const bound: Principal = { subject: 'token:ci', roles: ['ADMIN'], kind: 'api-token', boundTo: { [HERE.id]: ['ADMIN'] } };
+    expect(globalRolesOf(bound)).toEqual([]);
+    expect(authorize('createProject', globalActor(bound)).allowed).toBe(false);
+    expect(authorize('createApiToken', globalActor(bound)).allowed).toBe(false);
+    expect(authorize('createProject', globalActor(principal(['ADMIN']))).allowed).toBe(true);
+  });
+
+  it('bounds a project token by the creator roles in that project', () => {
+    const creator = inProject(
+      principal([]),
+      rolesInProject(principal([]), { ...HERE, visibility: 'PRIVATE' }, [grant({ subject: SUBJECT, roles: ['ADMIN'] })]),
+    );
+    expect(canGrantRoles(creator, ['ADMIN', 'QA'])).toBe(true);
+    const dev = inProject(principal(['ADMIN']), ['DEVELOPER']);
+    expect(missingGrantRoles(dev, ['DEVELOPER', 'QA'])).toEqual(['QA']);
   });
 });
