@@ -96,6 +96,8 @@ export const ACTIONS = [
   'rejectDeployment',
   'cancelDeployment',
   'reportDeploymentStatus',
+  'createTrustPolicy',
+  'deleteTrustPolicy',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -196,6 +198,9 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   row('reportDeploymentStatus', "only the deployment's own callback token (not ADMIN, not any other token)", { kind: 'own-callback' }, [
     'deploymentId',
   ]),
+  // Called with the actor's roles in the policy's project (services/project-access.ts actorInProject).
+  row('createTrustPolicy', 'ADMIN (global, or granted in the project)', ADMIN_ONLY),
+  row('deleteTrustPolicy', 'ADMIN (global, or granted in the project)', ADMIN_ONLY),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));

@@ -8,6 +8,7 @@ import './secrets.ts';
 import './deployments.ts';
 import './audit-log.ts';
 import './viewer.ts';
+import './trust-policies.ts';
 import './subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

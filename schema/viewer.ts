@@ -6,10 +6,15 @@ import { createApiToken, revokeApiToken } from '../services/access.ts';
 import { builder, localId, RoleEnum } from './builder.ts';
 import { principalOf, scopeOf } from './context.ts';
 
-const ViewerRef = builder.objectRef<{ subject: string; roles: Role[] }>('Viewer').implement({
+const ViewerRef = builder.objectRef<{ subject: string; roles: Role[]; issuer?: string | undefined }>('Viewer').implement({
   fields: (t) => ({
     subject: t.exposeString('subject', { description: "the token's `sub`" }),
     roles: t.expose('roles', { type: [RoleEnum] }),
+    issuer: t.string({
+      nullable: true,
+      description: 'the `iss` of an OIDC or workload token; null for tokens signed with JWT_SECRET and for API tokens',
+      resolve: (viewer) => viewer.issuer ?? null,
+    }),
   }),
 });
 
@@ -44,7 +49,7 @@ builder.queryField('viewer', (t) =>
     type: ViewerRef,
     resolve: (_root, _args, ctx) => {
       const p = principalOf(ctx);
-      return { subject: p.subject, roles: p.roles };
+      return { subject: p.subject, roles: p.roles, issuer: p.issuer };
     },
   }),
 );

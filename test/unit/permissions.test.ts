@@ -43,6 +43,9 @@ const CONTRACT_MUTATIONS = [
   'reportDeploymentStatus',
   'createApiToken',
   'revokeApiToken',
+  // schema-v2.graphql
+  'createTrustPolicy',
+  'deleteTrustPolicy',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -167,6 +170,8 @@ const EXPECTED: Record<Action, Scenario[]> = {
       allowed: ALL,
     },
   ],
+  createTrustPolicy: adminOnly,
+  deleteTrustPolicy: adminOnly,
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
     {
