@@ -12,6 +12,8 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  * no user info.
  */
 export function issuerUrlProblem(value: string, production: boolean): string | null {
+  // Compared as is with a token's `iss`: the URL parser would trim what `iss` never has.
+  if (/\s/.test(value)) return 'must not contain spaces';
   let url: URL;
   try {
     url = new URL(value);
