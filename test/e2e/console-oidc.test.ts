@@ -19,6 +19,9 @@ import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { spawnStageplane, type StageplaneProcess } from '../support/process.ts';
 
+// oidc-provider is untyped here (test/support/oidc-provider.d.ts): its koa context, loosely.
+type Ctx = any;
+
 const ROOT = join(import.meta.dirname, '..', '..');
 const OUT = join(ROOT, 'test', 'output', 'e2e');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -72,11 +75,11 @@ beforeAll(async () => {
         getResourceServerInfo: () => ({ scope: 'openid profile', audience: AUDIENCE, accessTokenFormat: 'jwt', accessTokenTTL: 600 }),
       },
     },
-    findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
+    findAccount: (_ctx: Ctx, id: string) => ({ accountId: id, claims: () => ({ sub: id }) }),
     // The roles claim Stageplane reads (OIDC_ROLES_CLAIM), in the access token.
     extraTokenClaims: () => ({ roles: ['VIEWER', 'DEVELOPER'], groups: ['shop-team'] }),
     // No consent screen: this is the organization's own application.
-    loadExistingGrant: async (ctx) => {
+    loadExistingGrant: async (ctx: Ctx) => {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
       if (grantId) return ctx.oidc.provider.Grant.find(grantId);
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId });
@@ -87,7 +90,7 @@ beforeAll(async () => {
     },
   });
   provider.on('grant.success', () => {});
-  provider.use(async (ctx, next) => {
+  provider.use(async (ctx: Ctx, next: () => Promise<void>) => {
     if (ctx.path === '/token' && ctx.method === 'POST') tokenRequests.push({ pkce: false });
     await next();
     if (ctx.path === '/token' && ctx.method === 'POST') {
