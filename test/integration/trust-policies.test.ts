@@ -205,6 +205,30 @@ describe('workloads signing in through trust policies', () => {
     await refused(await githubJob('repo:acme/shop:ref:refs/heads/main', { exp: Math.floor(Date.now() / 1000) - 5 }));
   });
 
+  it('an issuer whose discovery document names another issuer is not believed', async () => {
+    const impostor = await startIssuer([{ alg: 'RS256', kid: 'imp-1' }]);
+    try {
+      await createPolicyOk({
+        projectId: shop.id,
+        issuer: impostor.url,
+        audience: CI_AUDIENCE,
+        subjectPattern: 'repo:acme/shop:*',
+        roles: ['QA'],
+      });
+      const token = await impostor.token({ sub: 'repo:acme/shop:ref:refs/heads/main', aud: CI_AUDIENCE });
+      // Its discovery now claims to be someone else (here: the same URL with a trailing slash).
+      impostor.issuer.url = `${impostor.url}/`;
+      const r = await server.gql(VIEWER, {}, token);
+      expect(codeOf(r)).toBe('UNAUTHENTICATED');
+      expect(impostor.hits.get('/.well-known/openid-configuration')).toBe(1);
+      expect(impostor.hits.get('/jwks')).toBeUndefined();
+      const line = server.logs.find((l) => l.includes('OIDC discovery failed'));
+      expect(line).toMatch(/names another issuer/);
+    } finally {
+      await impostor.stop();
+    }
+  });
+
   it('a CI job with only its OIDC token pushes and promotes in its own project, and may not create a project', async () => {
     const job = await githubJob('repo:acme/shop:ref:refs/heads/main');
     const pushed = await push(server, shop.id, sha(101), 'main', job);
