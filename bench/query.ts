@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort } from '../server/temporal.ts';
+import { startIssuer } from '../test/support/oidc-issuer.ts';
 import { counter, gqlAt, jwtFor, JWT_SECRET, startRig, writeResult } from './lib.ts';
 
 const PIPELINE = `query Pipeline($slug: String!) { project(slug: $slug) { id name environments {
@@ -75,10 +76,15 @@ async function load(url: string, connections: number, headers: Record<string, st
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total };
 }
 
-const rig = await startRig();
+// BENCH_TOKEN=oidc: the load's bearer is an RS256 token of a real OIDC issuer on 127.0.0.1
+// (OIDC_ISSUER), so the figure includes its routing and the verified-token cache (server/oidc.ts).
+const oidc = process.env.BENCH_TOKEN === 'oidc' ? await startIssuer([{ alg: 'RS256', kid: 'bench' }]) : null;
+const rig = await startRig(oidc ? { OIDC_ISSUER: oidc.url, OIDC_AUDIENCE: 'stageplane-bench' } : {});
 const rows: Record<string, unknown>[] = [];
 try {
-  const token = await jwtFor(JWT_SECRET, 'bench', ['ADMIN', 'DEVELOPER', 'QA']);
+  const token = oidc
+    ? await oidc.token({ sub: 'bench', aud: 'stageplane-bench', roles: ['ADMIN', 'DEVELOPER', 'QA'] })
+    : await jwtFor(JWT_SECRET, 'bench', ['ADMIN', 'DEVELOPER', 'QA']);
   await seed(rig.api.url, token);
   const answer = await gqlAt(rig.api.url, token, PIPELINE, { slug: 'bench' });
   if (answer.errors) throw new Error(JSON.stringify(answer.errors));
@@ -122,7 +128,13 @@ try {
     console.table(rows);
   }
   bare.kill();
-  writeResult('query', { durationSeconds: DURATION, target: 'ratio >= 0.5, <= 2 SQL statements', rows });
+  writeResult(oidc ? 'query-oidc' : 'query', {
+    durationSeconds: DURATION,
+    token: oidc ? 'OIDC (RS256, OIDC_ISSUER)' : 'JWT_SECRET (HS256)',
+    target: 'ratio >= 0.5, <= 2 SQL statements',
+    rows,
+  });
 } finally {
   await rig.close();
+  await oidc?.stop();
 }

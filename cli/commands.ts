@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_URL } from './client.ts';
 import { UsageError } from './errors.ts';
+import { type TokenSource, tokenSourceFrom } from './token-source.ts';
 
 interface OptionSpec {
   type: 'string' | 'boolean';
@@ -37,6 +38,16 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     value: 'TOKEN',
     help: 'bearer token (default: $STAGEPLANE_TOKEN; prefer the variable: arguments are visible to other users)',
+  },
+  'token-file': { type: 'string', value: 'PATH', help: 'read the bearer token from this file (default: $STAGEPLANE_TOKEN_FILE)' },
+  oidc: {
+    type: 'boolean',
+    help: "in GitHub Actions: sign in with the job's own OIDC token (needs `permissions: id-token: write` and a trust policy)",
+  },
+  'oidc-audience': {
+    type: 'string',
+    value: 'AUDIENCE',
+    help: "with --oidc: the token's audience, as the trust policy names it (default: $STAGEPLANE_OIDC_AUDIENCE, else the server's origin)",
   },
   json: { type: 'boolean', help: 'JSON on stdout (one event per line while following a deployment)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -218,7 +229,9 @@ export const commandNamed = (name: string) => COMMANDS.find((c) => c.name === na
 
 export interface GlobalOptions {
   url: string;
+  /** --token or $STAGEPLANE_TOKEN as given; `tokenSource` says where to get it otherwise. */
   token: string | null;
+  tokenSource: TokenSource;
   json: boolean;
   /** --timeout in milliseconds (commands that follow a deployment). */
   timeoutMs: number;
@@ -236,7 +249,7 @@ export type Parsed =
       global: GlobalOptions;
     };
 
-const GLOBAL_VALUE_FLAGS = new Set(['--url', '--token']);
+const GLOBAL_VALUE_FLAGS = new Set(['--url', '--token', '--token-file', '--oidc-audience']);
 
 /** `600`, `90s`, `10m`, `1h` to milliseconds. */
 export function parseDuration(text: string, flag = '--timeout'): number {
@@ -276,7 +289,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (word === undefined) {
     if (lead.includes('--version') || lead.includes('-v')) return { kind: 'version' };
     if (lead.includes('--help') || lead.includes('-h')) return { kind: 'help', command: null };
-    const unknown = lead.find((t) => t.startsWith('-') && !['--json', '--url', '--token'].includes(t.split('=')[0]!));
+    const unknown = lead.find(
+      (t) => t.startsWith('-') && !['--json', '--url', '--token', '--token-file', '--oidc', '--oidc-audience'].includes(t.split('=')[0]!),
+    );
     throw new UsageError(unknown ? `unknown option ${unknown.split('=')[0]}` : 'no command given');
   }
   let rest = argv.slice(i + 1);
@@ -340,7 +355,16 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   }
 
   const url = (values.url as string | undefined) ?? env.STAGEPLANE_URL ?? DEFAULT_URL;
-  const token = (values.token as string | undefined) ?? env.STAGEPLANE_TOKEN ?? null;
+  const tokenSource = tokenSourceFrom(
+    {
+      token: values.token as string | undefined,
+      tokenFile: values['token-file'] as string | undefined,
+      oidc: values.oidc === true,
+      oidcAudience: values['oidc-audience'] as string | undefined,
+    },
+    env,
+  );
+  const token = tokenSource.kind === 'value' ? tokenSource.token : null;
   const timeoutMs = typeof values.timeout === 'string' ? parseDuration(values.timeout) : 600_000;
   if (typeof values.timeout === 'string' && command.follows === 'wait' && !values.wait) {
     throw new UsageError('--timeout goes with --wait', command.name);
@@ -350,7 +374,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     command,
     args,
     options: values,
-    global: { url: url || DEFAULT_URL, token: token || null, json: Boolean(values.json), timeoutMs },
+    global: { url: url || DEFAULT_URL, token: token || null, tokenSource, json: Boolean(values.json), timeoutMs },
   };
 }
 
@@ -410,7 +434,7 @@ export function generalHelp(): string {
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),
     '',
-    'Environment: STAGEPLANE_URL (server), STAGEPLANE_TOKEN (bearer token), NO_COLOR (no colour).',
+    "Environment: STAGEPLANE_URL (server), STAGEPLANE_TOKEN (bearer token), STAGEPLANE_TOKEN_FILE (a file holding it), STAGEPLANE_OIDC_AUDIENCE (GitHub Actions: the job's OIDC token for this audience), NO_COLOR (no colour).",
     'Exit status: 0 done (a followed deployment SUCCEEDED), 1 a followed deployment ended otherwise,',
     '  2 usage error, 3 UNAUTHENTICATED or FORBIDDEN, 4 any other refusal, 5 the server cannot be reached,',
     '  130 Ctrl-C while following (the deployment goes on).',

@@ -5,6 +5,7 @@ import { Client, endpointFrom } from './client.ts';
 import { commandHelp, generalHelp, parseCommandLine, parseCount, type CommandSpec, type GlobalOptions } from './commands.ts';
 import { ApiError, describeFailure, EXIT, UnreachableError, UsageError } from './errors.ts';
 import { followDeployment } from './follow.ts';
+import { resolveToken } from './token-source.ts';
 import type { ResultOf } from './graphql.ts';
 import * as ops from './operations.ts';
 import { eventView, Output, statusStyle, table, type EventLike } from './output.ts';
@@ -68,7 +69,8 @@ export async function run(argv: string[], io: RunIO = {}): Promise<number> {
   const out = new Output(parsed.global.json, stdout, stderr, env);
   let client: Client;
   try {
-    client = new Client(endpointFrom(parsed.global.url, parsed.global.token));
+    const token = await resolveToken(parsed.global.tokenSource, parsed.global.url, env);
+    client = new Client(endpointFrom(parsed.global.url, token));
   } catch (error) {
     const failure = describeFailure(error);
     out.error(failure.message);

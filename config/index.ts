@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { postgresConnection } from './database-tls.ts';
 import { ConfigError } from './errors.ts';
 import { type OutboundRule, parseCidrs } from '../domain/outbound-url.ts';
+import { issuerUrlProblem } from '../domain/identity.ts';
 
 export { ConfigError };
 import { loadTemporalConnection, TemporalConfigError, type TemporalConnection } from './temporal.ts';
@@ -41,6 +42,12 @@ const EnvSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('stageplane'),
   TEMPORAL_PORT: port.optional(),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  // OpenID Connect bearer tokens (server/oidc.ts); checked together by oidcConfig below.
+  OIDC_ISSUER: optionalString,
+  OIDC_AUDIENCE: optionalString,
+  OIDC_ROLES_CLAIM: optionalString,
+  OIDC_GROUPS_CLAIM: optionalString,
+  OIDC_CONSOLE_CLIENT_ID: optionalString,
   SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
   ENCRYPTION_KEY: optionalString,
   AWS_REGION: optionalString,
@@ -96,6 +103,12 @@ export interface Config {
   jwtSecret: Uint8Array;
   /** Set when the JWT secret was generated into DATA_DIR at this start (development only). */
   jwtSecretGeneratedAt: string | undefined;
+  /**
+   * OIDC_ISSUER and its companions: null when unset. JWTs whose `iss` is `issuer` are verified
+   * against its discovered JWKS (server/oidc.ts). `consoleClientId` (OIDC_CONSOLE_CLIENT_ID):
+   * the console offers sign-in through the issuer only when it is set.
+   */
+  oidc: { issuer: string; audience: string; rolesClaim: string; groupsClaim: string; consoleClientId: string | undefined } | null;
   secretsBackend: 'local' | 'aws';
   encryptionKey: string | undefined;
   /** AWS_SECRET_PREFIX: names are `${secretPrefix}/<project>/<environment>/<SECRET>` (default `stageplane`). */
@@ -170,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     jwtSecret: new TextEncoder().encode(secret.value),
     jwtSecretGeneratedAt: secret.generatedAt,
+    oidc: oidcConfig(e),
     secretsBackend: e.SECRETS_BACKEND,
     encryptionKey: e.ENCRYPTION_KEY,
     aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL, secretPrefix: e.AWS_SECRET_PREFIX },
@@ -209,6 +223,26 @@ function outboundRule(e: z.infer<typeof EnvSchema>): OutboundRule {
     denyCidrs: cidrs('OUTBOUND_DENY_CIDRS'),
     self,
   });
+}
+
+/** OIDC_*: all or nothing around OIDC_ISSUER, whose URL follows the contract's issuer rule. */
+function oidcConfig(e: z.infer<typeof EnvSchema>): Config['oidc'] {
+  if (!e.OIDC_ISSUER) {
+    for (const name of ['OIDC_AUDIENCE', 'OIDC_ROLES_CLAIM', 'OIDC_GROUPS_CLAIM', 'OIDC_CONSOLE_CLIENT_ID'] as const) {
+      if (e[name]) throw new ConfigError(`Invalid ${name}: needs OIDC_ISSUER`);
+    }
+    return null;
+  }
+  const problem = issuerUrlProblem(e.OIDC_ISSUER, e.NODE_ENV === 'production');
+  if (problem) throw new ConfigError(`Invalid OIDC_ISSUER: ${problem} (got ${JSON.stringify(e.OIDC_ISSUER)})`);
+  if (!e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: required with OIDC_ISSUER');
+  return {
+    issuer: e.OIDC_ISSUER,
+    audience: e.OIDC_AUDIENCE,
+    rolesClaim: e.OIDC_ROLES_CLAIM ?? 'roles',
+    groupsClaim: e.OIDC_GROUPS_CLAIM ?? 'groups',
+    consoleClientId: e.OIDC_CONSOLE_CLIENT_ID,
+  };
 }
 
 /** The Temporal connection (config/temporal.ts), its errors as ConfigErrors. */

@@ -104,6 +104,8 @@ export const ACTIONS = [
   'setProjectVisibility',
   'grantProjectRoles',
   'revokeProjectRoles',
+  'createTrustPolicy',
+  'deleteTrustPolicy',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -216,6 +218,9 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   row('setProjectVisibility', 'ADMIN (global, or granted in that project)', ADMIN_ONLY),
   row('grantProjectRoles', 'ADMIN (global, or granted in that project)', ADMIN_ONLY),
   row('revokeProjectRoles', 'ADMIN (global, or granted in that project)', ADMIN_ONLY),
+  // Called with the actor's roles in the policy's project (services/project-access.ts actorInProject).
+  row('createTrustPolicy', 'ADMIN (global, or granted in the project)', ADMIN_ONLY),
+  row('deleteTrustPolicy', 'ADMIN (global, or granted in the project)', ADMIN_ONLY),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));

@@ -21,6 +21,7 @@
 // SetSecretValueInput.value alone may hold a NUL (it is stored encrypted), not a lone surrogate.
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
+import { issuerUrlProblem } from './identity.ts';
 import { badInput } from './errors.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
@@ -598,6 +599,38 @@ export const RevokeProjectRolesInputSchema = nullMeansAbsent(
 );
 
 export const SetProjectVisibilityInputSchema = nullMeansAbsent(z.object({ projectId: IdSchema, visibility: ProjectVisibilitySchema }));
+// ---------------------------------------------------------------- trust policies
+
+/** Exact strings compared with a token's claims: no surrounding or only-blank text. */
+const claimString = (max: number) =>
+  storableString()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((v) => v.trim() === v && v !== '', 'must not be blank or start or end with spaces');
+
+/**
+ * createTrustPolicy's input. `production` (NODE_ENV): the issuer must then be https; outside it
+ * http on a loopback address is accepted too (the contract's issuer rule, domain/identity.ts).
+ */
+export const trustPolicyInputSchema = (production: boolean) =>
+  nullMeansAbsent(
+    z.object({
+      projectId: IdSchema,
+      issuer: claimString(2048).check((ctx) => {
+        const problem = issuerUrlProblem(ctx.value, production);
+        if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+      }),
+      audience: claimString(1024),
+      // Only `*` is special (any run of characters). A pattern of nothing but `*` would trust every
+      // workload of the issuer (for GitHub: every repository in the world), so it is refused.
+      subjectPattern: claimString(1024).refine(
+        (v) => /[^*]/.test(v),
+        'must name more than `*` (it would match every subject of the issuer)',
+      ),
+      roles: uniqueRoles.min(1, 'must name at least one role'),
+    }),
+  );
+export const CreateTrustPolicyInputSchema = trustPolicyInputSchema(false);
 
 // ---------------------------------------------------------------- per mutation
 
@@ -631,6 +664,8 @@ export const MUTATION_INPUTS = {
   setProjectVisibility: { arg: 'input', schema: SetProjectVisibilityInputSchema },
   grantProjectRoles: { arg: 'input', schema: GrantProjectRolesInputSchema },
   revokeProjectRoles: { arg: 'input', schema: RevokeProjectRolesInputSchema },
+  createTrustPolicy: { arg: 'input', schema: CreateTrustPolicyInputSchema },
+  deleteTrustPolicy: { arg: 'id', schema: IdSchema },
 } as const satisfies Record<MutationName, { arg: 'input' | 'id'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;
@@ -656,6 +691,7 @@ export type CreateApiTokenInput = z.output<typeof CreateApiTokenInputSchema>;
 export type GrantProjectRolesInput = z.output<typeof GrantProjectRolesInputSchema>;
 export type RevokeProjectRolesInput = z.output<typeof RevokeProjectRolesInputSchema>;
 export type SetProjectVisibilityInput = z.output<typeof SetProjectVisibilityInputSchema>;
+export type CreateTrustPolicyInput = z.output<typeof CreateTrustPolicyInputSchema>;
 
 // ---------------------------------------------------------------- parsing
 

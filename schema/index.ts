@@ -9,6 +9,7 @@ import './deployments.ts';
 import './audit-log.ts';
 import './viewer.ts';
 import './project-access.ts';
+import './trust-policies.ts';
 import './subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

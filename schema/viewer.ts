@@ -7,10 +7,15 @@ import { createApiToken, revokeApiToken } from '../services/access.ts';
 import { builder, localId, RoleEnum } from './builder.ts';
 import { principalOf, scopeOf } from './context.ts';
 
-export const ViewerRef = builder.objectRef<{ subject: string; roles: Role[] }>('Viewer').implement({
+export const ViewerRef = builder.objectRef<{ subject: string; roles: Role[]; issuer?: string | undefined }>('Viewer').implement({
   fields: (t) => ({
     subject: t.exposeString('subject', { description: "the token's `sub`" }),
     roles: t.expose('roles', { type: [RoleEnum] }),
+    issuer: t.string({
+      nullable: true,
+      description: 'the `iss` of an OIDC or workload token; null for tokens signed with JWT_SECRET and for API tokens',
+      resolve: (viewer) => viewer.issuer ?? null,
+    }),
   }),
 });
 
@@ -47,7 +52,7 @@ builder.queryField('viewer', (t) =>
     resolve: (_root, _args, ctx) => {
       const p = principalOf(ctx);
       // Global roles only: a project-bound token has none (its roles are in Viewer.projectRoles).
-      return { subject: p.subject, roles: globalRolesOf(p) };
+      return { subject: p.subject, roles: globalRolesOf(p), issuer: p.issuer };
     },
   }),
 );

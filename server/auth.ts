@@ -1,5 +1,7 @@
-// Authentication: a bearer token is an HS256 JWT signed with JWT_SECRET, or an API token from
-// createApiToken (looked up by its hash). Either becomes a Principal; anything else is refused.
+// Authentication: a bearer token is an HS256 JWT signed with JWT_SECRET, an OIDC token of
+// OIDC_ISSUER or of a trust policy's issuer (server/oidc.ts: routed by its unverified `iss`, then
+// verified against that issuer's keys only), or an API token from createApiToken (looked up by
+// its hash). Each becomes a Principal; anything else is refused.
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Database } from '../db/client.ts';
 import type { Role } from '../domain/types.ts';
@@ -7,6 +9,7 @@ import { ROLES } from '../domain/values.ts';
 import type { Principal } from '../domain/permissions.ts';
 import { API_TOKEN_PREFIX, principalOfApiToken } from '../services/access.ts';
 import { deploymentOfCallbackToken } from '../domain/callback-token.ts';
+import type { OidcIdentity } from './oidc.ts';
 
 export type AuthResult = { principal: Principal; error: null } | { principal: null; error: string };
 
@@ -18,7 +21,13 @@ export function bearerToken(header: string | null | undefined): string | null {
   return match ? match[1]! : null;
 }
 
-export async function authenticate(db: Database, secret: Uint8Array, authorization: string | null | undefined): Promise<AuthResult> {
+/** `identity`: the process's OIDC verifier (server/oidc.ts `identityOf`); without it only JWT_SECRET JWTs. */
+export async function authenticate(
+  db: Database,
+  secret: Uint8Array,
+  authorization: string | null | undefined,
+  identity?: OidcIdentity,
+): Promise<AuthResult> {
   if (!authorization) return { principal: null, error: 'Missing Authorization: Bearer <token>' };
   const token = bearerToken(authorization);
   if (!token) return { principal: null, error: 'Authorization must be "Bearer <token>"' };
@@ -28,6 +37,9 @@ export async function authenticate(db: Database, secret: Uint8Array, authorizati
     if (!deploymentId) return { principal: null, error: 'Token is invalid' };
     return { principal: { subject: `callback:${deploymentId}`, roles: [], kind: 'callback' }, error: null };
   }
+  // A JWT whose `iss` names an OIDC issuer is that issuer's to verify (asymmetric keys only),
+  // never JWT_SECRET's: an HS256 token signed with the issuer's public key goes nowhere.
+  if (identity && (await identity.claims(token))) return identity.authenticate(token);
   return authenticateJwt(secret, token);
 }
 

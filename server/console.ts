@@ -9,6 +9,9 @@
 //   gzip or brotli compressed when the browser accepts it. Only files found in the build are
 //   served: no request path is ever joined to a file system path.
 // - Without a build, `/` says how to make one (503) instead of failing obscurely.
+// - `/console-config.json`: what the page needs before signing in (the identity provider to offer,
+//   when OIDC_ISSUER and OIDC_CONSOLE_CLIENT_ID are set); the page's CSP then lets it reach that
+//   issuer's origin (discovery and the token endpoint: authorization code with PKCE in the page).
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,7 +26,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 
 /** The page's own routes: the client-side router renders them from index.html. */
-const SPA_PATHS = /^\/(?:projects|deployments)(?:\/.*)?$/;
+const SPA_PATHS = /^\/(?:projects|deployments|auth)(?:\/.*)?$/;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -40,18 +43,22 @@ const TYPES: Record<string, string> = {
 };
 const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.svg', '.json', '.txt', '.map']);
 
-/** The page may talk to its own origin only (HTTP and WebSocket); no inline script, no framing. */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * The page may talk to its own origin only (HTTP and WebSocket), and to the identity provider's
+ * origin when it signs in through one; no inline script, no framing.
+ */
+const contentSecurityPolicy = (issuerOrigin: string | null) =>
+  [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    issuerOrigin ? `connect-src 'self' ${issuerOrigin}` : "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 
 interface StaticFile {
   body: Buffer;
@@ -109,7 +116,12 @@ export interface ConsoleRouteOptions {
   /** The built console; console/dist by default. */
   dist?: string;
   log?: Logger;
+  /** Sign-in through the identity provider (OIDC_ISSUER with OIDC_CONSOLE_CLIENT_ID); absent: token sign-in only. */
+  signIn?: { issuer: string; clientId: string } | null;
 }
+
+/** The scopes the console asks for: an OpenID sign-in; its access token's audience is the IdP's to set (OIDC_AUDIENCE). */
+const CONSOLE_SCOPE = 'openid profile';
 
 export function consoleRoute(options: ConsoleRouteOptions = {}) {
   const dist = options.dist ?? CONSOLE_DIST;
@@ -140,10 +152,24 @@ export function consoleRoute(options: ConsoleRouteOptions = {}) {
     return build;
   }
   if (!existsSync(index)) current(); // warns once at start-up
+  const signIn = options.signIn ?? null;
+  const csp = contentSecurityPolicy(signIn ? new URL(signIn.issuer).origin : null);
+  const consoleConfig = Buffer.from(
+    JSON.stringify({ signIn: signIn ? { issuer: signIn.issuer, clientId: signIn.clientId, scope: CONSOLE_SCOPE } : null }),
+  );
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (pathname === '/console-config.json') {
+      const headers = {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+      };
+      send(req, res, 200, headers, consoleConfig);
+      return true;
+    }
     const isPage = pathname === '/' || pathname === '/index.html' || SPA_PATHS.test(pathname);
     const isAsset = pathname.startsWith('/assets/');
     const built = isPage || isAsset || pathname.lastIndexOf('/') === 0 ? current() : null;
@@ -176,7 +202,7 @@ export function consoleRoute(options: ConsoleRouteOptions = {}) {
       'x-content-type-options': 'nosniff',
     };
     if (file.type.startsWith('text/html')) {
-      headers['content-security-policy'] = CONTENT_SECURITY_POLICY;
+      headers['content-security-policy'] = csp;
       headers['referrer-policy'] = 'no-referrer';
       headers['x-frame-options'] = 'DENY';
     }

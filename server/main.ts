@@ -109,7 +109,8 @@ async function startParts(
   if (mode === 'all' || mode === 'api') {
     app = createApp(services);
     app.routes.push(pushWebhookRoute(services));
-    app.routes.push(consoleRoute({ log })); // the ops console at / (server/console.ts)
+    const signIn = config.oidc?.consoleClientId ? { issuer: config.oidc.issuer, clientId: config.oidc.consoleClientId } : null;
+    app.routes.push(consoleRoute({ log, signIn })); // the ops console at / (server/console.ts)
     // Listen first so /healthz answers and /readyz says 503 while start-up work runs.
     const address = await app.listen();
     url = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;

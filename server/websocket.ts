@@ -19,6 +19,7 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate } from './auth.ts';
+import { identityOf } from './oidc.ts';
 import { isAllowedUpgrade } from './cors.ts';
 import type { Services } from '../services/scope.ts';
 import type { Context } from './yoga.ts';
@@ -94,7 +95,7 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
         }
         let auth;
         try {
-          auth = await authenticate(services.database.db, services.config.jwtSecret, authorization);
+          auth = await authenticate(services.database.db, services.config.jwtSecret, authorization, identityOf(services));
         } catch (error) {
           // An API token is looked up in the database; while that is down, say so (clients retry
           // 1013) without the driver's message, which graphql-ws would otherwise put in the reason.

@@ -11,6 +11,7 @@ import { translateDatabaseError } from '../db/errors.ts';
 import { AppError } from '../domain/errors.ts';
 import { schema, type Context } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
+import { identityOf } from './oidc.ts';
 import { useRequestErrorCodes } from './error-codes.ts';
 import { useRedactInvalidValues } from './redact.ts';
 import { useSharedSubscriptionExecution } from '../live/shared-executions.ts';
@@ -100,7 +101,7 @@ export function createGraphQLHandler(services: Services) {
     },
     context: async ({ request, authorization }): Promise<Context> => {
       const header = authorization !== undefined ? authorization : request?.headers.get('authorization');
-      const auth = await authenticate(services.database.db, services.config.jwtSecret, header);
+      const auth = await authenticate(services.database.db, services.config.jwtSecret, header, identityOf(services));
       return {
         db: services.database.db,
         services,

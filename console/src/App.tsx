@@ -12,6 +12,8 @@ import { SignIn } from './pages/SignIn.tsx';
 import { Link, match, paths, useLocation } from './router.tsx';
 import { SessionContext, useConnectionState, useSession, type Session } from './session.tsx';
 import { forgetToken, storedToken, storeToken, takeTokenFromFragment } from './token.ts';
+import { beginSignIn, CALLBACK_PATH, completeSignIn, loadSignInConfig, type SignInConfig } from './oidc.ts';
+import { navigate } from './router.tsx';
 
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
@@ -19,6 +21,7 @@ export function App() {
   const [busy, setBusy] = useState(false);
   const [errors, setErrors] = useState<ServerError[] | null>(null);
   const current = useRef<Session | null>(null);
+  const [provider, setProvider] = useState<SignInConfig | null>(null);
 
   const endSession = useCallback((reason?: ServerError[]) => {
     current.current?.live.dispose();
@@ -55,11 +58,40 @@ export function App() {
   );
 
   useEffect(() => {
-    const token = takeTokenFromFragment() ?? storedToken();
-    if (token) void signIn(token);
-    else setBooting(false);
+    void (async () => {
+      const config = await loadSignInConfig();
+      setProvider(config);
+      if (config && location.pathname === CALLBACK_PATH) {
+        // Back from the identity provider: the code becomes a token, then the usual check.
+        try {
+          const { token, returnTo } = await completeSignIn(config);
+          navigate(returnTo, { replace: true });
+          await signIn(token);
+        } catch (error) {
+          setErrors(errorsOf(error));
+          setBooting(false);
+        }
+        return;
+      }
+      const token = takeTokenFromFragment() ?? storedToken();
+      if (token) await signIn(token);
+      else setBooting(false);
+    })();
     return () => current.current?.live.dispose();
   }, [signIn]);
+
+  const signInWithProvider = useCallback(async () => {
+    if (!provider) return;
+    setBusy(true);
+    setErrors(null);
+    try {
+      const returnTo = location.pathname === CALLBACK_PATH ? '/' : location.pathname + location.search;
+      await beginSignIn(provider, returnTo);
+    } catch (error) {
+      setErrors(errorsOf(error));
+      setBusy(false);
+    }
+  }, [provider]);
 
   if (booting) {
     return (
@@ -68,7 +100,16 @@ export function App() {
       </main>
     );
   }
-  if (!session) return <SignIn onSignIn={(t) => void signIn(t)} errors={errors} busy={busy} />;
+  if (!session) {
+    return (
+      <SignIn
+        onSignIn={(t) => void signIn(t)}
+        provider={provider ? { onSignIn: () => void signInWithProvider() } : null}
+        errors={errors}
+        busy={busy}
+      />
+    );
+  }
   return (
     <SessionContext.Provider value={session}>
       <Shell />

@@ -287,6 +287,39 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
       };
     },
   },
+  createTrustPolicy: {
+    prepare: async () => ({
+      query: `mutation($i: CreateTrustPolicyInput!) { createTrustPolicy(input: $i) { id } }`,
+      variables: {
+        i: {
+          projectId: fx.projectId,
+          issuer: 'https://token.actions.githubusercontent.com',
+          audience: `mx-${next()}`,
+          subjectPattern: 'repo:acme/*',
+          roles: ['DEVELOPER'],
+        },
+      },
+      context: {},
+      cleanup: async (r) => {
+        const id = r.data?.createTrustPolicy?.id;
+        if (id) await adminOk(`mutation($id: ID!) { deleteTrustPolicy(id: $id) }`, { id });
+      },
+    }),
+  },
+  deleteTrustPolicy: {
+    prepare: async () => {
+      const d = await adminOk(`mutation($i: CreateTrustPolicyInput!) { createTrustPolicy(input: $i) { id } }`, {
+        i: {
+          projectId: fx.projectId,
+          issuer: 'https://token.actions.githubusercontent.com',
+          audience: `mx-${next()}`,
+          subjectPattern: 'repo:acme/*',
+          roles: ['QA'],
+        },
+      });
+      return { query: `mutation($id: ID!) { deleteTrustPolicy(id: $id) }`, variables: { id: d.createTrustPolicy.id }, context: {} };
+    },
+  },
   revealSecretValue: {
     prepare: async () => ({
       query: `mutation($i: SecretValueRef!) { revealSecretValue(input: $i) }`,

@@ -75,7 +75,13 @@ describe('cli command line', () => {
   });
 
   it('takes the server and token from flags, else STAGEPLANE_URL / STAGEPLANE_TOKEN, else the default URL', () => {
-    expect(run(['projects']).global).toEqual({ url: 'http://127.0.0.1:4000', token: null, json: false, timeoutMs: 600_000 });
+    expect(run(['projects']).global).toEqual({
+      url: 'http://127.0.0.1:4000',
+      token: null,
+      tokenSource: { kind: 'none' },
+      json: false,
+      timeoutMs: 600_000,
+    });
     const env = { STAGEPLANE_URL: 'https://sp.example.com', STAGEPLANE_TOKEN: 't0k' };
     expect(run(['projects'], env).global).toMatchObject({ url: 'https://sp.example.com', token: 't0k' });
     expect(run(['projects', '--url', 'http://x:1', '--token', 'flag', '--json'], env).global).toMatchObject({
@@ -86,6 +92,25 @@ describe('cli command line', () => {
     // Global options may also come before the command.
     expect(run(['--url', 'http://y:2', '--json', 'envs', 'shop']).global).toMatchObject({ url: 'http://y:2', json: true });
     expect(run(['watch', DEP, '--timeout', '90']).global.timeoutMs).toBe(90_000);
+  });
+
+  it('takes the token from a file or the CI job’s OIDC token: flags first, one flag at most, then the variables', () => {
+    expect(run(['projects', '--token-file', '/run/t']).global.tokenSource).toEqual({ kind: 'file', path: '/run/t' });
+    expect(run(['--oidc', 'projects']).global.tokenSource).toEqual({ kind: 'oidc', audience: undefined });
+    expect(run(['projects', '--oidc-audience', 'sp']).global.tokenSource).toEqual({ kind: 'oidc', audience: 'sp' });
+    expect(run(['projects', '--oidc'], { STAGEPLANE_OIDC_AUDIENCE: 'env-aud' }).global.tokenSource).toEqual({
+      kind: 'oidc',
+      audience: 'env-aud',
+    });
+    expect(run(['projects'], { STAGEPLANE_TOKEN_FILE: '/f' }).global.tokenSource).toEqual({ kind: 'file', path: '/f' });
+    expect(run(['projects'], { STAGEPLANE_OIDC_AUDIENCE: 'a' }).global.tokenSource).toEqual({ kind: 'oidc', audience: 'a' });
+    // A flag beats every variable; STAGEPLANE_TOKEN beats the file variable.
+    expect(run(['projects', '--token-file', '/x'], { STAGEPLANE_TOKEN: 't' }).global.tokenSource).toEqual({ kind: 'file', path: '/x' });
+    expect(run(['projects'], { STAGEPLANE_TOKEN: 't', STAGEPLANE_TOKEN_FILE: '/f' }).global.tokenSource).toEqual({
+      kind: 'value',
+      token: 't',
+    });
+    expect(() => run(['projects', '--oidc', '--token', 't'])).toThrow(/different token sources/);
   });
 
   it('answers --help on every command with its usage and an example, and --help/help alone with the command list', () => {

@@ -52,6 +52,9 @@ const CONTRACT_MUTATIONS = [
   'setProjectVisibility',
   'grantProjectRoles',
   'revokeProjectRoles',
+  // schema-v2.graphql
+  'createTrustPolicy',
+  'deleteTrustPolicy',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -179,6 +182,8 @@ const EXPECTED: Record<Action, Scenario[]> = {
   setProjectVisibility: adminOnly,
   grantProjectRoles: adminOnly,
   revokeProjectRoles: adminOnly,
+  createTrustPolicy: adminOnly,
+  deleteTrustPolicy: adminOnly,
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
     {
