@@ -72,11 +72,13 @@ export interface Verdict {
   target: string;
   /** What was measured, next to the target (a ratio, a count, seconds). */
   measured: string;
-  met: boolean;
+  /** null: shown for information, no target. */
+  met: boolean | null;
 }
 
 /** Prints each target with what was measured and met/missed (the table `npm run bench` ends each script with). */
 export function printVerdicts(bench: string, verdicts: Verdict[]) {
   console.log(`\n${bench}: targets`);
-  for (const v of verdicts) console.log(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.target.padEnd(52)} measured ${v.measured}`);
+  for (const v of verdicts)
+    console.log(`  ${v.met === null ? 'info  ' : v.met ? 'met   ' : 'MISSED'}  ${v.target.padEnd(52)} measured ${v.measured}`);
 }

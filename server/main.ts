@@ -262,7 +262,7 @@ async function startParts(
   return { app, url, telemetry, stop };
 }
 
-async function main() {
+export async function main() {
   const mode = (process.argv[2] ?? 'all') as Mode;
   if (!['all', 'api', 'worker'].includes(mode)) {
     console.error(`Unknown mode ${mode}; use all, api or worker`);
