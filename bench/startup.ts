@@ -79,6 +79,9 @@ for (let run = 1; run <= RUNS; run++) {
     tsx_warm_temporal_s: s(tsxWarm.complete),
     tsx_cold_ready_s: s(tsxCold.ready),
     floor_s: s(floor.ready),
+    // On a shared machine the floor moves with the load: the ratio says more than the seconds.
+    warm_vs_floor: +(warm.ready / floor.ready).toFixed(1),
+    tsx_warm_vs_floor: +(tsxWarm.ready / floor.ready).toFixed(1),
   });
   console.table(rows);
 }
