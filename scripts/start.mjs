@@ -37,6 +37,7 @@ async function build() {
   rmSync(OUT, { recursive: true, force: true });
   const result = await esbuild.build({
     entryPoints: { main: ENTRY },
+    absWorkingDir: ROOT, // the manifest's input paths are relative to the repository
     bundle: true,
     splitting: true, // dynamic imports stay lazy (the worker SDK, OpenTelemetry, the AWS SDK)
     format: 'esm',
