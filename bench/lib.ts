@@ -21,10 +21,10 @@ export interface Rig {
 }
 
 /** PostgreSQL database + local Temporal + `tsx server/main.ts all` as a child process. */
-export async function startRig(extraEnv: Record<string, string> = {}): Promise<Rig> {
+export async function startRig(extraEnv: Record<string, string> = {}, adminUrl?: string): Promise<Rig> {
   const dataDir = mkdtempSync(join(tmpdir(), 'stageplane-bench-'));
   const temporal = await startLocalTemporal({ dataDir, namespace: 'default', log: pino({ level: 'warn' }) });
-  const db = await createTestDatabase();
+  const db = await createTestDatabase(adminUrl);
   const api = await spawnStageplane('all', {
     DATABASE_URL: db.url,
     DATA_DIR: dataDir,
@@ -66,4 +66,19 @@ export async function counter(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line ? Number(line.split(' ').pop()) : 0;
+}
+
+export interface Verdict {
+  target: string;
+  /** What was measured, next to the target (a ratio, a count, seconds). */
+  measured: string;
+  /** null: shown for information, no target. */
+  met: boolean | null;
+}
+
+/** Prints each target with what was measured and met/missed (the table `npm run bench` ends each script with). */
+export function printVerdicts(bench: string, verdicts: Verdict[]) {
+  console.log(`\n${bench}: targets`);
+  for (const v of verdicts)
+    console.log(`  ${v.met === null ? 'info  ' : v.met ? 'met   ' : 'MISSED'}  ${v.target.padEnd(52)} measured ${v.measured}`);
 }

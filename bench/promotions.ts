@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { gqlAt, jwtFor, JWT_SECRET, percentile, startRig, writeResult } from './lib.ts';
+import { gqlAt, jwtFor, JWT_SECRET, percentile, printVerdicts, startRig, writeResult } from './lib.ts';
 import { bareApprove } from './bare-workflow.ts';
 
 const CONCURRENT = Number(process.env.BENCH_DEPLOYMENTS ?? 100);
@@ -157,7 +157,13 @@ try {
       ratio: +(throughput.completions_per_s / bare.completions_per_s).toFixed(2),
     },
   ]);
-  writeResult('promotions', { target: 'approve→event p50 < 100 ms', throughput, bare, approval });
+  const ratio = +(throughput.completions_per_s / bare.completions_per_s).toFixed(2);
+  const verdicts = [
+    { target: `${CONCURRENT} concurrent deployments >= 0.5x bare workflows`, measured: `${ratio}x`, met: ratio >= 0.5 },
+    { target: 'approve -> APPROVED at a subscriber, p50 < 100 ms', measured: `${approval.p50_ms} ms`, met: approval.p50_ms < 100 },
+  ];
+  printVerdicts('promotions', verdicts);
+  writeResult('promotions', { target: 'approve→event p50 < 100 ms; deployments >= 0.5x bare', throughput, bare, approval, verdicts });
 } finally {
   await Promise.all(clients.map((c) => c.dispose()));
   await rig.close();

@@ -189,7 +189,7 @@ async function main() {
   const { createTestDatabase } = await import('../test/support/database.ts');
   const { spawnStageplane } = await import('../test/support/process.ts');
   const { appendEvent, createDeploymentFixture } = await import('../test/support/live-clients.ts');
-  const { jwtFor, JWT_SECRET, writeResult } = await import('./lib.ts');
+  const { jwtFor, JWT_SECRET, printVerdicts, writeResult } = await import('./lib.ts');
   const log = pino({ level: 'warn' });
   console.log(`subscription delivery bench: ${LEVELS.join(', ')} subscribers; ${cpus().length} CPUs, node ${process.version}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'stageplane-bench-subs-'));
@@ -367,7 +367,23 @@ async function main() {
         );
       }
     }
+    const verdicts = rows.flatMap((row) => [
+      { target: `${row.subscribers} subscribers: p50 <= 2x raw ws`, measured: `${row.ratioP50}x`, met: row.ratioP50 <= 2 },
+      { target: `${row.subscribers} subscribers: p99 <= 2x raw ws`, measured: `${row.ratioP99}x`, met: row.ratioP99 <= 2 },
+      {
+        target: `${row.subscribers} subscribers: <= 30 KiB RSS each`,
+        measured: `${kb(row.graphql.rssPerSubscriberBytes)} KiB`,
+        met: row.graphql.rssPerSubscriberBytes <= 30 * 1024,
+      },
+      {
+        target: `${row.subscribers} subscribers: 0 rounds lost`,
+        measured: String(row.graphql.incomplete),
+        met: row.graphql.incomplete === 0,
+      },
+    ]);
+    printVerdicts('subscriptions', verdicts);
     writeResult('subscriptions', {
+      verdicts,
       machine: { cpus: cpus().length, node: process.version },
       payloadBytes,
       baseRssBytes: { graphql: gqlBaseRss, raw: rawBaseRss },

@@ -1,11 +1,10 @@
 // Reads of a project's configuration as plain data, for policy reports, comparisons and the
-// snapshots deployments pin. A handful of set-based queries, whatever the number of environments.
-import { asc, eq } from 'drizzle-orm';
+// snapshots deployments pin. One statement, whatever the number of environments.
 import { policyReport } from '../domain/policy.ts';
 import type { SnapshotContent } from '../domain/snapshot.ts';
 import type { DatabaseValueSnapshot, EnvironmentSettings, EnvironmentType } from '../domain/types.ts';
 import type { Queryable } from './client.ts';
-import { databaseConnections, databaseConnectionValues, environments, secrets, secretValues, type EnvironmentRow } from './schema/index.ts';
+import type { EnvironmentRow } from './schema/index.ts';
 
 export interface EnvironmentConfiguration {
   environment: EnvironmentRow;
@@ -28,25 +27,29 @@ export interface ProjectConfiguration {
 }
 
 export async function loadProjectConfiguration(db: Queryable, projectId: string): Promise<ProjectConfiguration> {
-  const [envRows, dbValues, secretRows, valueRows] = await Promise.all([
-    db
-      .select()
-      .from(environments)
-      .where(eq(environments.projectId, projectId))
-      .orderBy(asc(environments.position), asc(environments.createdAt)),
-    db
-      .select({ value: databaseConnectionValues, connectionName: databaseConnections.name, secretName: secrets.name })
-      .from(databaseConnectionValues)
-      .innerJoin(databaseConnections, eq(databaseConnections.id, databaseConnectionValues.connectionId))
-      .leftJoin(secrets, eq(secrets.id, databaseConnectionValues.passwordSecretId))
-      .where(eq(databaseConnections.projectId, projectId)),
-    db.select().from(secrets).where(eq(secrets.projectId, projectId)).orderBy(asc(secrets.name)),
-    db
-      .select({ secretId: secretValues.secretId, environmentId: secretValues.environmentId, versionId: secretValues.versionId })
-      .from(secretValues)
-      .innerJoin(secrets, eq(secrets.id, secretValues.secretId))
-      .where(eq(secrets.projectId, projectId)),
-  ]);
+  // One relational statement (lateral JSON aggregates) instead of one per table: the pipeline
+  // page asks a policy report of every environment, and each statement is a round trip.
+  const project = await db.query.projects.findFirst({
+    where: { id: projectId },
+    columns: { id: true },
+    with: {
+      environments: { orderBy: { position: 'asc', createdAt: 'asc' } },
+      databaseConnections: {
+        columns: { name: true },
+        with: { values: { with: { passwordSecret: { columns: { name: true } } } } },
+      },
+      secrets: {
+        orderBy: { name: 'asc' },
+        with: { values: { columns: { secretId: true, environmentId: true, versionId: true } } },
+      },
+    },
+  });
+  const envRows = project?.environments ?? [];
+  const dbValues = (project?.databaseConnections ?? []).flatMap((c) =>
+    c.values.map(({ passwordSecret, ...value }) => ({ value, connectionName: c.name, secretName: passwordSecret?.name ?? null })),
+  );
+  const secretRows = project?.secrets ?? [];
+  const valueRows = secretRows.flatMap((s) => s.values);
 
   const active = envRows.filter((e) => e.archivedAt === null);
   return {

@@ -164,7 +164,12 @@ async function spawnStageplane(databaseUrl: string, jwtSecret: string): Promise<
   try {
     await until(
       'Stageplane to be ready (the first start may build the Temporal CLI)',
-      async () => child.exitCode !== null || (await fetch(`${sp.url}/readyz`)).status === 200,
+      async () => {
+        if (child.exitCode !== null) return true;
+        const r = await fetch(`${sp.url}/readyz`);
+        // 200 comes before the local Temporal is up (`pending`); the drill needs it up.
+        return r.status === 200 && !((await r.json()) as { pending?: unknown }).pending;
+      },
       15 * 60_000,
     );
     if (child.exitCode !== null) throw new Error(`Stageplane exited with status ${child.exitCode} during start-up`);

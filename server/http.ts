@@ -35,6 +35,11 @@ export interface App {
   /** Extra routes (webhooks, console) register here: return true when handled. */
   routes: ((req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>)[];
   readiness: ReadinessCheck[];
+  /**
+   * Parts still starting that do not hold readiness back (the local Temporal `npm start` runs):
+   * name → what it is doing, e.g. `starting (1.2 s)`; /readyz lists them under `pending`.
+   */
+  pending: Map<string, () => string>;
 }
 
 class BodyTooLarge extends Error {}
@@ -87,6 +92,7 @@ export function createApp(services: Services): App {
     yoga,
     routes: [],
     readiness: [{ name: 'database', check: () => services.database.ping() }],
+    pending: new Map(),
     setStarted: () => {
       started = true;
     },
@@ -156,7 +162,8 @@ export function createApp(services: Services): App {
         }),
       );
       const ready = Object.keys(failures).length === 0;
-      return sendJson(res, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'unavailable', failures });
+      const pending = app.pending.size ? { pending: Object.fromEntries([...app.pending].map(([name, state]) => [name, state()])) } : {};
+      return sendJson(res, ready ? 200 : 503, ready ? { status: 'ready', ...pending } : { status: 'unavailable', failures, ...pending });
     }
     let body: Buffer;
     try {

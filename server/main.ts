@@ -15,8 +15,7 @@ import { createLogger } from './logger.ts';
 import { pushWebhookRoute } from './webhooks.ts';
 import { attachWebSocket, type WebSocketEndpoint } from './websocket.ts';
 import { connectTemporal, startLocalTemporal } from './temporal.ts';
-import { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
-import { startWorker } from '../workflows/worker.ts';
+import type { Telemetry, TelemetryOptions } from './telemetry.ts';
 import { checkTemporalTls } from '../workflows/connection.ts';
 import { ensureRotationSchedule } from '../workflows/rotation-schedule.ts';
 
@@ -48,7 +47,8 @@ export async function start(mode: Mode, config: Config, log: Logger, options: St
   };
   try {
     // First, so everything started below is traced; stopped last, so their last spans are exported.
-    const telemetry = startTelemetry(config.telemetry, mode, options.telemetry);
+    // The OpenTelemetry SDK and exporter load only when tracing is on (start-up time).
+    const telemetry = config.telemetry ? (await import('./telemetry.ts')).startTelemetry(config.telemetry, mode, options.telemetry) : null;
     if (telemetry) {
       stops.push(() => telemetry.shutdown());
       log.info({ tracesUrl: options.telemetry?.exporter ? '(test exporter)' : config.telemetry?.tracesUrl }, 'tracing on');
@@ -70,10 +70,21 @@ async function startParts(
 ): Promise<Running> {
   // The local Temporal dev server (`npm start` without TEMPORAL_ADDRESS) starts first, so its ~1.5 s
   // overlap opening and migrating the database. Stopped last (stops run in reverse).
+  const temporalSince = performance.now();
+  let temporalPhase = 'starting';
   const localTemporal =
     !config.temporal.address && mode === 'all'
-      ? startLocalTemporal({ dataDir: config.dataDir, port: config.temporal.localPort, namespace: config.temporal.namespace, log })
+      ? startLocalTemporal({
+          dataDir: config.dataDir,
+          port: config.temporal.localPort,
+          namespace: config.temporal.namespace,
+          log,
+          onBuilding: () => (temporalPhase = 'building the Temporal CLI, first time only'),
+        })
       : null;
+  // The worker's module (the Temporal worker SDK) loads while the database opens.
+  const workerModule = mode === 'all' || mode === 'worker' ? import('../workflows/worker.ts') : null;
+  workerModule?.catch(() => {}); // awaited below
   if (localTemporal) {
     localTemporal.catch(() => {}); // awaited below; a failure before then is not unhandled
     stops.push(async () => (await localTemporal.catch(() => null))?.stop());
@@ -126,67 +137,104 @@ async function startParts(
   }
   await database.migrate();
 
-  // Temporal: a local dev server when `npm start` has no TEMPORAL_ADDRESS, else the given one.
-  let temporalAddress = config.temporal.address;
-  if (localTemporal) temporalAddress = (await localTemporal).address;
-  temporalAddress ??= '127.0.0.1:7233';
-  // The local dev server is plaintext; a configured Temporal gets its TLS, API key and metadata.
-  const temporalConnection = localTemporal ? undefined : config.temporal.connection;
-  if (temporalConnection?.tls) {
-    // A wrong CA or a refused client certificate stops the start here, naming the variable.
-    const unreachable = await checkTemporalTls(temporalAddress, temporalConnection);
-    if (unreachable) log.warn({ address: temporalAddress, reason: unreachable }, 'Temporal TLS check could not reach the server');
-  }
+  // What is created after start-up returned (the local Temporal's parts, below) is stopped at
+  // once should the stop have begun meanwhile.
+  let stopRequested = false;
+  const own = (stop: () => Promise<void>) => {
+    if (stopRequested) void stop().catch((err) => log.warn({ err }, 'error while stopping'));
+    else stops.push(stop);
+  };
+  const startTemporalParts = async () => {
+    // Temporal: a local dev server when `npm start` has no TEMPORAL_ADDRESS, else the given one.
+    let temporalAddress = config.temporal.address;
+    if (localTemporal) temporalAddress = (await localTemporal).address;
+    temporalAddress ??= '127.0.0.1:7233';
+    // The local dev server is plaintext; a configured Temporal gets its TLS, API key and metadata.
+    const temporalConnection = localTemporal ? undefined : config.temporal.connection;
+    if (temporalConnection?.tls) {
+      // A wrong CA or a refused client certificate stops the start here, naming the variable.
+      const unreachable = await checkTemporalTls(temporalAddress, temporalConnection);
+      if (unreachable) log.warn({ address: temporalAddress, reason: unreachable }, 'Temporal TLS check could not reach the server');
+    }
 
-  if (mode === 'all' || mode === 'worker') {
-    const worker = await startWorker({
-      bundleCacheDir: join(config.dataDir, 'cache'),
-      address: temporalAddress,
-      connection: temporalConnection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      log,
-      deps: {
-        db: database.db,
+    if (mode === 'all' || mode === 'worker') {
+      const { startWorker } = await workerModule!;
+      const worker = await startWorker({
+        bundleCacheDir: join(config.dataDir, 'cache'),
+        address: temporalAddress,
+        connection: temporalConnection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
         log,
-        webhookSecret: config.webhookSecret,
-        outbound: config.outbound,
-        callbackKey: config.jwtSecret,
-        publicUrl: config.publicUrl,
-        webhookTimeoutSeconds: config.webhookTimeoutSeconds,
-      },
-      rotation: { db: database.db, log, store: secrets },
-      ...(telemetry ? { tracing: { spanProcessor: telemetry.spanProcessor, resource: telemetry.resource } } : {}),
-      shutdownGraceMs: config.shutdown.graceSeconds * 1000,
-    });
-    stops.push(() => worker.stop());
-    log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
-    // Scheduled secret rotation: the task queue's Temporal Schedule, created or updated idempotently.
-    const scheduler = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, temporalConnection);
-    stops.push(() => scheduler.close());
-    const schedule = await ensureRotationSchedule(scheduler.client, {
-      taskQueue: config.temporal.taskQueue,
-      intervalSeconds: config.secretRotationIntervalSeconds,
-    });
-    log.info({ schedule, everySeconds: config.secretRotationIntervalSeconds }, 'secret rotation schedule');
-  }
+        deps: {
+          db: database.db,
+          log,
+          webhookSecret: config.webhookSecret,
+          outbound: config.outbound,
+          callbackKey: config.jwtSecret,
+          publicUrl: config.publicUrl,
+          webhookTimeoutSeconds: config.webhookTimeoutSeconds,
+        },
+        rotation: { db: database.db, log, store: secrets },
+        ...(telemetry ? { tracing: { spanProcessor: telemetry.spanProcessor, resource: telemetry.resource } } : {}),
+        shutdownGraceMs: config.shutdown.graceSeconds * 1000,
+      });
+      own(() => worker.stop());
+      log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+      // Scheduled secret rotation: the task queue's Temporal Schedule, created or updated idempotently.
+      const scheduler = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, temporalConnection);
+      own(() => scheduler.close());
+      const schedule = await ensureRotationSchedule(scheduler.client, {
+        taskQueue: config.temporal.taskQueue,
+        intervalSeconds: config.secretRotationIntervalSeconds,
+      });
+      log.info({ schedule, everySeconds: config.secretRotationIntervalSeconds }, 'secret rotation schedule');
+    }
 
-  if (app) {
-    const temporal = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, temporalConnection, {
-      tracing: telemetry !== null,
-    });
-    stops.push(() => temporal.close());
-    services.workflows = { client: temporal.client, taskQueue: temporal.taskQueue };
-    app.readiness.push({ name: 'temporal', check: () => temporal.ping() });
-    const sweep = setInterval(() => {
-      archiveExpiredEnvironments(database.db).then(
-        (slugs) => slugs.length && log.info({ slugs }, 'archived expired environments'),
-        (err) => log.warn({ err }, 'expiry sweep failed'),
-      );
-    }, 30_000);
-    sweep.unref();
-    stops.push(async () => clearInterval(sweep));
-    app.setStarted();
+    if (app) {
+      const temporal = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, temporalConnection, {
+        tracing: telemetry !== null,
+      });
+      own(() => temporal.close());
+      services.workflows = { client: temporal.client, taskQueue: temporal.taskQueue };
+      app.readiness.push({ name: 'temporal', check: () => temporal.ping() });
+      const sweep = setInterval(() => {
+        archiveExpiredEnvironments(database.db).then(
+          (slugs) => slugs.length && log.info({ slugs }, 'archived expired environments'),
+          (err) => log.warn({ err }, 'expiry sweep failed'),
+        );
+      }, 30_000);
+      sweep.unref();
+      own(async () => clearInterval(sweep));
+    }
+  };
+
+  if (localTemporal && app) {
+    // `npm start`: the API and the console answer as soon as the database is open. The local
+    // Temporal (seconds; minutes the first time, while its CLI builds) comes up behind them:
+    // /readyz lists it under `pending`, deployment mutations answer PRECONDITION_FAILED saying so.
+    const pending = () => `${temporalPhase} (${((performance.now() - temporalSince) / 1000).toFixed(1)} s)`;
+    const started = app;
+    started.pending.set('temporal', pending);
+    services.workflowsPending = pending;
+    started.setStarted();
+    void startTemporalParts().then(
+      () => {
+        started.pending.delete('temporal');
+        services.workflowsPending = undefined;
+        log.info({ seconds: Number(((performance.now() - temporalSince) / 1000).toFixed(1)) }, 'local Temporal and worker ready');
+      },
+      (err: Error) => {
+        if (stopRequested) return;
+        started.pending.delete('temporal');
+        services.workflowsPending = undefined;
+        started.readiness.push({ name: 'temporal', check: () => Promise.reject(err) });
+        log.error({ err }, 'the local Temporal did not start; the API runs without deployments');
+      },
+    );
+  } else {
+    await startTemporalParts();
+    app?.setStarted();
   }
   log.info({ mode }, 'ready');
   const api = app;
@@ -194,6 +242,7 @@ async function startParts(
   let stopping: Promise<void> | null = null;
   const stop = (options: { skipDrain?: AbortSignal } = {}) => {
     stopping ??= (async () => {
+      stopRequested = true;
       if (api) {
         const { drainSeconds, graceSeconds } = config.shutdown;
         api.beginShutdown();
@@ -216,7 +265,7 @@ async function startParts(
   return { app, url, telemetry, stop };
 }
 
-async function main() {
+export async function main() {
   const mode = (process.argv[2] ?? 'all') as Mode;
   if (!['all', 'api', 'worker'].includes(mode)) {
     console.error(`Unknown mode ${mode}; use all, api or worker`);

@@ -14,7 +14,7 @@ import { connectOptions } from '../workflows/connection.ts';
 const PROVISION_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'temporal.sh');
 
 /** Finds or builds the Temporal CLI (scripts/temporal.sh) and returns its path. */
-export async function provisionTemporalCli(log?: Logger): Promise<string> {
+export async function provisionTemporalCli(log?: Logger, onBuilding?: () => void): Promise<string> {
   return new Promise((resolvePath, reject) => {
     const child = spawn('bash', [PROVISION_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -22,6 +22,7 @@ export async function provisionTemporalCli(log?: Logger): Promise<string> {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => {
       err += d;
+      onBuilding?.(); // the script is silent when it finds the binary
       for (const line of String(d).split('\n').filter(Boolean)) log?.info({ line }, 'temporal cli');
     });
     child.on('error', reject);
@@ -101,9 +102,11 @@ export async function startLocalTemporal(options: {
   port?: number | undefined;
   namespace: string;
   log: Logger;
+  /** Told when the CLI turns out to need building (minutes, the first time on a machine). */
+  onBuilding?: () => void;
 }): Promise<LocalTemporal> {
   const { log } = options;
-  const bin = await provisionTemporalCli(log);
+  const bin = await provisionTemporalCli(log, options.onBuilding);
   mkdirSync(options.dataDir, { recursive: true });
   const pidfile = join(options.dataDir, 'temporal.pid');
   await killStale(pidfile, log);

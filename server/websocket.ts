@@ -13,10 +13,13 @@
 // - A subscriber dropped as a slow consumer closes its socket with SLOW_CONSUMER_CLOSE_CODE.
 // - Malformed protocol messages close only that socket (graphql-ws: 4400).
 // - close(): every socket is closed with 1001 (clients reconnect elsewhere and resume).
+// - A result shared by many subscribers (live/shared-executions.ts: one object per event and
+//   selection) is serialized once: its JSON is encoded to bytes on first send and every
+//   subscriber's `next` message is written around those bytes (see sharedPayloads below).
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate } from './auth.ts';
 import { identityOf } from './oidc.ts';
@@ -52,6 +55,50 @@ export interface WebSocketEndpoint {
 
 type Enveloped = ReturnType<App['yoga']['getEnveloped']>;
 
+/**
+ * One serialization per result object, whatever the number of subscribers it goes to. graphql-ws
+ * stringifies each `next` message itself, through our `jsonMessageReplacer`: for the message's
+ * `payload` the replacer hands back a placeholder (so JSON.stringify does not walk the result
+ * again) and keeps the result's bytes, encoded once per result object; the socket's `send`, which
+ * graphql-ws calls synchronously with that very string, writes the message's own head and tail
+ * (its id) around those bytes. A message whose payload came from elsewhere passes as it was.
+ */
+function sharedPayloads(onSerialized: () => void) {
+  const PLACEHOLDER = '\u0000stageplane-shared-payload';
+  const tail = `"payload":${JSON.stringify(PLACEHOLDER)}}`;
+  const closing = Buffer.from('}');
+  const bytesByResult = new WeakMap<object, Buffer>();
+  let pending: Buffer | null = null; // the payload of the message being stringified right now
+  return {
+    replacer(this: unknown, key: string, value: unknown) {
+      const holder = this as { type?: unknown; id?: unknown };
+      if (key !== 'payload' || holder.type !== 'next' || typeof holder.id !== 'string' || typeof value !== 'object' || value === null)
+        return value;
+      let bytes = bytesByResult.get(value);
+      if (!bytes) {
+        bytesByResult.set(value, (bytes = Buffer.from(JSON.stringify(value))));
+        onSerialized();
+      }
+      pending = bytes;
+      return PLACEHOLDER;
+    },
+    /** Makes `socket.send` write a message that carries a placeholder with the payload's bytes. */
+    wrap(socket: WebSocket) {
+      const send = socket.send.bind(socket) as (data: unknown, options: { binary: boolean }, cb?: (err?: Error) => void) => void;
+      socket.send = ((data: unknown, ...rest: unknown[]) => {
+        const cb = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
+        const payload = pending;
+        pending = null;
+        if (payload && typeof data === 'string' && data.endsWith(tail)) {
+          const head = Buffer.from(`${data.slice(0, -tail.length)}"payload":`);
+          return send(Buffer.concat([head, payload, closing], head.length + payload.length + 1), { binary: false }, cb);
+        }
+        return send(data, { binary: false }, cb);
+      }) as WebSocket['send'];
+    },
+  };
+}
+
 export function attachWebSocket(app: App, services: Services, overrides: Partial<WebSocketOptions> = {}): WebSocketEndpoint {
   const options: WebSocketOptions = {
     path: '/graphql',
@@ -83,9 +130,23 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
     return found;
   };
 
+  const serialized = new Counter({
+    name: 'stageplane_websocket_payloads_serialized_total',
+    help: 'Results serialized for WebSocket `next` messages: once per result, however many subscribers share it',
+    registers: [services.metrics],
+  });
+  const shared = sharedPayloads(() => serialized.inc());
+  // Before graphql-ws sends anything on it (useServer's own `connection` listener only registers).
+  wss.on('connection', (socket: WebSocket) => shared.wrap(socket));
+
   useServer<Record<string, unknown>, Record<PropertyKey, never>>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitMs,
+      jsonMessageReplacer: shared.replacer,
+      // The result object itself, not graphql-ws's per-subscriber copy of it: a result shared by
+      // many subscribers is then one object, serialized once (sharedPayloads). Its errors are
+      // GraphQLErrors, which JSON.stringify writes through their toJSON, as graphql-ws does.
+      onNext: (_ctx, _id, _payload, _args, result) => result,
       async onConnect(ctx) {
         const authorization = ctx.connectionParams?.authorization;
         const socket = ctx.extra.socket;

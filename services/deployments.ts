@@ -26,8 +26,13 @@ import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
 
 export function workflowsOf(services: ServiceDeps): WorkflowGateway {
-  if (!services.workflows) throw temporalUnavailable();
-  return services.workflows;
+  if (services.workflows) return services.workflows;
+  const pending = services.workflowsPending?.();
+  if (pending)
+    throw preconditionFailed(
+      `Deployments start once the local workflow service (Temporal) is up; it is ${pending}. Everything else works meanwhile; try again in a few seconds`,
+    );
+  throw temporalUnavailable();
 }
 
 /**

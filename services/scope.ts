@@ -27,6 +27,11 @@ export interface ServiceDeps {
   outbound?: OutboundRule;
   /** Starts and messages deployment workflows; absent in processes without Temporal. */
   workflows?: WorkflowGateway;
+  /**
+   * While `workflows` is absent because the local Temporal is still starting (`npm start`): what
+   * it is doing, e.g. `starting (1.2 s)`, for the error deployment mutations answer meanwhile.
+   */
+  workflowsPending?: () => string | null;
 }
 
 /** What lives for the whole process and is shared by every request (server/main.ts builds it). */

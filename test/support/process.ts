@@ -20,7 +20,8 @@ export async function spawnStageplane(
   mode: 'all' | 'api' | 'worker',
   env: Record<string, string>,
   port?: number,
-  waitFor: 'readyz' | 'healthz' = 'readyz',
+  /** `readyz`: 200 with nothing `pending` (the local Temporal up too); `readyz-200`: any 200. */
+  waitFor: 'readyz' | 'readyz-200' | 'healthz' = 'readyz',
 ): Promise<StageplaneProcess> {
   const p = port ?? (await freePort());
   let out = '';
@@ -67,13 +68,15 @@ export async function spawnStageplane(
   return proc;
 }
 
-export async function waitReady(proc: StageplaneProcess, timeoutMs = 120_000, endpoint: 'readyz' | 'healthz' = 'readyz') {
+export async function waitReady(proc: StageplaneProcess, timeoutMs = 120_000, waitFor: 'readyz' | 'readyz-200' | 'healthz' = 'readyz') {
+  const endpoint = waitFor === 'healthz' ? 'healthz' : 'readyz';
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`stageplane exited during start-up:\n${proc.output().slice(-3000)}`);
     try {
       const r = await fetch(`${proc.url}/${endpoint}`);
-      if (r.status === 200) return;
+      // `npm start` answers 200 before its local Temporal is up (`pending`); tests deploy at once.
+      if (r.status === 200 && (waitFor !== 'readyz' || !((await r.json()) as { pending?: unknown }).pending)) return;
     } catch {
       // not listening yet
     }
