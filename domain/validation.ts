@@ -22,6 +22,7 @@
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
 import { badInput } from './errors.ts';
+import { insightRangeProblem } from './insights.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
 import type { DeployTarget } from './types.ts';
@@ -606,6 +607,13 @@ export type RollbackInput = z.output<typeof RollbackInputSchema>;
 export type DecisionInput = z.output<typeof DecisionInputSchema>;
 export type ReportDeploymentStatusInput = z.output<typeof ReportDeploymentStatusInputSchema>;
 export type CreateApiTokenInput = z.output<typeof CreateApiTokenInputSchema>;
+
+/** Project.insights' arguments: a range [from, to) of at most MAX_INSIGHT_DAYS days. */
+export const InsightsArgsSchema = z.object({ environment: storableString(), from: z.date(), to: z.date() }).superRefine((a, ctx) => {
+  const problem = insightRangeProblem(a.from, a.to);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['to'], message: problem });
+});
+export type InsightsArgs = z.output<typeof InsightsArgsSchema>;
 
 // ---------------------------------------------------------------- parsing
 

@@ -19,6 +19,8 @@ import {
   DEPLOYMENT_EVENT_TYPES,
   DEPLOYMENT_KINDS,
   DEPLOYMENT_STATUSES,
+  INSIGHT_DECISION_EVENTS,
+  INSIGHT_OUTCOME_EVENTS,
   TERMINAL_STATUSES,
 } from '../../domain/values.ts';
 import { createdAt, sqlLiterals, timestamptz } from './common.ts';
@@ -162,6 +164,15 @@ export const deploymentEvents = pgTable(
     // project foreign key's cascade. Deployment.events and deploymentEvents' replay after a seq
     // are served by deployment_events_seq_unique (deployment_id, seq).
     index('deployment_events_project_id_idx').on(t.projectId, t.id),
+    // Project.insights (services/insights.ts): the outcomes and the approval decisions of a
+    // project in a time range, read in time order. deployment_id and type ride along in the key so
+    // the scan can be index-only; the predicates are the ones the query states word for word.
+    index('deployment_events_outcome_idx')
+      .on(t.projectId, t.at, t.deploymentId, t.type)
+      .where(sql`${t.type} in (${sqlLiterals(INSIGHT_OUTCOME_EVENTS)})`),
+    index('deployment_events_decision_idx')
+      .on(t.projectId, t.at, t.deploymentId)
+      .where(sql`${t.type} in (${sqlLiterals(INSIGHT_DECISION_EVENTS)})`),
     check('deployment_events_seq_positive', sql`${t.seq} >= 1`),
   ],
 );
