@@ -18,9 +18,8 @@
 //   requests were not decided.
 // - percentiles: PostgreSQL's percentile_cont (linear interpolation between the two nearest
 //   values: p50 of 1, 2, 3, 4 is 2.5); null when nothing was measured.
-// Every scan is a range of deployment_events_outcome_idx / deployment_events_decision_idx (the
-// project's events of those types in time order) joined to deployments by primary key
-// (test/integration/insights-plans.test.ts).
+// The range is read once: a range of deployment_events_insights_idx (the project's outcome and
+// decision events in time order) joined to their deployments (test/integration/insights-plans.test.ts).
 import { and, eq, sql } from 'drizzle-orm';
 import { environments } from '../db/schema/index.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
@@ -28,7 +27,7 @@ import { notFound } from '../domain/errors.ts';
 import { changeFailureRate, perDay } from '../domain/insights.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import type { InsightsArgs } from '../domain/validation.ts';
-import { INSIGHT_DECISION_EVENTS, INSIGHT_OUTCOME_EVENTS } from '../domain/values.ts';
+import { INSIGHT_DECISION_EVENTS, INSIGHT_EVENTS, INSIGHT_OUTCOME_EVENTS } from '../domain/values.ts';
 import type { Scope } from './scope.ts';
 
 export interface Percentiles {
@@ -113,40 +112,44 @@ export function insightsQuery(projectId: string, environmentId: string, from: Da
   const hi = sql`${to.toISOString()}::timestamptz`;
   const seconds = (a: ReturnType<typeof sql>, b: ReturnType<typeof sql>) => sql`extract(epoch from (${a}) - (${b}))::float8`;
   return sql`
-    with outcome as (
-      select e.created_at as at, e.type::text as type, d.id, d.kind::text as kind,
-        case when e.type = 'SUCCEEDED' and d.kind <> 'ROLLBACK' then ${seconds(sql`e.created_at`, sql`r.created_at`)} end as lead_seconds
+    with ev as (
+      select e.created_at as at, e.type::text as type, e.status::text as status, e.deployment_id, d.kind::text as kind, d.release_id
       from deployment_events e
       join deployments d on d.id = e.deployment_id
-      join releases r on r.id = d.release_id
-      where e.project_id = ${projectId} and e.type in (${sqlLiterals(INSIGHT_OUTCOME_EVENTS)})
+      where e.project_id = ${projectId} and e.type in (${sqlLiterals(INSIGHT_EVENTS)})
         and e.created_at >= ${lo} and e.created_at < ${hi}
         and d.environment_id = ${environmentId}
     ),
+    outcome as (
+      select ev.at, ev.type, ev.deployment_id as id, ev.kind,
+        case when ev.type = 'SUCCEEDED' and ev.kind <> 'ROLLBACK' then ${seconds(sql`ev.at`, sql`r.created_at`)} end as lead_seconds
+      from ev join releases r on r.id = ev.release_id
+      where ev.type in (${sqlLiterals(INSIGHT_OUTCOME_EVENTS)})
+    ),
+    -- The next SUCCEEDED after each FAILED: walked newest first, so the frame only grows and the
+    -- running min is computed in one pass (a frame "current row .. unbounded following" is
+    -- recomputed for every row: quadratic).
     timed as (
       select o.*,
         case when o.type = 'FAILED' then
-          min(o.at) filter (where o.type = 'SUCCEEDED') over (order by o.at, o.id rows between current row and unbounded following)
+          min(o.at) filter (where o.type = 'SUCCEEDED') over (order by o.at desc, o.id desc rows between unbounded preceding and current row)
         end as restored_at
       from outcome o
     ),
     decided as (
-      select e.deployment_id, max(e.created_at) as decided_at
-      from deployment_events e
-      join deployments d on d.id = e.deployment_id
-      where e.project_id = ${projectId} and e.type in (${sqlLiterals(INSIGHT_DECISION_EVENTS)})
-        and e.created_at >= ${lo} and e.created_at < ${hi}
-        and e.status <> 'PENDING_APPROVAL'
-        and d.environment_id = ${environmentId}
-      group by e.deployment_id
+      select deployment_id, max(at) as decided_at from ev
+      where type in (${sqlLiterals(INSIGHT_DECISION_EVENTS)}) and status <> 'PENDING_APPROVAL'
+      group by deployment_id
     ),
+    -- Requested: the deployment's first event with status PENDING_APPROVAL (its own events in
+    -- seq order, on deployment_events_seq_unique).
     waits as (
       select ${seconds(sql`dd.decided_at`, sql`requested.at`)} as seconds
       from decided dd
       cross join lateral (
-        select min(x.created_at) as at from deployment_events x where x.deployment_id = dd.deployment_id and x.status = 'PENDING_APPROVAL'
+        select x.created_at as at from deployment_events x
+        where x.deployment_id = dd.deployment_id and x.status = 'PENDING_APPROVAL' order by x.seq limit 1
       ) requested
-      where requested.at is not null
     ),
     days as (
       select day from generate_series(

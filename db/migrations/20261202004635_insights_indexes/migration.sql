@@ -1,2 +1,0 @@
-CREATE INDEX "deployment_events_outcome_idx" ON "deployment_events" ("project_id","created_at","deployment_id","type") WHERE "type" in ('SUCCEEDED', 'FAILED');--> statement-breakpoint
-CREATE INDEX "deployment_events_decision_idx" ON "deployment_events" ("project_id","created_at","deployment_id") WHERE "type" in ('APPROVED', 'REJECTED');
