@@ -3,7 +3,8 @@
 // and a year-long range. No sequential scan of deployment_events, whatever the range; nothing is timed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.ts';
-import { explainJson, planNodes, rows, startHistoryApi, type HistoryApi } from '../support/history.ts';
+import type postgres from 'postgres';
+import { bind, explainJson, planNodes, rows, startHistoryApi, type HistoryApi, type PlanNode, type Statement } from '../support/history.ts';
 import { seedInsightsHistory } from '../support/insights-history.ts';
 
 const DEPLOYMENTS = 20_000;
@@ -28,6 +29,28 @@ afterAll(async () => {
   await drop?.();
 });
 
+/**
+ * The generic plan of a statement (what a prepared statement may switch to after five runs: the
+ * API runs this one outside a transaction, prepared), as history-plans.test.ts reads it.
+ */
+async function genericPlan(s: Statement): Promise<PlanNode> {
+  const client = (api.database.db as unknown as { $client: postgres.Sql }).$client;
+  const session = await client.reserve();
+  let prepared = false;
+  try {
+    await session.unsafe('set plan_cache_mode = force_generic_plan');
+    await session.unsafe(`prepare insights_plan as ${s.sql}`);
+    prepared = true;
+    const args = s.params.length ? `(${bind(s.params.map((_, i) => `$${i + 1}`).join(', '), s.params)})` : '';
+    const [row] = await session.unsafe(`explain (format json) execute insights_plan${args}`);
+    return (row!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
+  } finally {
+    if (prepared) await session.unsafe('deallocate insights_plan');
+    await session.unsafe('reset plan_cache_mode');
+    session.release();
+  }
+}
+
 describe(`insights at ${DEPLOYMENTS.toLocaleString('en')} deployments`, () => {
   for (const days of [7, 366]) {
     it(`a ${days}-day range is a range scan of deployment_events_insights_idx`, async () => {
@@ -41,17 +64,21 @@ describe(`insights at ${DEPLOYMENTS.toLocaleString('en')} deployments`, () => {
       expect(data.project.insights.series).toHaveLength(days);
       const statements = api.take().filter((s) => s.sql.includes('deployment_events'));
       expect(statements).toHaveLength(1);
-      const nodes = planNodes(await explainJson(api.database, statements[0]!));
-      const eventScans = nodes.filter((n) => n['Relation Name'] === 'deployment_events');
-      expect(eventScans.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
-      const range = nodes.find((n) => n['Index Name'] === 'deployment_events_insights_idx');
-      expect(range?.['Index Cond']).toMatch(/project_id = .*created_at >= .*created_at </);
-      // Every other read of deployment_events is one deployment's own events (the approval
-      // request of a decided deployment), by an index on deployment_id.
-      const conditions = eventScans
-        .filter((n) => n !== range && !(n.Plans ?? []).includes(range!))
-        .map((n) => String(n['Index Cond'] ?? n['Recheck Cond']));
-      for (const c of conditions) expect(c).toMatch(/deployment_id = /);
+      for (const plan of [await explainJson(api.database, statements[0]!), await genericPlan(statements[0]!)]) expectRangeScan(plan);
     });
   }
 });
+
+function expectRangeScan(plan: PlanNode) {
+  const nodes = planNodes(plan);
+  const eventScans = nodes.filter((n) => n['Relation Name'] === 'deployment_events');
+  expect(eventScans.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
+  const range = nodes.find((n) => n['Index Name'] === 'deployment_events_insights_idx');
+  expect(range?.['Index Cond']).toMatch(/project_id = .*created_at >= .*created_at </);
+  // Every other read of deployment_events is one deployment's own events (the approval
+  // request of a decided deployment), by an index on deployment_id.
+  const conditions = eventScans
+    .filter((n) => n !== range && !(n.Plans ?? []).includes(range!))
+    .map((n) => String(n['Index Cond'] ?? n['Recheck Cond']));
+  for (const c of conditions) expect(c).toMatch(/deployment_id = /);
+}
