@@ -130,6 +130,17 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['stageplane policy shop production'],
   },
   {
+    name: 'insights',
+    summary: "an environment's deployment measures (DORA) over the last days",
+    description:
+      'Deployments, successes, failures, rollbacks, deployments per day, change failure rate, and p50/p90 of lead time ' +
+      '(push to SUCCEEDED), time to restore (FAILED to the next SUCCEEDED) and approval wait, over the N days up to now, ' +
+      'with one line per UTC day. "-" where nothing was measured.',
+    args: [PROJECT, { name: 'env', help: 'environment slug' }],
+    options: { days: { type: 'string', value: 'N', help: 'the last N days, 1 to 366 (default 30)' } },
+    examples: ['stageplane insights shop production', 'stageplane insights shop production --days 7 --json'],
+  },
+  {
     name: 'push',
     summary: 'record a push: the release, and a deployment in each environment that deploys the branch on push',
     args: [PROJECT],

@@ -179,6 +179,28 @@ export const Policy = graphql(`
   }
 `);
 
+export const Insights = graphql(`
+  query CliInsights($project: String!, $env: String!, $from: DateTime!, $to: DateTime!) {
+    project(slug: $project) {
+      insights(environment: $env, from: $from, to: $to) {
+        environment
+        from
+        to
+        deployments
+        successes
+        failures
+        rollbacks
+        deploymentsPerDay
+        changeFailureRate
+        leadTimeSeconds { p50 p90 }
+        timeToRestoreSeconds { p50 p90 }
+        approvalWaitSeconds { p50 p90 }
+        series { day deployments failures }
+      }
+    }
+  }
+`);
+
 export const RecordPush = graphql(
   `
   mutation CliRecordPush($input: RecordPushInput!) {
@@ -278,6 +300,7 @@ export const ALL_OPERATIONS = {
   UpdateSettings,
   Compare,
   Policy,
+  Insights,
   RecordPush,
   Deploy,
   Promote,

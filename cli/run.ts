@@ -154,6 +154,25 @@ const shortSha = (sha: string) => sha.slice(0, 7);
 const pct = (p: number) => `${Math.round(p * 100)}%`;
 const localTime = (iso: string | null | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 
+/** Seconds as the two largest units, e.g. 90061 -> "1d 1h", 95 -> "1m 35s"; null -> "-". */
+export function duration(seconds: number | null): string {
+  if (seconds === null) return '-';
+  const s = Math.round(seconds);
+  const parts: [number, string][] = [
+    [Math.floor(s / 86_400), 'd'],
+    [Math.floor((s % 86_400) / 3600), 'h'],
+    [Math.floor((s % 3600) / 60), 'm'],
+    [s % 60, 's'],
+  ];
+  const first = parts.findIndex(([n]) => n > 0);
+  if (first < 0) return '0s';
+  return parts
+    .slice(first, first + 2)
+    .filter(([n]) => n > 0)
+    .map(([n, u]) => `${n}${u}`)
+    .join(' ');
+}
+
 function deploymentRows(ctx: Ctx, list: DeploymentData[]): string {
   const p = ctx.out.out;
   return table(
@@ -484,6 +503,47 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     );
     const failed = report.checks.filter((c) => !c.passed && c.severity === 'error').length;
     ctx.out.notice(report.passed ? `policy of ${env}: passed` : `policy of ${env}: ${failed} failed error check(s) block deployments`);
+    return EXIT.OK;
+  },
+
+  async insights(ctx) {
+    const project = arg(ctx, 'project');
+    const env = arg(ctx, 'env');
+    const days = opt(ctx, 'days') === undefined ? 30 : parseCount(opt(ctx, 'days')!, '--days', 1, 366);
+    const to = new Date();
+    const from = new Date(to.getTime() - days * 86_400_000);
+    const data = await ctx.client.request(ops.Insights, { project, env, from: from.toISOString(), to: to.toISOString() });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const i = data.project.insights;
+    if (ctx.out.json) {
+      ctx.out.jsonValue(i);
+      return EXIT.OK;
+    }
+    const p = ctx.out.out;
+    const spread = (q: { p50: number | null; p90: number | null }) => `p50 ${duration(q.p50)}, p90 ${duration(q.p90)}`;
+    ctx.out.data(`${project}/${i.environment}, ${localTime(i.from)} to ${localTime(i.to)} (${days} days)`);
+    ctx.out.data(
+      table(
+        ['MEASURE', 'VALUE'],
+        [
+          ['deployments', `${i.deployments} (${i.successes} succeeded, ${i.failures} failed, ${i.rollbacks} rollbacks)`],
+          ['deployments per day', i.deploymentsPerDay.toFixed(2)],
+          ['change failure rate', i.changeFailureRate === null ? '-' : pct(i.changeFailureRate)],
+          ['lead time', spread(i.leadTimeSeconds)],
+          ['time to restore', spread(i.timeToRestoreSeconds)],
+          ['approval wait', spread(i.approvalWaitSeconds)],
+        ],
+        p,
+      ),
+    );
+    ctx.out.data('');
+    ctx.out.data(
+      table(
+        ['DAY', 'DEPLOYMENTS', 'FAILURES'],
+        i.series.map((b) => [b.day, String(b.deployments), b.failures ? p('red', String(b.failures)) : '0']),
+        p,
+      ),
+    );
     return EXIT.OK;
   },
 

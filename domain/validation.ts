@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { isValidCron } from './cron.ts';
 import { issuerUrlProblem } from './identity.ts';
 import { badInput } from './errors.ts';
+import { insightRangeProblem } from './insights.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
 import type { DeployTarget } from './types.ts';
@@ -692,6 +693,13 @@ export type GrantProjectRolesInput = z.output<typeof GrantProjectRolesInputSchem
 export type RevokeProjectRolesInput = z.output<typeof RevokeProjectRolesInputSchema>;
 export type SetProjectVisibilityInput = z.output<typeof SetProjectVisibilityInputSchema>;
 export type CreateTrustPolicyInput = z.output<typeof CreateTrustPolicyInputSchema>;
+
+/** Project.insights' arguments: a range [from, to) of at most MAX_INSIGHT_DAYS days. */
+export const InsightsArgsSchema = z.object({ environment: storableString(), from: z.date(), to: z.date() }).superRefine((a, ctx) => {
+  const problem = insightRangeProblem(a.from, a.to);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['to'], message: problem });
+});
+export type InsightsArgs = z.output<typeof InsightsArgsSchema>;
 
 // ---------------------------------------------------------------- parsing
 

@@ -55,6 +55,12 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'CANCELLED',
 ] as const;
 
+/** Insights: the events that end a deployment (counted, timed) and those that decide an approval. */
+export const INSIGHT_OUTCOME_EVENTS = ['SUCCEEDED', 'FAILED'] as const satisfies readonly (typeof DEPLOYMENT_EVENT_TYPES)[number][];
+export const INSIGHT_DECISION_EVENTS = ['APPROVED', 'REJECTED'] as const satisfies readonly (typeof DEPLOYMENT_EVENT_TYPES)[number][];
+/** Every event insights read in a range (the partial index deployment_events_insights_idx). */
+export const INSIGHT_EVENTS = [...INSIGHT_OUTCOME_EVENTS, ...INSIGHT_DECISION_EVENTS] as const;
+
 /** Whether `value` is one of `values`, narrowing it. */
 export const isOneOf = <T extends string>(values: readonly T[], value: string): value is T => (values as readonly string[]).includes(value);
 

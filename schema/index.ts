@@ -11,6 +11,7 @@ import './viewer.ts';
 import './project-access.ts';
 import './trust-policies.ts';
 import './subscriptions.ts';
+import './insights.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from './context.ts';

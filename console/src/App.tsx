@@ -4,6 +4,7 @@ import { errorsOf, LiveConnection, request, type ServerError } from './api.ts';
 import { PageTitle, useDialogOpen } from './components/ui.tsx';
 import { VIEWER } from './operations.ts';
 import { ComparePage } from './pages/Compare.tsx';
+import { InsightsPage } from './pages/Insights.tsx';
 import { DeploymentPage } from './pages/Deployment.tsx';
 import { PipelinePage } from './pages/Pipeline.tsx';
 import { PolicyPage } from './pages/Policy.tsx';
@@ -154,6 +155,9 @@ function Shell() {
       break;
     case 'compare':
       page = <ComparePage key={`c:${route.slug}`} slug={route.slug} />;
+      break;
+    case 'insights':
+      page = <InsightsPage key={`i:${route.slug}`} slug={route.slug} />;
       break;
     case 'policy':
       page = <PolicyPage key={`pol:${route.slug}:${route.env}`} slug={route.slug} env={route.env} />;

@@ -150,6 +150,28 @@ export const COMPARE = graphql(`
   }
 `);
 
+export const INSIGHTS = graphql(`
+  query Insights($slug: String!, $env: String!, $from: DateTime!, $to: DateTime!) {
+    project(slug: $slug) {
+      insights(environment: $env, from: $from, to: $to) {
+        environment
+        from
+        to
+        deployments
+        successes
+        failures
+        rollbacks
+        deploymentsPerDay
+        changeFailureRate
+        leadTimeSeconds { p50 p90 }
+        timeToRestoreSeconds { p50 p90 }
+        approvalWaitSeconds { p50 p90 }
+        series { day deployments failures }
+      }
+    }
+  }
+`);
+
 export const POLICY = graphql(`
   query Policy($slug: String!, $env: String!) {
     project(slug: $slug) {

@@ -19,6 +19,7 @@ import {
   DEPLOYMENT_EVENT_TYPES,
   DEPLOYMENT_KINDS,
   DEPLOYMENT_STATUSES,
+  INSIGHT_EVENTS,
   TERMINAL_STATUSES,
 } from '../../domain/values.ts';
 import { createdAt, sqlLiterals, timestamptz } from './common.ts';
@@ -162,6 +163,12 @@ export const deploymentEvents = pgTable(
     // project foreign key's cascade. Deployment.events and deploymentEvents' replay after a seq
     // are served by deployment_events_seq_unique (deployment_id, seq).
     index('deployment_events_project_id_idx').on(t.projectId, t.id),
+    // Project.insights (services/insights.ts): the outcomes and approval decisions of a project in
+    // a time range, read in time order. deployment_id, type and status ride along in the key so
+    // the scan can be index-only; the predicate is the one the query states word for word.
+    index('deployment_events_insights_idx')
+      .on(t.projectId, t.at, t.deploymentId, t.type, t.status)
+      .where(sql`${t.type} in (${sqlLiterals(INSIGHT_EVENTS)})`),
     check('deployment_events_seq_positive', sql`${t.seq} >= 1`),
   ],
 );

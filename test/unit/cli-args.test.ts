@@ -39,6 +39,7 @@ describe('cli command line', () => {
       ],
       [['diff', 'shop', 'staging', 'production'], 'diff', { project: 'shop', base: 'staging', target: 'production' }, {}],
       [['policy', 'shop', 'production'], 'policy', { project: 'shop', env: 'production' }, {}],
+      [['insights', 'shop', 'production', '--days', '7'], 'insights', { project: 'shop', env: 'production' }, { days: '7' }],
       [
         ['push', 'shop', '--branch', 'main', '--sha', 'abcdef1', '--message', 'Fix it', '--wait'],
         'push',

@@ -189,6 +189,7 @@ export function PipelinePage({ slug }: { slug: string }) {
       <PageTitle>{project.name}</PageTitle>
       <p className="page-links">
         <Link to={paths.compare(project.slug)}>Compare environments</Link>
+        <Link to={paths.insights(project.slug)}>Insights</Link>
       </p>
       {liveErrors ? <ErrorList errors={liveErrors} title="Live updates stopped" /> : null}
       {pipeline.errors ? <ErrorList errors={pipeline.errors} /> : null}
