@@ -96,6 +96,9 @@ export const ACTIONS = [
   'rejectDeployment',
   'cancelDeployment',
   'reportDeploymentStatus',
+  // v2: verification and automatic rollback
+  'releaseQuarantine',
+  'resumeAutoDeploy',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -196,6 +199,9 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   row('reportDeploymentStatus', "only the deployment's own callback token (not ADMIN, not any other token)", { kind: 'own-callback' }, [
     'deploymentId',
   ]),
+  // Deploy decisions, not configuration changes: deployers in every environment type (contract v2).
+  row('releaseQuarantine', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
+  row('resumeAutoDeploy', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));

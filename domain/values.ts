@@ -53,7 +53,15 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'SUCCEEDED',
   'FAILED',
   'CANCELLED',
+  // v2: verification and automatic rollback (domain/verification.ts)
+  'VERIFICATION_STARTED',
+  'VERIFICATION_PASSED',
+  'VERIFICATION_FAILED',
+  'ROLLBACK_STARTED',
 ] as const;
+
+/** Post-deploy verification (v2): SKIPPED when the deploy target has none. */
+export const VERIFICATION_STATUSES = ['PENDING', 'RUNNING', 'PASSED', 'FAILED', 'SKIPPED'] as const;
 
 /** Whether `value` is one of `values`, narrowing it. */
 export const isOneOf = <T extends string>(values: readonly T[], value: string): value is T => (values as readonly string[]).includes(value);

@@ -69,6 +69,9 @@ export function createEnvironment<R = string>(
       if (!project) throw notFound(`No Project with id ${JSON.stringify(publicId('Project', projectId))}`);
       assertAuthorized('createEnvironment', scope.actor);
       if (input.deployTarget?.url) assertOutboundUrl(scope.services, input.deployTarget.url, 'input.deployTarget.url');
+      if (input.deployTarget?.verification) {
+        assertOutboundUrl(scope.services, input.deployTarget.verification.url, 'input.deployTarget.verification.url');
+      }
       const upstream = input.promotesFrom ? await activeEnvironmentBySlug(tx, projectId, input.promotesFrom, 'input.promotesFrom') : null;
       const settings = input.copySettingsFrom
         ? (await activeEnvironmentBySlug(tx, projectId, input.copySettingsFrom, 'input.copySettingsFrom')).settings
@@ -135,6 +138,9 @@ export function updateEnvironment<R = string>(
       if (input.policy !== undefined) changes.policy = mergePolicy(env.policy, input.policy);
       if (input.deployTarget !== undefined) {
         if (input.deployTarget.url) assertOutboundUrl(scope.services, input.deployTarget.url, 'input.deployTarget.url');
+        if (input.deployTarget.verification) {
+          assertOutboundUrl(scope.services, input.deployTarget.verification.url, 'input.deployTarget.verification.url');
+        }
         changes.deployTarget = input.deployTarget;
       }
       if (input.promotesFrom !== undefined) {
