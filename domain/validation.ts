@@ -294,6 +294,9 @@ export const VerificationInputSchema = nullMeansAbsent(
   }),
 );
 
+/** A target without verification keeps its v1 shape (no key at all). */
+const verificationOf = (t: { verification?: DeployTarget['verification'] }) => (t.verification ? { verification: t.verification } : {});
+
 /**
  * A deploy target replaces the current one as a whole (provider is required). One rule: each
  * field belongs to one provider and must be left out (or null) for the other: `url` (required,
@@ -322,8 +325,8 @@ export const DeployTargetInputSchema = nullMeansAbsent(
     .transform(
       (t): DeployTarget =>
         t.provider === 'WEBHOOK'
-          ? { provider: 'WEBHOOK', url: t.url!, stepSeconds: null, verification: t.verification ?? null }
-          : { provider: 'SIMULATED', url: null, stepSeconds: t.stepSeconds ?? DEFAULT_STEP_SECONDS, verification: t.verification ?? null },
+          ? { provider: 'WEBHOOK', url: t.url!, stepSeconds: null, ...verificationOf(t) }
+          : { provider: 'SIMULATED', url: null, stepSeconds: t.stepSeconds ?? DEFAULT_STEP_SECONDS, ...verificationOf(t) },
     ),
 );
 

@@ -43,6 +43,9 @@ const CONTRACT_MUTATIONS = [
   'reportDeploymentStatus',
   'createApiToken',
   'revokeApiToken',
+  // v2 (schema-v2.graphql), verification and automatic rollback
+  'releaseQuarantine',
+  'resumeAutoDeploy',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -167,6 +170,9 @@ const EXPECTED: Record<Action, Scenario[]> = {
       allowed: ALL,
     },
   ],
+  // v2: deploy decisions, so deployers in every environment type (production included), or ADMIN.
+  releaseQuarantine: deployInto,
+  resumeAutoDeploy: deployInto,
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
     {
@@ -369,6 +375,8 @@ describe('authorize: missing context fails closed', () => {
         'approveDeployment',
         'rejectDeployment',
         'cancelDeployment',
+        'releaseQuarantine',
+        'resumeAutoDeploy',
       ].sort(),
     );
   });
