@@ -82,7 +82,7 @@ const EnvironmentSettingsRef = builder.objectRef<SettingsShape>('EnvironmentSett
   }),
 });
 
-const VerificationRef = builder.objectRef<VerificationConfig>('Verification').implement({
+export const VerificationRef = builder.objectRef<VerificationConfig>('Verification').implement({
   fields: (t) => ({
     url: t.exposeString('url', { description: 'http(s); the worker GETs it after the deploy steps' }),
     expectStatus: t.exposeInt('expectStatus'),

@@ -9,13 +9,15 @@ import { releaseQuarantine, resumeAutoDeploy } from '../services/verification.ts
 import { builder, enumValues, localId } from './builder.ts';
 import { scopeOf } from './context.ts';
 import { DeploymentRef, ReleaseRef } from './deployments.ts';
-import { EnvironmentRef } from './environments.ts';
+import { EnvironmentRef, VerificationRef } from './environments.ts';
 
 const VerificationStatusEnum = builder.enumType('VerificationStatus', {
   values: enumValues(VERIFICATION_STATUSES, { SKIPPED: 'no verification configured, or the deployment ended before it' }),
 });
 
-type ResultShape = Pick<VerificationRecord, 'status' | 'probes' | 'lastStatusCode' | 'lastError' | 'finishedAt'>;
+type ResultShape = Pick<VerificationRecord, 'status' | 'probes' | 'lastStatusCode' | 'lastError' | 'finishedAt'> & {
+  config?: VerificationRecord['config'];
+};
 const VerificationResultRef = builder.objectRef<ResultShape>('VerificationResult').implement({
   description: 'Never a response body: it could hold secrets.',
   fields: (t) => ({
@@ -27,6 +29,12 @@ const VerificationResultRef = builder.objectRef<ResultShape>('VerificationResult
       description: 'e.g. "connection refused", "timeout", "HTTP 503 (expected 200)"',
     }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    config: t.field({
+      type: VerificationRef,
+      nullable: true,
+      description: 'what this deployment verifies against, pinned as it started (null: nothing to verify)',
+      resolve: (v) => v.config ?? null,
+    }),
   }),
 });
 
