@@ -286,8 +286,9 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
       status = (await db.finish(deploymentId, { outcome: 'FAILED', actor: null, message })).status;
       return status;
     }
-    if (cancelRequestedBy) return finishCancelled();
+    // A verdict recorded before a cancel arrived stands: its rollback happens, then FAILED.
     if (verdict.failed) return (status = await failVerified(deploymentId, verdict.failed));
+    if (cancelRequestedBy) return finishCancelled();
     status = (await db.finish(deploymentId, { outcome: 'SUCCEEDED', actor: null, message: null })).status;
     return status;
   }
