@@ -193,6 +193,9 @@ export function eventView(output: Output, title: string): EventView {
       if (stopped) return;
       status = e.status;
       if (e.step) label = e.step;
+      // v2: the probes after the deploy steps (their counts and outcome are in the event messages).
+      if (e.type.startsWith('VERIFICATION_') || e.type === 'ROLLBACK_STARTED')
+        label = e.type === 'ROLLBACK_STARTED' ? 'rolling back' : 'verification';
       if (e.type === 'SUCCEEDED') value = 1;
       multibar.log(`${eventLine(e, paint)}\n`);
       render();

@@ -36,6 +36,7 @@ export const relations = defineRelations(schema, (r) => ({
       to: r.deployments.environmentId,
       where: { RAW: (t) => sql`${t.status} = 'SUCCEEDED'` },
     }),
+    quarantines: r.many.releaseQuarantines({ from: r.environments.id, to: r.releaseQuarantines.environmentId }),
     unfinishedDeployments: r.many.deployments({
       from: r.environments.id,
       to: r.deployments.environmentId,
@@ -77,6 +78,12 @@ export const relations = defineRelations(schema, (r) => ({
     release: r.one.releases({ from: r.deployments.releaseId, to: r.releases.id, optional: false }),
     approvals: r.many.approvals(),
     events: r.many.deploymentEvents(),
+    rollbackOf: r.one.deployments({ from: r.deployments.rollbackOfId, to: r.deployments.id, alias: 'rollback' }),
+    rolledBackBy: r.one.deployments({ from: r.deployments.id, to: r.deployments.rollbackOfId, alias: 'rollback' }),
+  },
+  releaseQuarantines: {
+    environment: r.one.environments({ from: r.releaseQuarantines.environmentId, to: r.environments.id, optional: false }),
+    release: r.one.releases({ from: r.releaseQuarantines.releaseId, to: r.releases.id, optional: false }),
   },
   approvals: {
     deployment: r.one.deployments({ from: r.approvals.deploymentId, to: r.deployments.id, optional: false }),

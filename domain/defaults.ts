@@ -125,6 +125,8 @@ export function mergePolicy(base: DeployPolicy, patch: DeployPolicyPatch | null 
     preventSelfApproval: p.preventSelfApproval ?? base.preventSelfApproval,
     waitTimerSeconds: p.waitTimerSeconds ?? base.waitTimerSeconds,
     approvalTimeoutSeconds: p.approvalTimeoutSeconds ?? base.approvalTimeoutSeconds,
+    // v2; absent from policies written before it (false).
+    ...(p.autoRollback != null || base.autoRollback !== undefined ? { autoRollback: p.autoRollback ?? base.autoRollback ?? false } : {}),
   };
 }
 

@@ -20,6 +20,10 @@ export type Happening =
   | { kind: 'step-succeeded' }
   | { kind: 'step-failed' }
   | { kind: 'log' }
+  | { kind: 'verification-started' }
+  | { kind: 'verification-passed' }
+  | { kind: 'verification-failed' }
+  | { kind: 'rollback-started' }
   | { kind: 'succeed' }
   | { kind: 'fail' }
   | { kind: 'cancel' };
@@ -75,6 +79,15 @@ export function transition(from: DeploymentStatus, happening: Happening): Transi
       return from === 'RUNNING' ? { status: 'RUNNING', event: 'STEP_FAILED' } : illegal();
     case 'log':
       return isTerminal(from) ? illegal() : { status: from, event: 'LOG' };
+    // Verification runs after the deploy steps: the deployment stays RUNNING until it ends.
+    case 'verification-started':
+      return from === 'RUNNING' ? { status: 'RUNNING', event: 'VERIFICATION_STARTED' } : illegal();
+    case 'verification-passed':
+      return from === 'RUNNING' ? { status: 'RUNNING', event: 'VERIFICATION_PASSED' } : illegal();
+    case 'verification-failed':
+      return from === 'RUNNING' ? { status: 'RUNNING', event: 'VERIFICATION_FAILED' } : illegal();
+    case 'rollback-started':
+      return from === 'RUNNING' ? { status: 'RUNNING', event: 'ROLLBACK_STARTED' } : illegal();
     case 'succeed':
       return from === 'RUNNING' ? { status: 'SUCCEEDED', event: 'SUCCEEDED' } : illegal();
     case 'fail':

@@ -106,6 +106,9 @@ export const ACTIONS = [
   'revokeProjectRoles',
   'createTrustPolicy',
   'deleteTrustPolicy',
+  // v2: verification and automatic rollback
+  'releaseQuarantine',
+  'resumeAutoDeploy',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -221,6 +224,9 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   // Called with the actor's roles in the policy's project (services/project-access.ts actorInProject).
   row('createTrustPolicy', 'ADMIN (global, or granted in the project)', ADMIN_ONLY),
   row('deleteTrustPolicy', 'ADMIN (global, or granted in the project)', ADMIN_ONLY),
+  // Deploy decisions, not configuration changes: deployers in every environment type (contract v2).
+  row('releaseQuarantine', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
+  row('resumeAutoDeploy', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));

@@ -15,6 +15,7 @@ import type {
   ROLES,
   STEP_STATUSES,
   TERMINAL_STATUSES,
+  VERIFICATION_STATUSES,
 } from './values.ts';
 
 export type Role = (typeof ROLES)[number];
@@ -39,12 +40,47 @@ export interface DeployPolicy {
   preventSelfApproval: boolean;
   waitTimerSeconds: number;
   approvalTimeoutSeconds: number;
+  /** v2: on failed verification, quarantine, pause and roll back. Absent in rows written before: false. */
+  autoRollback?: boolean;
 }
 
 export interface DeployTarget {
   provider: DeployProvider;
   url: string | null;
   stepSeconds: number | null;
+  /** v2: HTTP probes after the deploy steps; absent or null: none. */
+  verification?: VerificationConfig | null;
+}
+
+/** A deploy target's verification, with its defaults applied (domain/validation.ts). */
+export interface VerificationConfig {
+  url: string;
+  expectStatus: number;
+  intervalSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+  timeoutSeconds: number;
+}
+
+export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
+
+/**
+ * What a deployment verifies against (pinned when it is made, again when it starts) and how far
+ * it got. Never a response body: it could hold secrets.
+ */
+export interface VerificationRecord {
+  config: VerificationConfig | null;
+  /** The environment's policy.autoRollback, pinned with the config. */
+  autoRollback: boolean;
+  status: VerificationStatus;
+  probes: number;
+  /** Consecutive passes and failures so far (the thresholds count these). */
+  successes: number;
+  failures: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
 }
 
 export interface FeatureFlag {

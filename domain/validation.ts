@@ -27,6 +27,7 @@ import { insightRangeProblem } from './insights.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
 import type { DeployTarget } from './types.ts';
+import { VERIFICATION_BOUNDS as VB, VERIFICATION_DEFAULTS as VD } from './verification.ts';
 import {
   DATA_POLICIES,
   DATABASE_TYPES,
@@ -251,6 +252,7 @@ export const DeployPolicyInputSchema = nullMeansAbsent(
       preventSelfApproval: z.boolean().optional(),
       waitTimerSeconds: intBetween(0, 604_800).optional(),
       approvalTimeoutSeconds: intBetween(1, 2_592_000).optional(),
+      autoRollback: z.boolean().optional(),
     })
     .superRefine((p, ctx) => {
       if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {
@@ -271,6 +273,7 @@ export const DeployPolicySchema = z
     preventSelfApproval: z.boolean(),
     waitTimerSeconds: intBetween(0, 604_800),
     approvalTimeoutSeconds: intBetween(1, 2_592_000),
+    autoRollback: z.boolean().optional(),
   })
   .superRefine((p, ctx) => {
     if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {
@@ -279,6 +282,23 @@ export const DeployPolicySchema = z
   });
 
 export const DEFAULT_STEP_SECONDS = 1;
+
+const numberBetween = (min: number, max: number) => z.number().min(min, between(min, max)).max(max, between(min, max));
+
+/** A deploy target's verification (v2): the URL the worker GETs, and the defaults of domain/verification.ts. */
+export const VerificationInputSchema = nullMeansAbsent(
+  z.object({
+    url: HttpUrlSchema,
+    expectStatus: intBetween(...VB.expectStatus).default(VD.expectStatus),
+    intervalSeconds: numberBetween(...VB.intervalSeconds).default(VD.intervalSeconds),
+    successThreshold: intBetween(...VB.successThreshold).default(VD.successThreshold),
+    failureThreshold: intBetween(...VB.failureThreshold).default(VD.failureThreshold),
+    timeoutSeconds: intBetween(...VB.timeoutSeconds).default(VD.timeoutSeconds),
+  }),
+);
+
+/** A target without verification keeps its v1 shape (no key at all). */
+const verificationOf = (t: { verification?: DeployTarget['verification'] }) => (t.verification ? { verification: t.verification } : {});
 
 /**
  * A deploy target replaces the current one as a whole (provider is required). One rule: each
@@ -292,6 +312,7 @@ export const DeployTargetInputSchema = nullMeansAbsent(
       provider: DeployProviderSchema,
       url: HttpUrlSchema.optional(),
       stepSeconds: z.number().min(0, between(0, 3600)).max(3600, between(0, 3600)).optional(),
+      verification: VerificationInputSchema.optional(),
     })
     .superRefine((t, ctx) => {
       if (t.provider === 'WEBHOOK' && t.url === undefined) {
@@ -307,8 +328,8 @@ export const DeployTargetInputSchema = nullMeansAbsent(
     .transform(
       (t): DeployTarget =>
         t.provider === 'WEBHOOK'
-          ? { provider: 'WEBHOOK', url: t.url!, stepSeconds: null }
-          : { provider: 'SIMULATED', url: null, stepSeconds: t.stepSeconds ?? DEFAULT_STEP_SECONDS },
+          ? { provider: 'WEBHOOK', url: t.url!, stepSeconds: null, ...verificationOf(t) }
+          : { provider: 'SIMULATED', url: null, stepSeconds: t.stepSeconds ?? DEFAULT_STEP_SECONDS, ...verificationOf(t) },
     ),
 );
 
@@ -535,6 +556,9 @@ export const DeployInputSchema = z.object({ environmentId: IdSchema, releaseId: 
 export const PromoteInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
 export const RollbackInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
 
+/** v2: lift a release's quarantine in one environment. */
+export const ReleaseQuarantineInputSchema = z.object({ environmentId: IdSchema, releaseId: IdSchema });
+
 export const DecisionInputSchema = nullMeansAbsent(z.object({ deploymentId: IdSchema, comment: longText(2000).optional() }));
 
 /** step (a step name) and message bounds are ours: the contract is silent. */
@@ -667,7 +691,9 @@ export const MUTATION_INPUTS = {
   revokeProjectRoles: { arg: 'input', schema: RevokeProjectRolesInputSchema },
   createTrustPolicy: { arg: 'input', schema: CreateTrustPolicyInputSchema },
   deleteTrustPolicy: { arg: 'id', schema: IdSchema },
-} as const satisfies Record<MutationName, { arg: 'input' | 'id'; schema: z.ZodType }>;
+  releaseQuarantine: { arg: 'input', schema: ReleaseQuarantineInputSchema },
+  resumeAutoDeploy: { arg: 'environmentId', schema: IdSchema },
+} as const satisfies Record<MutationName, { arg: 'input' | 'id' | 'environmentId'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;
 export type DeployPolicyInput = z.output<typeof DeployPolicyInputSchema>;

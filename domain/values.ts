@@ -53,6 +53,11 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'SUCCEEDED',
   'FAILED',
   'CANCELLED',
+  // v2: verification and automatic rollback (domain/verification.ts)
+  'VERIFICATION_STARTED',
+  'VERIFICATION_PASSED',
+  'VERIFICATION_FAILED',
+  'ROLLBACK_STARTED',
 ] as const;
 
 /** Insights: the events that end a deployment (counted, timed) and those that decide an approval. */
@@ -60,6 +65,8 @@ export const INSIGHT_OUTCOME_EVENTS = ['SUCCEEDED', 'FAILED'] as const satisfies
 export const INSIGHT_DECISION_EVENTS = ['APPROVED', 'REJECTED'] as const satisfies readonly (typeof DEPLOYMENT_EVENT_TYPES)[number][];
 /** Every event insights read in a range (the partial index deployment_events_insights_idx). */
 export const INSIGHT_EVENTS = [...INSIGHT_OUTCOME_EVENTS, ...INSIGHT_DECISION_EVENTS] as const;
+/** Post-deploy verification (v2): SKIPPED when the deploy target has none. */
+export const VERIFICATION_STATUSES = ['PENDING', 'RUNNING', 'PASSED', 'FAILED', 'SKIPPED'] as const;
 
 /** Whether `value` is one of `values`, narrowing it. */
 export const isOneOf = <T extends string>(values: readonly T[], value: string): value is T => (values as readonly string[]).includes(value);

@@ -5,7 +5,7 @@ import { loadProjectConfiguration, policyReportFor, type ProjectConfiguration } 
 import type { EnvironmentRow } from '../db/schema/index.ts';
 import { compareConfigurations } from '../domain/compare.ts';
 import { notFound } from '../domain/errors.ts';
-import type { DeployPolicy, DeployTarget, EnvironmentSettings } from '../domain/types.ts';
+import type { DeployPolicy, DeployTarget, EnvironmentSettings, VerificationConfig } from '../domain/types.ts';
 import {
   CreateEnvironmentInputSchema,
   parseInput,
@@ -47,6 +47,10 @@ const DeployPolicyRef = builder.objectRef<DeployPolicy>('DeployPolicy').implemen
     preventSelfApproval: t.exposeBoolean('preventSelfApproval'),
     waitTimerSeconds: t.exposeInt('waitTimerSeconds'),
     approvalTimeoutSeconds: t.exposeInt('approvalTimeoutSeconds'),
+    autoRollback: t.boolean({
+      description: 'on failed verification, roll back to the last verified release',
+      resolve: (p) => p.autoRollback ?? false,
+    }),
   }),
 });
 
@@ -78,11 +82,23 @@ const EnvironmentSettingsRef = builder.objectRef<SettingsShape>('EnvironmentSett
   }),
 });
 
+export const VerificationRef = builder.objectRef<VerificationConfig>('Verification').implement({
+  fields: (t) => ({
+    url: t.exposeString('url', { description: 'http(s); the worker GETs it after the deploy steps' }),
+    expectStatus: t.exposeInt('expectStatus'),
+    intervalSeconds: t.exposeFloat('intervalSeconds', { description: 'between probes' }),
+    successThreshold: t.exposeInt('successThreshold', { description: 'consecutive passes needed' }),
+    failureThreshold: t.exposeInt('failureThreshold', { description: 'consecutive failures that fail it' }),
+    timeoutSeconds: t.exposeInt('timeoutSeconds', { description: 'the whole verification' }),
+  }),
+});
+
 const DeployTargetRef = builder.objectRef<DeployTarget>('DeployTarget').implement({
   fields: (t) => ({
     provider: t.expose('provider', { type: DeployProviderEnum }),
     url: t.exposeString('url', { nullable: true }),
     stepSeconds: t.exposeFloat('stepSeconds', { nullable: true }),
+    verification: t.field({ type: VerificationRef, nullable: true, resolve: (d) => d.verification ?? null }),
   }),
 });
 
@@ -222,6 +238,18 @@ const DeployPolicyInput = builder.inputType('DeployPolicyInput', {
     preventSelfApproval: t.boolean(),
     waitTimerSeconds: t.int(),
     approvalTimeoutSeconds: t.int(),
+    autoRollback: t.boolean({ description: 'default false' }),
+  }),
+});
+const VerificationInput = builder.inputType('VerificationInput', {
+  description: 'Defaults: expectStatus 200, intervalSeconds 5, successThreshold 3, failureThreshold 3, timeoutSeconds 300.',
+  fields: (t) => ({
+    url: t.string({ required: true }),
+    expectStatus: t.int(),
+    intervalSeconds: t.float(),
+    successThreshold: t.int(),
+    failureThreshold: t.int(),
+    timeoutSeconds: t.int(),
   }),
 });
 const DeployTargetInput = builder.inputType('DeployTargetInput', {
@@ -229,6 +257,7 @@ const DeployTargetInput = builder.inputType('DeployTargetInput', {
     provider: t.field({ type: DeployProviderEnum, required: true }),
     url: t.string(),
     stepSeconds: t.float(),
+    verification: t.field({ type: VerificationInput, description: 'for either provider; left out: none' }),
   }),
 });
 const CreateEnvironmentInput = builder.inputType('CreateEnvironmentInput', {

@@ -6,6 +6,7 @@ import './environments.ts';
 import './databases.ts';
 import './secrets.ts';
 import './deployments.ts';
+import './verification.ts';
 import './audit-log.ts';
 import './viewer.ts';
 import './project-access.ts';

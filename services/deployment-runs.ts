@@ -8,11 +8,31 @@ import { recordAudit } from '../db/audit.ts';
 import type { Database, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
-import { approvals, deploymentEvents, deployments, environments, projects, releases, type DeploymentRow } from '../db/schema/index.ts';
+import {
+  approvals,
+  deploymentEvents,
+  deployments,
+  environments,
+  projects,
+  releaseQuarantines,
+  releases,
+  type DeploymentRow,
+} from '../db/schema/index.ts';
+import { publicId } from '../domain/ids.ts';
+import {
+  AUTO_ROLLBACK_REQUESTER,
+  afterProbe,
+  pinnedVerification,
+  type ProbeResult,
+  type VerificationVerdict,
+} from '../domain/verification.ts';
+import { createDeployment } from './deployments.ts';
+import { lockEnvironment } from './environments.ts';
+import type { ServiceDeps } from './scope.ts';
 import { isTerminal, SIMULATED_STEPS, SIMULATED_TICKS, transition, type Happening } from '../domain/deployment-state.ts';
 import { failedErrorChecks } from '../domain/policy.ts';
 import { buildSnapshot, sameConfiguration } from '../domain/snapshot.ts';
-import type { DeploymentStatus, DeploymentStep } from '../domain/types.ts';
+import type { DeploymentStatus, DeploymentStep, VerificationRecord } from '../domain/types.ts';
 
 /** The deployment row is gone (or never committed): nothing to retry. */
 export class DeploymentMissing extends Error {
@@ -36,7 +56,16 @@ export interface DeploymentPlan {
   stepCount: number;
 }
 
-export type LeaseAttempt = { outcome: 'started' | 'blocked'; status: DeploymentStatus } | null;
+/** `verify` (v2): the deployment pinned a verification when it started. Absent in histories recorded before. */
+export type LeaseAttempt = { outcome: 'started' | 'blocked'; status: DeploymentStatus; verify?: boolean } | null;
+
+export type { VerificationVerdict };
+
+const verdictOf = (v: VerificationRecord, message: string | null): VerificationVerdict => ({
+  passed: v.status !== 'FAILED',
+  message,
+  autoRollback: v.autoRollback,
+});
 
 /** What a WEBHOOK deploy target is sent about a deployment. */
 export interface WebhookDelivery {
@@ -245,7 +274,7 @@ export function deploymentRuns(db: Database) {
       return db.transaction(async (tx) => {
         const d = await lockDeployment(tx, id);
         if (isTerminal(d.status)) return { outcome: 'blocked' as const, status: d.status };
-        if (d.status === 'RUNNING') return { outcome: 'started' as const, status: d.status };
+        if (d.status === 'RUNNING') return { outcome: 'started' as const, status: d.status, verify: d.verification?.config != null };
         // The environment row lock serialises lease decisions of one environment.
         const [env] = await tx.select().from(environments).where(eq(environments.id, d.environmentId)).for('update');
         const report = policyReportFor(await loadProjectConfiguration(tx, d.projectId), d.environmentId);
@@ -278,7 +307,9 @@ export function deploymentRuns(db: Database) {
             ),
           )
           .limit(1);
-        if (env!.frozen || ahead) {
+        // freeze: auto-rollback bypasses — an automatic rollback (rollbackOfId) runs regardless of freezes (contract v2).
+        const frozen = env!.frozen && !d.rollbackOfId;
+        if (frozen || ahead) {
           if (d.status !== 'WAITING') {
             await applyIn(
               tx,
@@ -286,7 +317,7 @@ export function deploymentRuns(db: Database) {
               { kind: 'wait' },
               {
                 key: `queue-wait:${d.lastSeq}`,
-                message: env!.frozen ? 'The environment is frozen' : 'Queued behind another deployment of the environment',
+                message: frozen ? 'The environment is frozen' : 'Queued behind another deployment of the environment',
               },
             );
           }
@@ -296,8 +327,16 @@ export function deploymentRuns(db: Database) {
           env!.deployTarget.provider === 'SIMULATED'
             ? SIMULATED_STEPS.map((name) => ({ name, status: 'PENDING', progress: 0, startedAt: null, finishedAt: null }))
             : [];
-        const started = await applyIn(tx, d, { kind: 'start' }, { key: 'started', set: () => ({ startedAt: new Date(), steps }) });
-        return { outcome: 'started' as const, status: started.status };
+        // The verification is pinned again as the deployment starts: what it verifies against is
+        // the target's as of this instant, unaffected by later edits (like the snapshot it ships).
+        const verification = pinnedVerification(env!.deployTarget.verification, env!.policy.autoRollback);
+        const started = await applyIn(
+          tx,
+          d,
+          { kind: 'start' },
+          { key: 'started', set: () => ({ startedAt: new Date(), steps, verification }) },
+        );
+        return { outcome: 'started' as const, status: started.status, verify: started.verification?.config != null };
       });
     },
 
@@ -389,6 +428,165 @@ export function deploymentRuns(db: Database) {
       );
     },
 
+    // ---- v2: verification and automatic rollback ------------------------------------------------
+
+    /** VERIFICATION_STARTED, once: the record (with its pinned config) the probes go on from. */
+    async beginVerification(id: string): Promise<{ record: VerificationRecord; ended: boolean }> {
+      return db.transaction(async (tx) => {
+        const d = await lockDeployment(tx, id);
+        const v = d.verification ?? pinnedVerification(null, false);
+        if (isTerminal(d.status) || !v.config || v.status !== 'PENDING') return { record: v, ended: isTerminal(d.status) };
+        const c = v.config;
+        const record: VerificationRecord = { ...v, status: 'RUNNING', startedAt: new Date().toISOString() };
+        await applyIn(
+          tx,
+          d,
+          { kind: 'verification-started' },
+          {
+            key: 'verification:started',
+            message: `Verifying: GET every ${c.intervalSeconds} s, ${c.successThreshold} consecutive HTTP ${c.expectStatus} pass, ${c.failureThreshold} consecutive failures fail, at most ${c.timeoutSeconds} s`,
+            set: () => ({ verification: record }),
+          },
+        );
+        return { record, ended: false };
+      });
+    },
+
+    /**
+     * One probe's result, recorded once: `after` is the number of probes the caller had seen, so a
+     * probe recorded already (a retried activity) is not counted twice. A verdict records
+     * VERIFICATION_PASSED or VERIFICATION_FAILED in the same transaction.
+     */
+    async recordProbe(
+      id: string,
+      after: number,
+      result: ProbeResult | { timedOut: true },
+    ): Promise<{ record: VerificationRecord; ended: boolean; verdict: VerificationVerdict | null }> {
+      return db.transaction(async (tx) => {
+        const d = await lockDeployment(tx, id);
+        const v = d.verification!;
+        if (isTerminal(d.status)) return { record: v, ended: true, verdict: null };
+        if (v.status === 'PASSED' || v.status === 'FAILED') return { record: v, ended: false, verdict: verdictOf(v, d.error) };
+        if (v.probes !== after || !v.config) return { record: v, ended: false, verdict: null };
+        const c = v.config;
+        let record: VerificationRecord;
+        let verdict: 'PASSED' | 'FAILED' | null;
+        if ('timedOut' in result) {
+          record = v;
+          verdict = 'FAILED';
+        } else {
+          const next = afterProbe(v, c, result);
+          verdict = next.verdict;
+          record = {
+            ...v,
+            probes: next.probes,
+            successes: next.successes,
+            failures: next.failures,
+            lastStatusCode: next.lastStatusCode,
+            lastError: next.lastError,
+          };
+        }
+        if (!verdict) {
+          await tx.update(deployments).set({ verification: record }).where(eq(deployments.id, id));
+          return { record, ended: false, verdict: null };
+        }
+        record = { ...record, status: verdict, finishedAt: new Date().toISOString() };
+        const message =
+          verdict === 'PASSED'
+            ? `Verification passed: ${c.successThreshold} consecutive HTTP ${c.expectStatus} (${record.probes} probes)`
+            : 'timedOut' in result
+              ? `Verification failed: not passed within ${c.timeoutSeconds} s (${record.probes} probes${record.lastError ? `, last: ${record.lastError}` : ''})`
+              : `Verification failed: ${c.failureThreshold} consecutive failures (last: ${record.lastError})`;
+        await applyIn(
+          tx,
+          d,
+          { kind: verdict === 'PASSED' ? 'verification-passed' : 'verification-failed' },
+          { key: 'verification:verdict', message, set: () => ({ verification: record }) },
+        );
+        return { record, ended: false, verdict: verdictOf(record, message) };
+      });
+    },
+
+    /**
+     * After a failed verification with policy.autoRollback: in one transaction, the release is
+     * quarantined in the environment, auto-deploy is paused, and a ROLLBACK deployment of the last
+     * release that succeeded there (passed its verification, or had none), not quarantined, is
+     * created and started — no approval, no freeze — with ROLLBACK_STARTED on the failed one.
+     * Idempotent: a retried activity finds the rollback made before (one per failed deployment,
+     * deployments_rollback_of_unique). An automatic rollback that fails its own verification is
+     * quarantined and pauses, but starts no rollback of its own (no cascade through history).
+     */
+    async startAutoRollback(id: string, services: ServiceDeps): Promise<{ rollbackId: string | null }> {
+      return db.transaction(async (tx) => {
+        const d = await lockDeployment(tx, id);
+        const [existing] = await tx.select({ id: deployments.id }).from(deployments).where(eq(deployments.rollbackOfId, id));
+        if (existing) return { rollbackId: existing.id };
+        const env = await lockEnvironment(tx, d.environmentId);
+        await tx
+          .insert(releaseQuarantines)
+          .values({ environmentId: env.id, releaseId: d.releaseId, deploymentId: id })
+          .onConflictDoNothing();
+        await tx.update(environments).set({ autoDeployPaused: true }).where(eq(environments.id, env.id));
+        const quarantined = tx
+          .select({ releaseId: releaseQuarantines.releaseId })
+          .from(releaseQuarantines)
+          .where(eq(releaseQuarantines.environmentId, env.id));
+        const [target] = d.rollbackOfId
+          ? []
+          : await tx
+              .select({ releaseId: deployments.releaseId, version: releases.version })
+              .from(deployments)
+              .innerJoin(releases, eq(releases.id, deployments.releaseId))
+              .where(
+                and(
+                  eq(deployments.environmentId, env.id),
+                  sql`${deployments.status} = 'SUCCEEDED'`,
+                  ne(deployments.releaseId, d.releaseId),
+                  sql`${deployments.releaseId} not in (${quarantined})`,
+                ),
+              )
+              .orderBy(sql`${deployments.finishedAt} desc`, sql`${deployments.createdAt} desc`)
+              .limit(1);
+        const audit = (detail: { [key: string]: unknown }, targetId: string) =>
+          recordAudit(tx, AUTO_ROLLBACK_REQUESTER, { projectId: d.projectId, action: 'deployment.auto_rollback', targetId, detail });
+        if (!target) {
+          const why = d.rollbackOfId ? 'an automatic rollback does not roll back again' : `nothing earlier succeeded in ${env.slug}`;
+          await applyIn(
+            tx,
+            d,
+            { kind: 'log' },
+            {
+              key: 'auto-rollback:none',
+              message: `No automatic rollback (${why}); the release is quarantined here and auto-deploy is paused`,
+            },
+          );
+          await audit({ environment: env.slug, rollback: null, reason: why }, id);
+          return { rollbackId: null };
+        }
+        // freeze: auto-rollback bypasses — no freeze check here, and tryStart lets it through too.
+        const rollbackId = await createDeployment(services, tx, {
+          env,
+          config: await loadProjectConfiguration(tx, d.projectId),
+          releaseId: target.releaseId,
+          kind: 'ROLLBACK',
+          requestedBy: AUTO_ROLLBACK_REQUESTER,
+          sourceEnvironmentId: null,
+          rollbackOfId: id,
+        });
+        await applyIn(
+          tx,
+          d,
+          { kind: 'rollback-started' },
+          {
+            key: 'rollback-started',
+            message: `Automatic rollback to ${target.version} started: deployment ${publicId('Deployment', rollbackId)}`,
+          },
+        );
+        await audit({ environment: env.slug, failed: publicId('Deployment', id), version: target.version }, rollbackId);
+        return { rollbackId };
+      });
+    },
+
     async finish(id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) {
       return db.transaction(async (tx) => {
         const d = await lockDeployment(tx, id);
@@ -415,6 +613,10 @@ export function deploymentRuns(db: Database) {
             set: (row) => ({
               finishedAt: new Date(),
               steps: closeSteps(row.steps),
+              // A verification that never reached its verdict (cancelled, or the deploy failed first) was skipped.
+              ...(row.verification && (row.verification.status === 'PENDING' || row.verification.status === 'RUNNING')
+                ? { verification: { ...row.verification, status: 'SKIPPED' as const, finishedAt: new Date().toISOString() } }
+                : {}),
               ...(input.outcome === 'SUCCEEDED' ? { progress: 1 } : {}),
               ...(input.outcome === 'FAILED' ? { error: input.message ?? 'Failed' } : {}),
               ...(input.outcome === 'CANCELLED' ? { error: message } : {}),

@@ -8,13 +8,22 @@ import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent, type ProjectConfiguration } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
-import { deployments, environments, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
+import {
+  deployments,
+  environments,
+  projects,
+  releaseQuarantines,
+  releases,
+  type EnvironmentRow,
+  type ReleaseRow,
+} from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import { failedErrorChecks } from '../domain/policy.ts';
 import { defaultVersion, pushTriggers } from '../domain/releases.ts';
 import { buildSnapshot } from '../domain/snapshot.ts';
+import { pinnedVerification } from '../domain/verification.ts';
 import type { DeploymentKind } from '../domain/types.ts';
 import type { RecordPushInput, ReportDeploymentStatusInput } from '../domain/validation.ts';
 import { FINISHED_STEP_STATUSES, isOneOf } from '../domain/values.ts';
@@ -50,12 +59,31 @@ async function assertDeployable(tx: Queryable, env: EnvironmentRow): Promise<Pro
   return config;
 }
 
+/** v2: a release quarantined in `env` (failed verification there) may not be shipped into it. */
+async function assertNotQuarantined(tx: Queryable, env: EnvironmentRow, release: { id: string; version: string }) {
+  const [q] = await tx
+    .select({ releaseId: releaseQuarantines.releaseId })
+    .from(releaseQuarantines)
+    .where(and(eq(releaseQuarantines.environmentId, env.id), eq(releaseQuarantines.releaseId, release.id)));
+  if (q) {
+    throw preconditionFailed(
+      `Release ${release.version} is quarantined in ${env.slug} (it failed verification there); releaseQuarantine lifts it`,
+      { releaseId: publicId('Release', release.id) },
+    );
+  }
+}
+
+async function releaseVersion(tx: Queryable, releaseId: string) {
+  const [r] = await tx.select({ id: releases.id, version: releases.version }).from(releases).where(eq(releases.id, releaseId));
+  return r!;
+}
+
 /**
  * Creates a deployment with its pinned snapshot and CREATED event, and starts its workflow before
  * the transaction commits: if Temporal refuses, nothing is written; if the commit fails, the
  * workflow finds no deployment and ends.
  */
-async function createDeployment(
+export async function createDeployment(
   services: ServiceDeps,
   tx: Transaction,
   input: {
@@ -66,11 +94,14 @@ async function createDeployment(
     kind: DeploymentKind;
     requestedBy: string;
     sourceEnvironmentId: string | null;
+    /** v2: an automatic rollback, of this failed deployment; it needs no approval. */
+    rollbackOfId?: string;
   },
 ): Promise<string> {
   const snapshot = buildSnapshot(snapshotContent(input.config, input.env.id), new Date());
   const id = randomUUID();
-  const requiredApprovals = input.env.policy.trigger === 'APPROVAL_REQUIRED' ? input.env.policy.requiredApprovals : 0;
+  const requiredApprovals =
+    input.env.policy.trigger === 'APPROVAL_REQUIRED' && !input.rollbackOfId ? input.env.policy.requiredApprovals : 0;
   // A deployment that needs approval waits for it from its first moment: the mutation's answer
   // says PENDING_APPROVAL, and the workflow (told so in its input) accepts decisions at once.
   const status = requiredApprovals > 0 ? 'PENDING_APPROVAL' : 'QUEUED';
@@ -86,6 +117,9 @@ async function createDeployment(
     requiredApprovals,
     snapshot,
     workflowId: workflowIdFor(id),
+    // Pinned again when it starts (deployment-runs.ts tryStart): that one is verified against.
+    verification: pinnedVerification(input.env.deployTarget.verification, input.env.policy.autoRollback),
+    rollbackOfId: input.rollbackOfId ?? null,
   });
   await appendDeploymentEvent(tx, id, {
     type: 'CREATED',
@@ -150,7 +184,17 @@ export function recordPush(
     const deploymentIds: string[] = [];
     // Read once for every environment the push deploys to (nothing here changes it).
     let config: ProjectConfiguration | undefined;
-    for (const env of envs.filter((e) => pushTriggers(e, input.branch))) {
+    // v2: after an automatic rollback the environment takes no pushes until resumeAutoDeploy, and
+    // never a release quarantined there; the release is still recorded.
+    const quarantinedHere = new Set(
+      (
+        await tx
+          .select({ environmentId: releaseQuarantines.environmentId })
+          .from(releaseQuarantines)
+          .where(eq(releaseQuarantines.releaseId, release!.id))
+      ).map((q) => q.environmentId),
+    );
+    for (const env of envs.filter((e) => pushTriggers(e, input.branch) && !e.autoDeployPaused && !quarantinedHere.has(e.id))) {
       const existing = earlier.find((d) => d.environmentId === env.id);
       deploymentIds.push(
         existing?.id ??
@@ -228,6 +272,7 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
       const { env, actor } = await lockEnvironmentFor(scope, tx, environmentId);
       assertAuthorized('deploy', actor, { environment: env });
       const release = await releaseOf(tx, releaseId, env.projectId);
+      await assertNotQuarantined(tx, env, release);
       const config = await assertDeployable(tx, env);
       const id = await createDeployment(scope.services, tx, {
         env,
@@ -269,6 +314,7 @@ export function promote<R = string>(
         none: `Nothing to promote: ${source!.slug} has no successful release yet`,
         notThere: `Nothing to promote: that release has no SUCCEEDED deployment in ${source!.slug}`,
       });
+      await assertNotQuarantined(tx, env, await releaseVersion(tx, chosen));
       const config = await assertDeployable(tx, env);
       const id = await createDeployment(scope.services, tx, {
         env,
@@ -303,6 +349,7 @@ export function rollback<R = string>(
         none: `Nothing to roll back to: ${env.slug} has no earlier release`,
         notThere: `Nothing to roll back to: that release never succeeded in ${env.slug}`,
       });
+      await assertNotQuarantined(tx, env, await releaseVersion(tx, chosen));
       const config = await assertDeployable(tx, env);
       const id = await createDeployment(scope.services, tx, {
         env,

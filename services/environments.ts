@@ -81,6 +81,9 @@ export function createEnvironment<R = string>(
     async (tx) => {
       assertAuthorized('createEnvironment', await actorInProject(scope, projectId, { db: tx }));
       if (input.deployTarget?.url) assertOutboundUrl(scope.services, input.deployTarget.url, 'input.deployTarget.url');
+      if (input.deployTarget?.verification) {
+        assertOutboundUrl(scope.services, input.deployTarget.verification.url, 'input.deployTarget.verification.url');
+      }
       const upstream = input.promotesFrom ? await activeEnvironmentBySlug(tx, projectId, input.promotesFrom, 'input.promotesFrom') : null;
       const settings = input.copySettingsFrom
         ? (await activeEnvironmentBySlug(tx, projectId, input.copySettingsFrom, 'input.copySettingsFrom')).settings
@@ -147,6 +150,9 @@ export function updateEnvironment<R = string>(
       if (input.policy !== undefined) changes.policy = mergePolicy(env.policy, input.policy);
       if (input.deployTarget !== undefined) {
         if (input.deployTarget.url) assertOutboundUrl(scope.services, input.deployTarget.url, 'input.deployTarget.url');
+        if (input.deployTarget.verification) {
+          assertOutboundUrl(scope.services, input.deployTarget.verification.url, 'input.deployTarget.verification.url');
+        }
         changes.deployTarget = input.deployTarget;
       }
       if (input.promotesFrom !== undefined) {

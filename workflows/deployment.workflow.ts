@@ -8,6 +8,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -16,6 +17,7 @@ import { personalDecisionRefusal } from '../domain/decisions.ts';
 import { textProblem, toStorableText } from '../domain/text.ts';
 import type { DeploymentStatus } from '../domain/types.ts';
 import type { DeploymentActivities, DeploymentPlan } from './activities/deployment.ts';
+import type { VerificationVerdict } from '../domain/verification.ts';
 import {
   approveUpdate,
   cancelUpdate,
@@ -244,6 +246,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     }
 
     // ---- the environment's queue, then the policy gate, then RUNNING -------------------------
+    let verify = false; // v2: the deployment pinned a verification as it started
     for (;;) {
       if (cancelRequestedBy) return finishCancelled();
       let lease;
@@ -254,12 +257,14 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
         throw error;
       }
       status = lease.status;
+      verify = lease.verify === true;
       if (lease.outcome === 'started') break;
       if (lease.outcome === 'blocked') return status; // FAILED by the gate
       await sleep('1 second'); // 'waiting': the long poll timed out; ask again
     }
 
-    // ---- deploy ------------------------------------------------------------------------------
+    // ---- deploy, then verify ------------------------------------------------------------------
+    const verdict: { failed?: VerificationVerdict } = {};
     try {
       await running.run(async () => {
         if (p.provider === 'WEBHOOK') {
@@ -273,6 +278,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
         } else {
           for (let step = 0; step < p.stepCount; step++) await provider.runSimulatedStep(deploymentId, step);
         }
+        if (verify) verdict.failed = await verifyDeployment(deploymentId);
       });
     } catch (error) {
       if (cancelRequestedBy || isCancellation(error)) return CancellationScope.nonCancellable(finishCancelled);
@@ -280,8 +286,35 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
       status = (await db.finish(deploymentId, { outcome: 'FAILED', actor: null, message })).status;
       return status;
     }
+    // A verdict recorded before a cancel arrived stands: its rollback happens, then FAILED.
+    if (verdict.failed) return (status = await failVerified(deploymentId, verdict.failed));
     if (cancelRequestedBy) return finishCancelled();
     status = (await db.finish(deploymentId, { outcome: 'SUCCEEDED', actor: null, message: null })).status;
     return status;
   }
+}
+
+// ---- v2: verification and automatic rollback (kept apart from the run above for easy merging) --
+
+/**
+ * Runs the pinned verification after the deploy steps; answers the verdict when it failed. The
+ * patch keeps histories recorded before verification existed replaying: there, no lease pinned
+ * one, and a workflow that started before it but runs its deploy now takes the new path.
+ */
+async function verifyDeployment(deploymentId: string): Promise<VerificationVerdict | undefined> {
+  if (!patched('verification')) return undefined;
+  const verdict = await provider.runVerification(deploymentId);
+  return verdict.passed ? undefined : verdict;
+}
+
+/**
+ * A failed verification: with policy.autoRollback, quarantine + pause + the rollback (its
+ * ROLLBACK_STARTED lands before this deployment's FAILED, so subscribers see both), then FAILED.
+ * Not cancellable: once the verdict is recorded, the rollback it calls for happens.
+ */
+async function failVerified(deploymentId: string, verdict: VerificationVerdict): Promise<DeploymentStatus> {
+  return CancellationScope.nonCancellable(async () => {
+    if (verdict.autoRollback) await db.startAutoRollback(deploymentId);
+    return (await db.finish(deploymentId, { outcome: 'FAILED', actor: null, message: verdict.message })).status;
+  });
 }

@@ -37,7 +37,8 @@ export const PIPELINE = graphql(
     project(slug: $slug) {
       id slug name
       environments {
-        id slug name type position frozen
+        id slug name type position frozen autoDeployPaused
+        quarantinedReleases { id version }
         promotesFrom { slug name }
         policy { trigger branchPattern requiredApprovals approverRoles deployerRoles }
         currentRelease { id version commitSha }
@@ -90,6 +91,18 @@ export const CANCEL = graphql(`
   }
 `);
 
+export const RELEASE_QUARANTINE = graphql(`
+  mutation ReleaseQuarantine($input: ReleaseQuarantineInput!) {
+    releaseQuarantine(input: $input) { id quarantinedReleases { id version } }
+  }
+`);
+
+export const RESUME_AUTO_DEPLOY = graphql(`
+  mutation ResumeAutoDeploy($environmentId: ID!) {
+    resumeAutoDeploy(environmentId: $environmentId) { id autoDeployPaused }
+  }
+`);
+
 export const EVENT_FIELDS = graphql(`
   fragment EventFields on DeploymentEvent { seq deploymentId type status step progress message at }
 `);
@@ -106,6 +119,12 @@ export const DEPLOYMENT = graphql(
       approvals { approver decision comment createdAt }
       steps { name status progress startedAt finishedAt }
       snapshot { digest settingsVersion takenAt }
+      verification {
+        status probes lastStatusCode lastError finishedAt
+        config { url expectStatus intervalSeconds successThreshold failureThreshold timeoutSeconds }
+      }
+      rolledBackBy { id status release { version } }
+      rollbackOf { id status release { version } }
       events(afterSeq: $afterSeq) { ...EventFields }
     }
   }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigserial,
   check,
   doublePrecision,
@@ -13,7 +14,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { ConfigSnapshot, DeploymentStep } from '../../domain/types.ts';
+import type { ConfigSnapshot, DeploymentStep, VerificationRecord } from '../../domain/types.ts';
 import {
   APPROVAL_DECISIONS,
   DEPLOYMENT_EVENT_TYPES,
@@ -78,6 +79,10 @@ export const deployments = pgTable(
     // sha256 of the per-deployment callback token given to WEBHOOK receivers.
     callbackTokenHash: text('callback_token_hash'),
     lastSeq: integer('last_seq').notNull().default(0),
+    // v2: the verification pinned with the deployment and its progress (null: made before v2, SKIPPED).
+    verification: jsonb('verification').$type<VerificationRecord>(),
+    // v2: for an automatic rollback, the deployment whose failed verification started it.
+    rollbackOfId: uuid('rollback_of_id').references((): AnyPgColumn => deployments.id, { onDelete: 'set null' }),
     // When the deployment joined its environment's queue to run (approved, wait timer over).
     queuedAt: timestamptz('queued_at'),
     createdAt: createdAt(),
@@ -108,6 +113,9 @@ export const deployments = pgTable(
     // recordPush's "this commit was already pushed" and the promote/rollback release check.
     index('deployments_release_idx').on(t.releaseId),
     // At most one RUNNING deployment per environment, whatever the code above does.
+    // One automatic rollback per failed deployment, however often the activity that makes it is
+    // retried; and Deployment.rolledBackBy's lookup.
+    uniqueIndex('deployments_rollback_of_unique').on(t.rollbackOfId),
     uniqueIndex('deployments_one_running_per_environment').on(t.environmentId).where(sql`${t.status} = 'RUNNING'`),
   ],
 );

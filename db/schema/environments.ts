@@ -31,6 +31,8 @@ export const environments = pgTable(
     settings: jsonb('settings').$type<EnvironmentSettings>().notNull(),
     settingsVersion: integer('settings_version').notNull().default(1),
     frozen: boolean('frozen').notNull().default(false),
+    // v2: set by an automatic rollback; pushes deploy nothing here until resumeAutoDeploy.
+    autoDeployPaused: boolean('auto_deploy_paused').notNull().default(false),
     expiresAt: timestamptz('expires_at'),
     archivedAt: timestamptz('archived_at'),
     createdAt: createdAt(),

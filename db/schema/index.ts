@@ -5,4 +5,5 @@ export * from './deployments.ts';
 export * from './environments.ts';
 export * from './project-access.ts';
 export * from './projects.ts';
+export * from './quarantine.ts';
 export * from './secrets.ts';

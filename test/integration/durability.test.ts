@@ -148,6 +148,82 @@ describe('durability across SIGKILL of every process', () => {
   }, 180_000);
 });
 
+describe('verification across SIGKILL of every process', () => {
+  it('resumes a verification killed mid-way with its count kept, and still rolls back a failed one', async () => {
+    // 200 for the first release's probes, then 500 once `failing` is set.
+    let hits = 0;
+    let failing = false;
+    const target = createServer((_req, res) => {
+      hits++;
+      res.writeHead(failing ? 500 : 200).end('body-never-stored');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+    const VERIFY = `query($id: ID!) { deployment(id: $id) { status verification { status probes lastStatusCode lastError }
+      rolledBackBy { id status requestedBy } events { seq type } } }`;
+    const read = async (id: string) => (await gqlAt(proc!.url, admin, VERIFY, { id })).data?.deployment;
+    try {
+      const url = `http://127.0.0.1:${(target.address() as { port: number }).port}/health`;
+      const projectId = await project('durable-verify', {
+        provider: 'SIMULATED',
+        stepSeconds: 0,
+        verification: { url, intervalSeconds: 1, successThreshold: 6, failureThreshold: 6, timeoutSeconds: 600 },
+      });
+      const env = await gqlAt(proc!.url, admin, `{ project(slug: "durable-verify") { environment(slug: "development") { id } } }`);
+      const policy = await gqlAt(proc!.url, admin, `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
+        i: { id: env.data.project.environment.id, policy: { autoRollback: true } },
+      });
+      expect(policy.errors).toBeUndefined();
+
+      const good = await pushAt(projectId, 'd00d0003');
+      await waitFor('two probes recorded', async () => ((await read(good))?.verification.probes ?? 0) >= 2);
+      await restart();
+      const passed = await waitFor(
+        'SUCCEEDED after the restart',
+        async () => ((await read(good))?.status === 'SUCCEEDED' ? read(good) : null),
+        120_000,
+      );
+      // Went on from the recorded count: six probes in all, not two and then six more.
+      expect(passed.verification).toMatchObject({ status: 'PASSED', probes: 6, lastStatusCode: 200 });
+      expect(hits).toBeGreaterThanOrEqual(6);
+      expect(hits).toBeLessThanOrEqual(7); // at most the one probe in flight when the worker died
+      const types = passed.events.map((e: any) => e.type);
+      expect(passed.events.map((e: any) => e.seq)).toEqual(passed.events.map((_: unknown, i: number) => i + 1));
+      expect(types.filter((t: string) => t === 'VERIFICATION_STARTED')).toHaveLength(1);
+      expect(types.slice(-2)).toEqual(['VERIFICATION_PASSED', 'SUCCEEDED']);
+
+      failing = true;
+      const bad = await pushAt(projectId, 'd00d0004');
+      await waitFor('two failed probes recorded', async () => ((await read(bad))?.verification.probes ?? 0) >= 2);
+      await restart();
+      const failed = await waitFor(
+        'FAILED after the restart',
+        async () => ((await read(bad))?.status === 'FAILED' ? read(bad) : null),
+        120_000,
+      );
+      failing = false; // the rollback's release answers again
+      expect(failed.verification).toMatchObject({ status: 'FAILED', probes: 6, lastError: 'HTTP 500 (expected 200)' });
+      const failedTypes = failed.events.map((e: any) => e.type);
+      expect(failedTypes.slice(-3)).toEqual(['VERIFICATION_FAILED', 'ROLLBACK_STARTED', 'FAILED']);
+      expect(failed.rolledBackBy.requestedBy).toBe('stageplane:auto-rollback');
+      const rolled = await waitFor('the rollback SUCCEEDED', async () =>
+        (await read(failed.rolledBackBy.id))?.status === 'SUCCEEDED' ? read(failed.rolledBackBy.id) : null,
+      );
+      expect(rolled.verification.status).toBe('PASSED');
+      // The refused release stays refused after all those restarts.
+      const refused = await gqlAt(proc!.url, admin, `mutation($i: DeployInput!) { deploy(input: $i) { id } }`, {
+        i: {
+          environmentId: env.data.project.environment.id,
+          releaseId: (await gqlAt(proc!.url, admin, `query($id: ID!) { deployment(id: $id) { release { id } } }`, { id: bad })).data
+            .deployment.release.id,
+        },
+      });
+      expect(refused.errors?.[0]?.extensions?.code).toBe('PRECONDITION_FAILED');
+    } finally {
+      await new Promise((r) => target.close(r));
+    }
+  }, 360_000);
+});
+
 describe('decisions across SIGKILL before the workflow has run', () => {
   it('takes an approval and a cancel sent after the API and the worker were killed between the answer and the first task', async () => {
     // API and worker as separate processes on a shared Temporal, so the worker can be dead while

@@ -366,7 +366,7 @@ const DECISION: Shape = {
 interface MutationSpec {
   /** The operation; the variable is $i for input objects, $id for id arguments. */
   document: string;
-  variable: 'i' | 'id';
+  variable: 'i' | 'id' | 'environmentId';
   input: Shape | { idArgument: { valid: fc.Arbitrary<unknown>; bad: fc.Arbitrary<unknown> } };
   /** Tables a successful call may change, besides audit_events. */
   writes: string[];
@@ -797,6 +797,37 @@ const MUTATIONS: Record<string, MutationSpec> = {
     },
     writes: ['project_members'],
     runs: { typed: 30, hostile: 5, illTyped: 10 },
+  },
+  // v2: what an automatic rollback left behind is written directly before each run (a quarantine
+  // of release1 in envD_staging, envD_development paused), so valid inputs can succeed.
+  releaseQuarantine: {
+    document: `mutation($i: ReleaseQuarantineInput!) { releaseQuarantine(input: $i) { id quarantinedReleases { id } } }`,
+    variable: 'i',
+    input: {
+      environmentId: idField('Environment', ['envD_staging'], ['envA_development', 'release1', 'projectD']),
+      releaseId: idField('Release', ['release1', 'release2'], ['envD_development', 'projectD']),
+    },
+    prepare: async () => {
+      await sql`insert into release_quarantines (environment_id, release_id)
+        values (${local(fx.envD_staging!)}, ${local(fx.release1!)}) on conflict do nothing`;
+    },
+    writes: ['release_quarantines'],
+    runs: RUNS,
+  },
+  resumeAutoDeploy: {
+    document: `mutation($environmentId: ID!) { resumeAutoDeploy(environmentId: $environmentId) { id autoDeployPaused } }`,
+    variable: 'environmentId',
+    input: {
+      idArgument: {
+        valid: fc.constantFrom('envD_development', 'envD_staging').map(ref),
+        bad: fc.oneof(fc.constantFrom('release1', 'projectD', 'secretA').map(ref), unknownId('Environment')),
+      },
+    },
+    prepare: async () => {
+      await sql`update environments set auto_deploy_paused = true where id = ${local(fx.envD_development!)}`;
+    },
+    writes: ['environments'],
+    runs: RUNS,
   },
 };
 

@@ -537,6 +537,40 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
       };
     },
   },
+  // ---- v2: verification and automatic rollback. The state an automatic rollback leaves (a
+  // quarantined release, auto-deploy paused) is written directly before each case, so an allowed
+  // call succeeds; cleanup puts it back.
+  releaseQuarantine: {
+    targets: ENV_TARGETS,
+    prepare: async ({ target }) => {
+      const env = uuidOf(envId(target!.slug));
+      const release = uuidOf(fx.releaseId);
+      await sql`insert into release_quarantines (environment_id, release_id) values (${env}, ${release}) on conflict do nothing`;
+      return {
+        query: `mutation($i: ReleaseQuarantineInput!) { releaseQuarantine(input: $i) { id quarantinedReleases { id } } }`,
+        variables: { i: { environmentId: envId(target!.slug), releaseId: fx.releaseId } },
+        context: { environment: await environmentContext(envId(target!.slug)) },
+        cleanup: async () => {
+          await sql`delete from release_quarantines where environment_id = ${env} and release_id = ${release}`;
+        },
+      };
+    },
+  },
+  resumeAutoDeploy: {
+    targets: ENV_TARGETS,
+    prepare: async ({ target }) => {
+      const env = uuidOf(envId(target!.slug));
+      await sql`update environments set auto_deploy_paused = true where id = ${env}`;
+      return {
+        query: `mutation($id: ID!) { resumeAutoDeploy(environmentId: $id) { id autoDeployPaused } }`,
+        variables: { id: envId(target!.slug) },
+        context: { environment: await environmentContext(envId(target!.slug)) },
+        cleanup: async () => {
+          await sql`update environments set auto_deploy_paused = false where id = ${env}`;
+        },
+      };
+    },
+  },
   reportDeploymentStatus: {
     extraCallers: ['callback:own'],
     prepare: async ({ caller: c }) => ({

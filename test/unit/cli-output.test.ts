@@ -34,6 +34,20 @@ describe('cli output', () => {
     expect(coloured.replace(/\u001b\[\d+m/g, '')).toBe(eventLine(event));
   });
 
+  it('prints the verification lines with their outcome (watch, v2)', () => {
+    const v = { ...event, step: null, progress: null };
+    expect(
+      eventLine({
+        ...v,
+        type: 'VERIFICATION_FAILED',
+        message: 'Verification failed: 3 consecutive failures (last: HTTP 503 (expected 200))',
+      }),
+    ).toBe('#7 VERIFICATION_FAILED status=RUNNING Verification failed: 3 consecutive failures (last: HTTP 503 (expected 200))');
+    expect(eventLine({ ...v, type: 'ROLLBACK_STARTED', message: 'Automatic rollback to abc1234 started: deployment RGVw' })).toContain(
+      'ROLLBACK_STARTED status=RUNNING Automatic rollback to abc1234 started',
+    );
+  });
+
   it('aligns table columns, colour or not', () => {
     const rows = [
       ['development', painter(true)('green', 'passed')],

@@ -167,6 +167,14 @@ const stubActivities = {
     const kind = input.outcome === 'SUCCEEDED' ? 'succeed' : input.outcome === 'FAILED' ? 'fail' : 'cancel';
     return apply(row, { kind }, input.outcome === 'CANCELLED' ? input.actor : input.message);
   },
+  // Verification (v2) is driven against the real activities in test/integration/verification.test.ts;
+  // these stub leases never pin one, so the workflow never calls these.
+  async runVerification(): Promise<{ passed: boolean; message: string | null; autoRollback: boolean }> {
+    throw ApplicationFailure.nonRetryable('not used by these tests', 'Unused');
+  },
+  async startAutoRollback(): Promise<{ rollbackId: string | null }> {
+    throw ApplicationFailure.nonRetryable('not used by these tests', 'Unused');
+  },
 } satisfies DeploymentActivities;
 
 // ---------------------------------------------------------------------------------------------

@@ -55,6 +55,9 @@ const CONTRACT_MUTATIONS = [
   // schema-v2.graphql
   'createTrustPolicy',
   'deleteTrustPolicy',
+  // v2 (schema-v2.graphql), verification and automatic rollback
+  'releaseQuarantine',
+  'resumeAutoDeploy',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -184,6 +187,9 @@ const EXPECTED: Record<Action, Scenario[]> = {
   revokeProjectRoles: adminOnly,
   createTrustPolicy: adminOnly,
   deleteTrustPolicy: adminOnly,
+  // v2: deploy decisions, so deployers in every environment type (production included), or ADMIN.
+  releaseQuarantine: deployInto,
+  resumeAutoDeploy: deployInto,
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
     {
@@ -386,6 +392,8 @@ describe('authorize: missing context fails closed', () => {
         'approveDeployment',
         'rejectDeployment',
         'cancelDeployment',
+        'releaseQuarantine',
+        'resumeAutoDeploy',
       ].sort(),
     );
   });

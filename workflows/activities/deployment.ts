@@ -12,7 +12,13 @@ import { callbackTokenFor } from '../../domain/callback-token.ts';
 import { IllegalTransition, SIMULATED_TICKS } from '../../domain/deployment-state.ts';
 import { publicId } from '../../domain/ids.ts';
 import type { DeploymentStatus } from '../../domain/types.ts';
-import { DeploymentMissing, deploymentRuns, type DeploymentPlan as StoredPlan } from '../../services/deployment-runs.ts';
+import {
+  DeploymentMissing,
+  deploymentRuns,
+  type DeploymentPlan as StoredPlan,
+  type VerificationVerdict,
+} from '../../services/deployment-runs.ts';
+import { probeErrorText, type ProbeResult } from '../../domain/verification.ts';
 import { PERMISSIVE_DEVELOPMENT_RULE, type OutboundRule } from '../../domain/outbound-url.ts';
 import { REFUSAL } from '../definitions.ts';
 import { OutboundRefused, outboundRequest } from './outbound-http.ts';
@@ -97,7 +103,7 @@ function deploymentActivities(deps: ActivityDeps) {
      * tryStart says why a lease). Heartbeats, so cancellation and worker loss are seen fast; the
      * long poll keeps workflow histories short: one activity per minute of waiting.
      */
-    async acquireLease(id: string): Promise<{ outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus }> {
+    async acquireLease(id: string): Promise<{ outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }> {
       const ctx = Context.current();
       const deadline = Date.now() + 60_000;
       await runs.joinQueue(id);
@@ -190,9 +196,74 @@ function deploymentActivities(deps: ActivityDeps) {
       await runs.recordWebhookDelivered(id, response.status);
     },
 
+    /**
+     * v2: the deployment's verification, probe by probe, to its verdict. Every probe is recorded
+     * (services/deployment-runs.ts recordProbe) before the heartbeat that carries the same
+     * counters, so a retry on another worker (this one killed) goes on from the last recorded
+     * probe, not from zero; the overall timeout runs from the recorded start. Cancellation (the
+     * deployment cancelled) reaches it through the heartbeat: the sleep and the probe stop.
+     */
+    async runVerification(id: string): Promise<VerificationVerdict> {
+      const ctx = Context.current();
+      const begun = await runs.beginVerification(id);
+      let record = begun.record;
+      const c = record.config;
+      if (begun.ended || !c) return { passed: true, message: null, autoRollback: false };
+      if (record.status !== 'RUNNING') {
+        const again = await runs.recordProbe(id, record.probes, { statusCode: -1 }); // the verdict recorded before
+        return again.verdict ?? { passed: true, message: null, autoRollback: false };
+      }
+      const beat = () => ctx.heartbeat({ probes: record.probes, successes: record.successes, failures: record.failures });
+      const resumedFrom = (ctx.info.heartbeatDetails as { probes?: number } | undefined)?.probes;
+      if (resumedFrom !== undefined || record.probes > 0) {
+        log.info({ deploymentId: id, probes: record.probes, heartbeat: resumedFrom ?? null }, 'verification resumed');
+      }
+      const heartbeat = setInterval(beat, 2000);
+      try {
+        const deadline = Date.parse(record.startedAt!) + c.timeoutSeconds * 1000;
+        for (;;) {
+          const left = deadline - Date.now();
+          const result: ProbeResult | { timedOut: true } =
+            left <= 0 ? { timedOut: true } : await probe(c.url, Math.min(10_000, Math.max(1000, c.intervalSeconds * 1000), left), ctx);
+          const r = await runs.recordProbe(id, record.probes, result);
+          record = r.record;
+          beat();
+          if (r.ended) return { passed: true, message: null, autoRollback: false }; // cancelled meanwhile: the workflow knows
+          if (r.verdict) return r.verdict;
+          await ctx.sleep(Math.max(0, Math.min(c.intervalSeconds * 1000, deadline - Date.now()))); // throws when cancelled
+        }
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+
+    /** v2: quarantine, pause and the automatic rollback, once (services/deployment-runs.ts). */
+    async startAutoRollback(id: string): Promise<{ rollbackId: string | null }> {
+      const ctx = Context.current();
+      // The rollback's workflow is started on this worker's own client and task queue.
+      return runs.startAutoRollback(id, { log, outbound, workflows: { client: ctx.client, taskQueue: ctx.info.taskQueue } });
+    },
+
     finish: (id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) =>
       runs.finish(id, input),
   };
+
+  /** One GET of the verification URL: its status code, or what stood in for one. The body is never kept. */
+  async function probe(url: string, timeoutMs: number, ctx: Context): Promise<ProbeResult> {
+    try {
+      const response = await outboundRequest(
+        url,
+        { method: 'GET', headers: { 'user-agent': 'Stageplane-Verification' }, signal: ctx.cancellationSignal, timeoutMs, maxBodyBytes: 0 },
+        outbound,
+      );
+      return { statusCode: response.status };
+    } catch (error) {
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      if (error instanceof OutboundRefused) return { error: `refused by the outbound-URL rule: ${error.message}` };
+      const e = error as { code?: string; name?: string };
+      return { error: probeErrorText(e.code, e.name) };
+    }
+  }
 }
 
 /** The URL as a span may show it: no credentials, query string or fragment (they may carry tokens). */

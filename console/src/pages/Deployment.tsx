@@ -331,6 +331,8 @@ export function DeploymentPage({ id }: { id: string }) {
         </section>
       </div>
 
+      <VerificationSection d={d} />
+
       <section aria-labelledby="timeline-heading" className="card">
         <h2 id="timeline-heading">Event timeline</h2>
         <div className="table-scroll">
@@ -369,5 +371,67 @@ export function DeploymentPage({ id }: { id: string }) {
       </section>
       {dialog ? <ConfirmDialog request={dialog} onClose={() => setDialog(null)} /> : null}
     </>
+  );
+}
+
+/** v2: the verification this deployment pinned (probes, thresholds, outcome) and its rollback links. */
+function VerificationSection({ d }: { d: Deployment }) {
+  const v = d.verification;
+  const c = v.config;
+  return (
+    <section aria-labelledby="verification-heading" className="card">
+      <h2 id="verification-heading">Verification</h2>
+      <p className="status-line">
+        <span className="label">Verification</span> <StatusBadge status={v.status} />
+        {v.status === 'SKIPPED' && !c ? <span className="muted"> No verification configured.</span> : null}
+      </p>
+      {c ? (
+        <dl className="facts">
+          <div>
+            <dt>Probes</dt>
+            <dd>
+              {v.probes} GET <code>{c.url}</code>
+            </dd>
+          </div>
+          <div>
+            <dt>Thresholds</dt>
+            <dd>
+              passes after {c.successThreshold} consecutive HTTP {c.expectStatus}, fails after {c.failureThreshold} consecutive failures or{' '}
+              {c.timeoutSeconds} s; every {c.intervalSeconds} s
+            </dd>
+          </div>
+          <div>
+            <dt>Last status</dt>
+            <dd>{v.lastStatusCode ?? 'none'}</dd>
+          </div>
+          {v.lastError ? (
+            <div>
+              <dt>Last error</dt>
+              <dd className="error-text">{v.lastError}</dd>
+            </div>
+          ) : null}
+          {v.finishedAt ? (
+            <div>
+              <dt>Finished</dt>
+              <dd>
+                <Time iso={v.finishedAt} />
+              </dd>
+            </div>
+          ) : null}
+        </dl>
+      ) : null}
+      {d.rolledBackBy ? (
+        <p>
+          Rolled back automatically by{' '}
+          <Link to={paths.deployment(d.rolledBackBy.id)}>the rollback to {d.rolledBackBy.release.version}</Link> (
+          {sentence(d.rolledBackBy.status).toLowerCase()}).
+        </p>
+      ) : null}
+      {d.rollbackOf ? (
+        <p>
+          Automatic rollback of <Link to={paths.deployment(d.rollbackOf.id)}>the failed deployment of {d.rollbackOf.release.version}</Link>.
+        </p>
+      ) : null}
+    </section>
   );
 }

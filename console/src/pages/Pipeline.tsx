@@ -7,6 +7,7 @@ import { isTerminal, sentence, shortSha, TRIGGER_LABEL } from '../format.ts';
 import type { ResultOf } from '../graphql.ts';
 import { patchDeployment } from '../live-patch.ts';
 import { APPROVE, CANCEL, PIPELINE, PROJECT_EVENTS, PROMOTE, RECORD_PUSH, REJECT, ROLLBACK } from '../operations.ts';
+import { ReleaseSafety } from '../components/release-safety.tsx';
 import { Link, paths } from '../router.tsx';
 import { useLoader, useSession, type Loaded } from '../session.tsx';
 
@@ -106,6 +107,7 @@ export function PipelinePage({ slug }: { slug: string }) {
   };
   const token = session.token;
   const actions: EnvActions = {
+    reload: () => pipeline.reloadSoon(),
     promote: (env) => {
       const source = project.environments.find((e) => e.slug === env.promotesFrom?.slug);
       setDialog({
@@ -211,6 +213,8 @@ interface EnvActions {
   reject(env: Env, d: Card): void;
   cancel(env: Env, d: Card): void;
   rollback(env: Env, release: Card['release']): void;
+  /** Read the pipeline again (after a change no deployment event announces). */
+  reload(): void;
 }
 
 function EnvironmentStage({
@@ -281,6 +285,7 @@ function EnvironmentStage({
             )}
           </Link>
         </div>
+        <ReleaseSafety env={env} onChanged={actions.reload} />
         <dl className="facts">
           <div>
             <dt>Current release</dt>
