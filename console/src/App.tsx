@@ -1,10 +1,9 @@
 // The console: sign-in, then a shell (header with the live connection's state) around the pages.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import { errorsOf, LiveConnection, request, type ServerError } from './api.ts';
-import { PageTitle, useDialogOpen } from './components/ui.tsx';
+import { Loading, PageTitle, useDialogOpen } from './components/ui.tsx';
 import { VIEWER } from './operations.ts';
 import { ComparePage } from './pages/Compare.tsx';
-import { InsightsPage } from './pages/Insights.tsx';
 import { DeploymentPage } from './pages/Deployment.tsx';
 import { PipelinePage } from './pages/Pipeline.tsx';
 import { PolicyPage } from './pages/Policy.tsx';
@@ -15,6 +14,9 @@ import { SessionContext, useConnectionState, useSession, type Session } from './
 import { forgetToken, storedToken, storeToken, takeTokenFromFragment } from './token.ts';
 import { beginSignIn, CALLBACK_PATH, completeSignIn, loadSignInConfig, type SignInConfig } from './oidc.ts';
 import { navigate } from './router.tsx';
+
+// The insights page and its chart library (uPlot) load when first opened, not with every page.
+const InsightsPage = lazy(() => import('./pages/Insights.tsx').then((m) => ({ default: m.InsightsPage })));
 
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
@@ -157,7 +159,11 @@ function Shell() {
       page = <ComparePage key={`c:${route.slug}`} slug={route.slug} />;
       break;
     case 'insights':
-      page = <InsightsPage key={`i:${route.slug}`} slug={route.slug} />;
+      page = (
+        <Suspense fallback={<Loading what="insights" />}>
+          <InsightsPage key={`i:${route.slug}`} slug={route.slug} />
+        </Suspense>
+      );
       break;
     case 'policy':
       page = <PolicyPage key={`pol:${route.slug}:${route.env}`} slug={route.slug} env={route.env} />;
