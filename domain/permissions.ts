@@ -96,6 +96,7 @@ export const ACTIONS = [
   'rejectDeployment',
   'cancelDeployment',
   'reportDeploymentStatus',
+  'setPreviewPolicy',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -196,6 +197,8 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   row('reportDeploymentStatus', "only the deployment's own callback token (not ADMIN, not any other token)", { kind: 'own-callback' }, [
     'deploymentId',
   ]),
+  // In a project: authorized with actorInProject's principal (a DEVELOPER of that project).
+  row('setPreviewPolicy', 'DEVELOPER (of the project) or ADMIN', DEVELOPER),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));

@@ -21,6 +21,7 @@
 // SetSecretValueInput.value alone may hold a NUL (it is stored encrypted), not a lone surrogate.
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
+import { PREVIEW_COPY_SETTINGS_FROM_DEFAULT, PREVIEW_TTL_HOURS } from './previews.ts';
 import { badInput } from './errors.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
@@ -555,6 +556,23 @@ export const CreateApiTokenInputSchema = nullMeansAbsent(
   }),
 );
 
+// ---------------------------------------------------------------- preview environments
+
+/**
+ * setPreviewPolicy. branchPattern: a glob as for a policy's branchPattern; copySettingsFrom
+ * (default development) must also be an active environment of the project, which the service
+ * checks; ttlHours between PREVIEW_TTL_HOURS.min and .max (default 72).
+ */
+export const SetPreviewPolicyInputSchema = nullMeansAbsent(
+  z.object({
+    projectId: IdSchema,
+    enabled: z.boolean(),
+    branchPattern: BranchPatternSchema,
+    copySettingsFrom: SlugSchema.default(PREVIEW_COPY_SETTINGS_FROM_DEFAULT),
+    ttlHours: intBetween(PREVIEW_TTL_HOURS.min, PREVIEW_TTL_HOURS.max).default(PREVIEW_TTL_HOURS.default),
+  }),
+);
+
 // ---------------------------------------------------------------- per mutation
 
 export type MutationName = Exclude<Action, 'read'>;
@@ -584,6 +602,7 @@ export const MUTATION_INPUTS = {
   reportDeploymentStatus: { arg: 'input', schema: ReportDeploymentStatusInputSchema },
   createApiToken: { arg: 'input', schema: CreateApiTokenInputSchema },
   revokeApiToken: { arg: 'id', schema: IdSchema },
+  setPreviewPolicy: { arg: 'input', schema: SetPreviewPolicyInputSchema },
 } as const satisfies Record<MutationName, { arg: 'input' | 'id'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;
@@ -606,6 +625,7 @@ export type RollbackInput = z.output<typeof RollbackInputSchema>;
 export type DecisionInput = z.output<typeof DecisionInputSchema>;
 export type ReportDeploymentStatusInput = z.output<typeof ReportDeploymentStatusInputSchema>;
 export type CreateApiTokenInput = z.output<typeof CreateApiTokenInputSchema>;
+export type SetPreviewPolicyInput = z.output<typeof SetPreviewPolicyInputSchema>;
 
 // ---------------------------------------------------------------- parsing
 

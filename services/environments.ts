@@ -10,7 +10,7 @@ import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import type { EnvironmentSettings } from '../domain/types.ts';
 import type { CreateEnvironmentInput, UpdateEnvironmentInput, UpdateEnvironmentSettingsInput } from '../domain/validation.ts';
-import { signalConfigChanged } from '../workflows/client.ts';
+import { cancelUnfinishedDeployments, signalConfigChanged } from '../workflows/client.ts';
 import { assertOutboundUrl } from './outbound.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type AfterCommit, type ReadBack } from './transaction.ts';
@@ -220,7 +220,7 @@ export function updateEnvironmentSettings<R = string>(
 export function archiveEnvironment<R = string>(scope: Scope, id: string, readBack?: ReadBack<string, R>): Promise<R> {
   return transact(
     scope,
-    async (tx) => {
+    async (tx, after) => {
       const env = await lockEnvironment(tx, id);
       assertAuthorized('archiveEnvironment', scope.actor, { environment: env });
       if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is already archived`);
@@ -233,7 +233,7 @@ export function archiveEnvironment<R = string>(scope: Scope, id: string, readBac
           `${downstream.map((d) => d.slug).join(', ')} promote${downstream.length === 1 ? 's' : ''} from ${env.slug}; change that first`,
         );
       }
-      await tx.update(environments).set({ archivedAt: new Date() }).where(eq(environments.id, env.id));
+      await archiveLocked(tx, env, { after, services: scope.services, db: scope.db });
       return {
         result: env.id,
         audit: { projectId: env.projectId, action: 'environment.archive', targetId: env.id, detail: { slug: env.slug } },
@@ -241,6 +241,30 @@ export function archiveEnvironment<R = string>(scope: Scope, id: string, readBac
     },
     readBack,
   ) as Promise<R>;
+}
+
+/**
+ * The one way an environment is archived (archiveEnvironment, a preview's branch deletion or
+ * expiry), its row already locked: archivedAt set, and its unfinished deployments cancelled
+ * after the commit. The cancellation is a notice: a preview's expiry workflow cancels them again,
+ * retried until done (workflows/preview.workflow.ts); `after` absent: the caller cancels.
+ */
+export async function archiveLocked(
+  tx: Transaction,
+  env: EnvironmentRow,
+  options: { at?: Date; after?: AfterCommit; services?: ServiceDeps; db?: Database } = {},
+): Promise<void> {
+  await tx
+    .update(environments)
+    .set({ archivedAt: options.at ?? new Date() })
+    .where(eq(environments.id, env.id));
+  const { after, services, db } = options;
+  const client = services?.workflows?.client;
+  if (after && client && db) {
+    after.add('cancel the unfinished deployments of an archived environment', () => cancelUnfinishedDeployments(client, db, env.id), {
+      environmentId: env.id,
+    });
+  }
 }
 
 /**
@@ -252,7 +276,9 @@ export async function archiveExpiredEnvironments(db: Database): Promise<string[]
     const expired = await tx
       .select()
       .from(environments)
-      .where(and(isNull(environments.archivedAt), sql`${environments.expiresAt} <= now()`))
+      // Previews expire through their durable Temporal timer (services/previews.ts), which also
+      // cancels their deployments.
+      .where(and(isNull(environments.archivedAt), isNull(environments.previewBranch), sql`${environments.expiresAt} <= now()`))
       .for('update', { skipLocked: true });
     for (const env of expired) {
       await tx.update(environments).set({ archivedAt: env.expiresAt }).where(eq(environments.id, env.id));

@@ -43,6 +43,8 @@ const CONTRACT_MUTATIONS = [
   'reportDeploymentStatus',
   'createApiToken',
   'revokeApiToken',
+  // v2 (schema-v2.graphql)
+  'setPreviewPolicy',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -143,6 +145,7 @@ const EXPECTED: Record<Action, Scenario[]> = {
   setSecretValue: changeOneEnvironment,
   rotateSecret: changeOneEnvironment,
   recordPush: developer,
+  setPreviewPolicy: developer,
   deploy: deployInto,
   promote: deployInto,
   rollback: deployInto,
