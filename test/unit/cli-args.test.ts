@@ -40,6 +40,13 @@ describe('cli command line', () => {
       [['diff', 'shop', 'staging', 'production'], 'diff', { project: 'shop', base: 'staging', target: 'production' }, {}],
       [['policy', 'shop', 'production'], 'policy', { project: 'shop', env: 'production' }, {}],
       [
+        ['preview', 'enable', 'shop', '--pattern', 'feature/*', '--from', 'staging', '--ttl', '24'],
+        'preview enable',
+        { project: 'shop' },
+        { pattern: 'feature/*', from: 'staging', ttl: '24' },
+      ],
+      [['preview', 'disable', 'shop'], 'preview disable', { project: 'shop' }, {}],
+      [
         ['push', 'shop', '--branch', 'main', '--sha', 'abcdef1', '--message', 'Fix it', '--wait'],
         'push',
         { project: 'shop' },
