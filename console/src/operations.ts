@@ -37,7 +37,7 @@ export const PIPELINE = graphql(
     project(slug: $slug) {
       id slug name
       environments {
-        id slug name type position frozen
+        id slug name type position frozen previewBranch expiresAt
         promotesFrom { slug name }
         policy { trigger branchPattern requiredApprovals approverRoles deployerRoles }
         currentRelease { id version commitSha }
