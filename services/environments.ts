@@ -10,7 +10,7 @@ import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import type { EnvironmentSettings } from '../domain/types.ts';
 import type { CreateEnvironmentInput, UpdateEnvironmentInput, UpdateEnvironmentSettingsInput } from '../domain/validation.ts';
-import { cancelUnfinishedDeployments, signalConfigChanged } from '../workflows/client.ts';
+import { cancelUnfinishedDeployments, schedulePreviewExpiry, signalConfigChanged } from '../workflows/client.ts';
 import { assertOutboundUrl } from './outbound.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type AfterCommit, type ReadBack } from './transaction.ts';
@@ -123,7 +123,7 @@ export function updateEnvironment<R = string>(
 ): Promise<R> {
   return transact(
     scope,
-    async (tx) => {
+    async (tx, after) => {
       const env = await lockEnvironment(tx, id);
       assertAuthorized('updateEnvironment', scope.actor, { environment: env });
       assertNotArchived(env);
@@ -146,6 +146,12 @@ export function updateEnvironment<R = string>(
         }
       }
       if (Object.keys(changes).length > 0) await tx.update(environments).set(changes).where(eq(environments.id, env.id));
+      // A preview's expiry timer learns of a new expiresAt at once (it re-reads it when it wakes anyway).
+      const gw = scope.services.workflows;
+      if (env.previewBranch && changes.expiresAt && gw) {
+        const at = changes.expiresAt;
+        after.add("move a preview's expiry timer", () => schedulePreviewExpiry(gw, env.id, at), { environmentId: env.id });
+      }
       const action =
         Object.keys(changes).length === 1 && changes.frozen !== undefined
           ? changes.frozen

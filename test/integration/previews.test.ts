@@ -440,6 +440,28 @@ describe('archiving a preview', () => {
     });
   });
 
+  it('updateEnvironment moving expiresAt earlier moves the timer too', async () => {
+    const p = await setupProject(server, 'pv-moved');
+    expect((await setPolicy(p.id, { enabled: true, branchPattern: 'feature/*' })).errors).toBeUndefined();
+    await push(server, p.id, '92000001', 'feature/moved');
+    const [made] = await previewsOf('pv-moved');
+    // 72 "hours" (288 s here) away; moved to 2 s from now.
+    const soon = new Date(Date.now() + 2000).toISOString();
+    const moved = await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { expiresAt } }`, {
+      i: { id: made.id, expiresAt: soon },
+    });
+    expect(moved.errors).toBeUndefined();
+    const archived = await until(
+      'the preview to expire at its new time',
+      async () => {
+        const [e] = await previewsOf('pv-moved');
+        return e.archivedAt ? e : null;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect(Date.parse(archived.archivedAt)).toBe(Date.parse(soon));
+  });
+
   it('expiry cancels the unfinished deployments of the preview', async () => {
     const p = await setupProject(server, 'pv-expire-busy');
     await server.gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
