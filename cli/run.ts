@@ -429,7 +429,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     const data = await ctx.client.request(ops.PreviewPolicy, { project });
     if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
     const current = data.project.previewPolicy;
-    if (!current || !current.enabled) {
+    if (!current?.enabled) {
       if (ctx.out.json) ctx.out.jsonValue(current);
       else ctx.out.notice(`${project}: previews are not enabled`);
       return EXIT.OK;
