@@ -77,7 +77,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'envs',
     summary: "list a project's environments in pipeline order",
-    description: 'Type, upstream, current release, the latest active deployment, frozen and policy status.',
+    description:
+      'Type, upstream, current release, the latest active deployment, frozen and policy status; for preview environments ' +
+      '(made by pushes, see `preview enable`) also the branch and when it expires.',
     args: [PROJECT],
     options: {},
     examples: ['stageplane envs shop'],
@@ -139,6 +141,29 @@ export const COMMANDS: CommandSpec[] = [
     args: [PROJECT, { name: 'env', help: 'environment slug' }],
     options: { days: { type: 'string', value: 'N', help: 'the last N days, 1 to 366 (default 30)' } },
     examples: ['stageplane insights shop production', 'stageplane insights shop production --days 7 --json'],
+  },
+  {
+    name: 'preview enable',
+    summary: 'make a preview environment for each pushed branch that matches a pattern',
+    description:
+      "The first push of a matching branch makes a CUSTOM environment from --from's settings, policy and deploy target " +
+      '(secret values are not copied) and deploys there; each later push deploys there and renews its expiry; it is ' +
+      'archived when the branch is deleted (GitHub webhook) or --ttl hours after its last push. Options left out keep ' +
+      'the current policy (or the defaults: --from development, --ttl 72).',
+    args: [PROJECT],
+    options: {
+      pattern: { type: 'string', value: 'GLOB', help: 'branches that get a preview, e.g. "feature/*" (required the first time)' },
+      from: { type: 'string', value: 'ENV', help: 'environment whose settings previews start from (default development)' },
+      ttl: { type: 'string', value: 'HOURS', help: 'archive a preview this many hours after its last push (1 to 720, default 72)' },
+    },
+    examples: ['stageplane preview enable shop --pattern "feature/*" --ttl 48'],
+  },
+  {
+    name: 'preview disable',
+    summary: 'stop making preview environments (existing ones stay until they expire)',
+    args: [PROJECT],
+    options: {},
+    examples: ['stageplane preview disable shop'],
   },
   {
     name: 'push',
@@ -314,6 +339,17 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     return { kind: 'help', command };
   }
   let name = word;
+  if (word === 'preview') {
+    const sub = rest[0];
+    if (sub === 'enable' || sub === 'disable') {
+      name = `preview ${sub}`;
+      rest = rest.slice(1);
+    } else if (sub === undefined || sub === '--help' || sub === '-h') {
+      throw new UsageError('preview takes a subcommand: enable or disable');
+    } else {
+      throw new UsageError(`unknown command "preview ${sub}"; preview takes enable or disable`);
+    }
+  }
   if (word === 'config') {
     const sub = rest[0];
     if (sub === 'get' || sub === 'set') {

@@ -79,7 +79,27 @@ export const Environments = graphql(`
         currentRelease { version commitSha }
         activeDeployment { id status progress }
         policyReport { passed }
+        previewBranch
+        expiresAt
       }
+    }
+  }
+`);
+
+export const PreviewPolicy = graphql(`
+  query CliPreviewPolicy($project: String!) {
+    project(slug: $project) {
+      id
+      previewPolicy { enabled branchPattern copySettingsFrom ttlHours }
+    }
+  }
+`);
+
+export const SetPreviewPolicy = graphql(`
+  mutation CliSetPreviewPolicy($input: SetPreviewPolicyInput!) {
+    setPreviewPolicy(input: $input) {
+      slug
+      previewPolicy { enabled branchPattern copySettingsFrom ttlHours }
     }
   }
 `);
@@ -294,6 +314,8 @@ export const ALL_OPERATIONS = {
   Environments,
   EnvironmentId,
   ProjectId,
+  PreviewPolicy,
+  SetPreviewPolicy,
   Deployments,
   Releases,
   Settings,

@@ -113,6 +113,17 @@ function parseCommandSafe(name: string): CommandSpec | null {
   }
 }
 
+function showPreviewPolicy(ctx: Ctx, data: ResultOf<typeof ops.SetPreviewPolicy>): number {
+  const { slug, previewPolicy: policy } = data.setPreviewPolicy;
+  if (ctx.out.json) ctx.out.jsonValue(policy);
+  else if (policy?.enabled) {
+    ctx.out.data(
+      `${slug}: previews enabled for branches ${policy.branchPattern}, from ${policy.copySettingsFrom}, expiring ${policy.ttlHours} h after the last push`,
+    );
+  } else ctx.out.data(`${slug}: previews disabled (existing previews stay until they expire)`);
+  return EXIT.OK;
+}
+
 // ---- look-ups: slugs and versions to ids -----------------------------------------------------
 
 async function projectId(ctx: Ctx, slug: string): Promise<string> {
@@ -350,9 +361,11 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
       return EXIT.OK;
     }
     const p = ctx.out.out;
+    // Preview columns only when the project has previews: the table stays as it was otherwise.
+    const previews = envs.some((e) => e.previewBranch !== null);
     ctx.out.data(
       table(
-        ['SLUG', 'TYPE', 'FROM', 'TRIGGER', 'TARGET', 'RELEASE', 'ACTIVE', 'FROZEN', 'POLICY'],
+        ['SLUG', 'TYPE', 'FROM', 'TRIGGER', 'TARGET', 'RELEASE', 'ACTIVE', 'FROZEN', 'POLICY', ...(previews ? ['BRANCH', 'EXPIRES'] : [])],
         envs.map((e) => [
           e.slug,
           e.type,
@@ -365,6 +378,7 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
             : '-',
           e.frozen ? p('yellow', 'frozen') : 'no',
           e.policyReport.passed ? p('green', 'passed') : p('red', 'failed'),
+          ...(previews ? [e.previewBranch ?? '-', e.previewBranch ? localTime(e.expiresAt) : '-'] : []),
         ]),
         p,
       ),
@@ -411,6 +425,42 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     }
     ctx.out.data(deploymentRows(ctx, list));
     return EXIT.OK;
+  },
+
+  async 'preview enable'(ctx) {
+    const project = arg(ctx, 'project');
+    const data = await ctx.client.request(ops.PreviewPolicy, { project });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const current = data.project.previewPolicy;
+    const branchPattern = opt(ctx, 'pattern') ?? current?.branchPattern;
+    if (branchPattern === undefined) throw new UsageError('--pattern is required the first time', 'preview enable');
+    const ttlText = opt(ctx, 'ttl');
+    const ttlHours = ttlText === undefined ? current?.ttlHours : parseCount(ttlText, '--ttl', 1, 720);
+    const copySettingsFrom = opt(ctx, 'from') ?? current?.copySettingsFrom;
+    return showPreviewPolicy(
+      ctx,
+      await ctx.client.request(ops.SetPreviewPolicy, {
+        input: { projectId: data.project.id, enabled: true, branchPattern, copySettingsFrom, ttlHours },
+      }),
+    );
+  },
+
+  async 'preview disable'(ctx) {
+    const project = arg(ctx, 'project');
+    const data = await ctx.client.request(ops.PreviewPolicy, { project });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const current = data.project.previewPolicy;
+    if (!current?.enabled) {
+      if (ctx.out.json) ctx.out.jsonValue(current);
+      else ctx.out.notice(`${project}: previews are not enabled`);
+      return EXIT.OK;
+    }
+    return showPreviewPolicy(
+      ctx,
+      await ctx.client.request(ops.SetPreviewPolicy, {
+        input: { ...current, projectId: data.project.id, enabled: false },
+      }),
+    );
   },
 
   async 'config get'(ctx) {

@@ -54,6 +54,8 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL: optionalString.pipe(z.url().optional()),
   AWS_SECRET_PREFIX: optionalString,
   SECRET_ROTATION_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+  // For tests only: how many seconds a preview's ttlHours counts per hour.
+  PREVIEW_HOUR_SECONDS: z.coerce.number().int().min(1).max(3600).default(3600),
   WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
@@ -115,6 +117,8 @@ export interface Config {
   aws: { region: string | undefined; endpointUrl: string | undefined; secretPrefix: string | undefined };
   /** How often the worker looks for secret values due for rotation (SECRET_ROTATION_INTERVAL_SECONDS). */
   secretRotationIntervalSeconds: number;
+  /** Seconds per hour of a preview's ttlHours (PREVIEW_HOUR_SECONDS): 3600, shorter only in tests. */
+  previewHourSeconds: number;
   webhookSecret: string | undefined;
   /** How long a WEBHOOK deployment waits for its receiver's final report. */
   webhookTimeoutSeconds: number;
@@ -188,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     encryptionKey: e.ENCRYPTION_KEY,
     aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL, secretPrefix: e.AWS_SECRET_PREFIX },
     secretRotationIntervalSeconds: e.SECRET_ROTATION_INTERVAL_SECONDS,
+    previewHourSeconds: e.PREVIEW_HOUR_SECONDS,
     webhookSecret: e.WEBHOOK_SECRET,
     webhookTimeoutSeconds: e.WEBHOOK_TIMEOUT_SECONDS,
     publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),

@@ -109,6 +109,7 @@ export const ACTIONS = [
   // v2: verification and automatic rollback
   'releaseQuarantine',
   'resumeAutoDeploy',
+  'setPreviewPolicy',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -227,6 +228,8 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   // Deploy decisions, not configuration changes: deployers in every environment type (contract v2).
   row('releaseQuarantine', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
   row('resumeAutoDeploy', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
+  // In a project: authorized with actorInProject's principal (a DEVELOPER of that project).
+  row('setPreviewPolicy', 'DEVELOPER (of the project) or ADMIN', DEVELOPER),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));

@@ -22,6 +22,7 @@
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
 import { issuerUrlProblem } from './identity.ts';
+import { PREVIEW_COPY_SETTINGS_FROM_DEFAULT, PREVIEW_TTL_HOURS } from './previews.ts';
 import { badInput } from './errors.ts';
 import { insightRangeProblem } from './insights.ts';
 import type { Action } from './permissions.ts';
@@ -657,6 +658,23 @@ export const trustPolicyInputSchema = (production: boolean) =>
   );
 export const CreateTrustPolicyInputSchema = trustPolicyInputSchema(false);
 
+// ---------------------------------------------------------------- preview environments
+
+/**
+ * setPreviewPolicy. branchPattern: a glob as for a policy's branchPattern; copySettingsFrom
+ * (default development) must also be an active environment of the project, which the service
+ * checks; ttlHours between PREVIEW_TTL_HOURS.min and .max (default 72).
+ */
+export const SetPreviewPolicyInputSchema = nullMeansAbsent(
+  z.object({
+    projectId: IdSchema,
+    enabled: z.boolean(),
+    branchPattern: BranchPatternSchema,
+    copySettingsFrom: SlugSchema.default(PREVIEW_COPY_SETTINGS_FROM_DEFAULT),
+    ttlHours: intBetween(PREVIEW_TTL_HOURS.min, PREVIEW_TTL_HOURS.max).default(PREVIEW_TTL_HOURS.default),
+  }),
+);
+
 // ---------------------------------------------------------------- per mutation
 
 export type MutationName = Exclude<Action, 'read'>;
@@ -693,6 +711,7 @@ export const MUTATION_INPUTS = {
   deleteTrustPolicy: { arg: 'id', schema: IdSchema },
   releaseQuarantine: { arg: 'input', schema: ReleaseQuarantineInputSchema },
   resumeAutoDeploy: { arg: 'environmentId', schema: IdSchema },
+  setPreviewPolicy: { arg: 'input', schema: SetPreviewPolicyInputSchema },
 } as const satisfies Record<MutationName, { arg: 'input' | 'id' | 'environmentId'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;
@@ -726,6 +745,7 @@ export const InsightsArgsSchema = z.object({ environment: storableString(), from
   if (problem) ctx.addIssue({ code: 'custom', path: ['to'], message: problem });
 });
 export type InsightsArgs = z.output<typeof InsightsArgsSchema>;
+export type SetPreviewPolicyInput = z.output<typeof SetPreviewPolicyInputSchema>;
 
 // ---------------------------------------------------------------- parsing
 

@@ -13,6 +13,7 @@ import './project-access.ts';
 import './trust-policies.ts';
 import './subscriptions.ts';
 import './insights.ts';
+import './previews.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from './context.ts';

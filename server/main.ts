@@ -111,6 +111,7 @@ async function startParts(
     metrics,
     secrets,
     outbound: config.outbound,
+    previewHourSeconds: config.previewHourSeconds,
     events: createEventHub({ database, databaseUrl: config.databaseUrl, log, metrics }),
   };
   let app: App | null = null;

@@ -8,6 +8,7 @@ import { AppError } from '../domain/errors.ts';
 import type { Principal } from '../domain/permissions.ts';
 import { parseInput, RecordPushInputSchema } from '../domain/validation.ts';
 import { recordPush } from '../services/deployments.ts';
+import { archiveBranchPreview } from '../services/previews.ts';
 import type { Services } from '../services/scope.ts';
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -65,10 +66,19 @@ export function pushWebhookRoute(services: Services) {
     }
     const ref = typeof payload.ref === 'string' ? payload.ref : '';
     if (!ref.startsWith('refs/heads/')) return answered(res, 202, { ignored: 'not a branch push' });
-    if (payload.deleted === true) return answered(res, 202, { ignored: 'branch deletion' });
     // Slugs are lower case; GitHub keeps the repository's own case (`Shop-API` is project shop-api).
     const slug = typeof payload.repository?.name === 'string' ? payload.repository.name.toLowerCase() : '';
     const [project] = await services.database.db.select().from(projects).where(eq(projects.slug, slug));
+    if (payload.deleted === true) {
+      // A deleted branch records no release; its preview, if any, is archived.
+      if (!project) return answered(res, 202, { ignored: 'branch deletion' });
+      const archived = await archiveBranchPreview(
+        { db: services.database.db, actor: webhookPrincipal(project.id), services },
+        project.id,
+        ref.slice('refs/heads/'.length),
+      );
+      return answered(res, 202, { ignored: 'branch deletion', archivedPreview: archived });
+    }
     if (!project) return answered(res, 404, { error: `no project ${JSON.stringify(slug)}` });
     const message = payload.head_commit?.message;
     const author = payload.head_commit?.author?.name;

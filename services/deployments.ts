@@ -29,7 +29,8 @@ import type { RecordPushInput, ReportDeploymentStatusInput } from '../domain/val
 import { FINISHED_STEP_STATUSES, isOneOf } from '../domain/values.ts';
 import { reportWebhookOutcome, startDeploymentWorkflow, temporalUnavailable, type WorkflowGateway } from '../workflows/client.ts';
 import { workflowIdFor } from '../workflows/definitions.ts';
-import { lockEnvironmentFor } from './environments.ts';
+import { lockEnvironment, lockEnvironmentFor } from './environments.ts';
+import { previewForPush } from './previews.ts';
 import { actorInProject } from './project-access.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
@@ -175,6 +176,10 @@ export function recordPush(
       .where(eq(environments.projectId, projectId))
       .orderBy(asc(environments.position))
       .for('update');
+    // After the environments are locked (every push locks them in one order, so pushes that make
+    // or renew a preview cannot deadlock with others): a preview made here is one it deploys to.
+    const preview = await previewForPush(scope, tx, projectId, input.branch);
+    if (preview && !envs.some((e) => e.id === preview.environment.id)) envs.push(preview.environment);
     // A push of a commit already pushed (a redelivered webhook, a re-run CI job) starts nothing
     // new: each environment keeps the PUSH deployment the first push made.
     const earlier = await tx
@@ -210,12 +215,21 @@ export function recordPush(
     }
     return {
       result: { releaseId: release!.id, deploymentIds },
-      audit: {
-        projectId,
-        action: 'release.push',
-        targetId: release!.id,
-        detail: { branch: input.branch, commitSha: input.commitSha, version: release!.version, deployments: deploymentIds.length },
-      },
+      audit: [
+        ...(preview?.audit ?? []),
+        {
+          projectId,
+          action: 'release.push',
+          targetId: release!.id,
+          detail: {
+            branch: input.branch,
+            commitSha: input.commitSha,
+            version: release!.version,
+            deployments: deploymentIds.length,
+            ...(preview ? { preview: preview.environment.slug } : {}),
+          },
+        },
+      ],
     };
   });
 }

@@ -10,7 +10,7 @@ import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import type { EnvironmentSettings } from '../domain/types.ts';
 import type { CreateEnvironmentInput, UpdateEnvironmentInput, UpdateEnvironmentSettingsInput } from '../domain/validation.ts';
-import { signalConfigChanged } from '../workflows/client.ts';
+import { cancelUnfinishedDeployments, schedulePreviewExpiry, signalConfigChanged } from '../workflows/client.ts';
 import { assertOutboundUrl } from './outbound.ts';
 import { actorInProject } from './project-access.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
@@ -138,7 +138,7 @@ export function updateEnvironment<R = string>(
 ): Promise<R> {
   return transact(
     scope,
-    async (tx) => {
+    async (tx, after) => {
       const { env, actor } = await lockEnvironmentFor(scope, tx, id);
       assertAuthorized('updateEnvironment', actor, { environment: env });
       assertNotArchived(env);
@@ -164,6 +164,12 @@ export function updateEnvironment<R = string>(
         }
       }
       if (Object.keys(changes).length > 0) await tx.update(environments).set(changes).where(eq(environments.id, env.id));
+      // A preview's expiry timer learns of a new expiresAt at once (it re-reads it when it wakes anyway).
+      const gw = scope.services.workflows;
+      if (env.previewBranch && changes.expiresAt && gw) {
+        const at = changes.expiresAt;
+        after.add("move a preview's expiry timer", () => schedulePreviewExpiry(gw, env.id, at), { environmentId: env.id });
+      }
       const action =
         Object.keys(changes).length === 1 && changes.frozen !== undefined
           ? changes.frozen
@@ -238,7 +244,7 @@ export function updateEnvironmentSettings<R = string>(
 export function archiveEnvironment<R = string>(scope: Scope, id: string, readBack?: ReadBack<string, R>): Promise<R> {
   return transact(
     scope,
-    async (tx) => {
+    async (tx, after) => {
       const { env, actor } = await lockEnvironmentFor(scope, tx, id);
       assertAuthorized('archiveEnvironment', actor, { environment: env });
       if (env.archivedAt) throw preconditionFailed(`Environment ${env.slug} is already archived`);
@@ -251,7 +257,7 @@ export function archiveEnvironment<R = string>(scope: Scope, id: string, readBac
           `${downstream.map((d) => d.slug).join(', ')} promote${downstream.length === 1 ? 's' : ''} from ${env.slug}; change that first`,
         );
       }
-      await tx.update(environments).set({ archivedAt: new Date() }).where(eq(environments.id, env.id));
+      await archiveLocked(tx, env, { after, services: scope.services, db: scope.db });
       return {
         result: env.id,
         audit: { projectId: env.projectId, action: 'environment.archive', targetId: env.id, detail: { slug: env.slug } },
@@ -259,6 +265,30 @@ export function archiveEnvironment<R = string>(scope: Scope, id: string, readBac
     },
     readBack,
   ) as Promise<R>;
+}
+
+/**
+ * The one way an environment is archived (archiveEnvironment, a preview's branch deletion or
+ * expiry), its row already locked: archivedAt set, and its unfinished deployments cancelled
+ * after the commit. The cancellation is a notice: a preview's expiry workflow cancels them again,
+ * retried until done (workflows/preview.workflow.ts); `after` absent: the caller cancels.
+ */
+export async function archiveLocked(
+  tx: Transaction,
+  env: EnvironmentRow,
+  options: { at?: Date; after?: AfterCommit; services?: ServiceDeps; db?: Database } = {},
+): Promise<void> {
+  await tx
+    .update(environments)
+    .set({ archivedAt: options.at ?? new Date() })
+    .where(eq(environments.id, env.id));
+  const { after, services, db } = options;
+  const client = services?.workflows?.client;
+  if (after && client && db) {
+    after.add('cancel the unfinished deployments of an archived environment', () => cancelUnfinishedDeployments(client, db, env.id), {
+      environmentId: env.id,
+    });
+  }
 }
 
 /**
@@ -270,7 +300,9 @@ export async function archiveExpiredEnvironments(db: Database): Promise<string[]
     const expired = await tx
       .select()
       .from(environments)
-      .where(and(isNull(environments.archivedAt), sql`${environments.expiresAt} <= now()`))
+      // Previews expire through their durable Temporal timer (services/previews.ts), which also
+      // cancels their deployments.
+      .where(and(isNull(environments.archivedAt), isNull(environments.previewBranch), sql`${environments.expiresAt} <= now()`))
       .for('update', { skipLocked: true });
     for (const env of expired) {
       await tx.update(environments).set({ archivedAt: env.expiresAt }).where(eq(environments.id, env.id));

@@ -25,6 +25,8 @@ export interface ServiceDeps {
    * server/main.ts always sets it; absent in hand-built harnesses: the development defaults.
    */
   outbound?: OutboundRule;
+  /** The length of an hour for previews' ttlHours, in seconds (PREVIEW_HOUR_SECONDS; 3600 but in tests). */
+  previewHourSeconds?: number;
   /** Starts and messages deployment workflows; absent in processes without Temporal. */
   workflows?: WorkflowGateway;
   /**

@@ -7,11 +7,16 @@ import type { Queryable } from '../db/client.ts';
 import { deployments } from '../db/schema/index.ts';
 import { AppError, badInput, preconditionFailed } from '../domain/errors.ts';
 import type { DeploymentStatus } from '../domain/types.ts';
+import { UNFINISHED_STATUSES } from '../domain/values.ts';
 import {
   approveUpdate,
   cancelUpdate,
   configChangedSignal,
   DEPLOYMENT_WORKFLOW,
+  PREVIEW_EXPIRY_WORKFLOW,
+  previewCheckSignal,
+  previewWorkflowIdFor,
+  type PreviewExpiryInput,
   REFUSAL,
   rejectUpdate,
   webhookOutcomeSignal,
@@ -109,6 +114,50 @@ export async function signalConfigChanged(gw: WorkflowGateway | undefined, db: Q
     .from(deployments)
     .where(and(eq(deployments.environmentId, environmentId), inArray(deployments.status, ['PENDING_APPROVAL', 'QUEUED'])));
   await Promise.allSettled(pending.map((d) => gw.client.workflow.getHandle(workflowIdFor(d.id)).signal(configChangedSignal)));
+}
+
+/**
+ * Cancels every unfinished deployment of an (archived) environment, each answered once it has
+ * ended. One that ended meanwhile is no failure; any other refusal (Temporal unreachable) is
+ * thrown after trying them all, so the caller's retry covers it.
+ */
+export async function cancelUnfinishedDeployments(client: Client, db: Queryable, environmentId: string): Promise<number> {
+  const unfinished = await db
+    .select({ id: deployments.id })
+    .from(deployments)
+    .where(and(eq(deployments.environmentId, environmentId), inArray(deployments.status, [...UNFINISHED_STATUSES])));
+  const results = await Promise.allSettled(unfinished.map((d) => cancel({ client, taskQueue: '' }, d.id, ARCHIVE_CANCELLER)));
+  const failed = results.filter(
+    (r): r is PromiseRejectedResult =>
+      r.status === 'rejected' && !(r.reason instanceof AppError && r.reason.code === 'PRECONDITION_FAILED'),
+  );
+  if (failed.length > 0) throw failed[0]!.reason;
+  return unfinished.length;
+}
+/** Who the deployments' CANCELLED events name when an archive cancels them. */
+export const ARCHIVE_CANCELLER = 'system:archive';
+
+/**
+ * Starts a preview's expiry workflow, or tells the running one when the preview now expires
+ * (signal-with-start: one call, whether it runs or not).
+ */
+export async function schedulePreviewExpiry(gw: WorkflowGateway, environmentId: string, expiresAt: Date): Promise<void> {
+  await gw.client.workflow.signalWithStart(PREVIEW_EXPIRY_WORKFLOW, {
+    taskQueue: gw.taskQueue,
+    workflowId: previewWorkflowIdFor(environmentId),
+    args: [{ environmentId, expiresAt: expiresAt.getTime() } satisfies PreviewExpiryInput],
+    signal: previewCheckSignal,
+    signalArgs: [{ checkAt: expiresAt.getTime() }],
+  });
+}
+
+/** Asks a preview's expiry workflow to look at its preview now (it was archived); none running: nothing to do. */
+export async function checkPreviewNow(client: Client, environmentId: string): Promise<void> {
+  try {
+    await client.workflow.getHandle(previewWorkflowIdFor(environmentId)).signal(previewCheckSignal, { checkAt: 0 });
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
 }
 
 export const temporalUnavailable = () => preconditionFailed('The workflow service (Temporal) is not reachable; try again shortly');

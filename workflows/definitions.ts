@@ -48,3 +48,21 @@ export const REFUSAL = {
   /** Input the workflow (validator) or the database (activity, non-retryable) refuses. */
   badInput: 'BAD_USER_INPUT',
 } as const;
+
+// ---- preview environments (v2) -------------------------------------------------------------
+
+/** One per preview: sleeps until the preview expires, then archives it (workflows/preview.workflow.ts). */
+export const PREVIEW_EXPIRY_WORKFLOW = 'previewExpiryWorkflow';
+export const previewWorkflowIdFor = (environmentId: string) => `preview-expiry-${environmentId}`;
+
+export interface PreviewExpiryInput {
+  environmentId: string;
+  /** When it expires as the starting transaction wrote it (ms since the epoch): the first wake-up. */
+  expiresAt: number;
+}
+
+/**
+ * Look at the preview at `checkAt` (ms since the epoch; 0: now): a push moved its expiry on, or
+ * it was archived. A hint only: the workflow acts on what the database says when it wakes.
+ */
+export const previewCheckSignal = defineSignal<[{ checkAt: number }]>('previewCheck');

@@ -16,6 +16,7 @@ import { connectOptions, fatalTemporalError } from './connection.ts';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
+import { createPreviewActivities } from './activities/preview.ts';
 import { createRotationActivities, type RotationActivityDeps } from './activities/rotation.ts';
 
 export const WORKFLOWS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
@@ -190,7 +191,11 @@ export async function startWorker(options: {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(options.bundleCacheDir, { tracing: Boolean(tracing) }),
-    activities: { ...createDeploymentActivities(options.deps), ...(options.rotation ? createRotationActivities(options.rotation) : {}) },
+    activities: {
+      ...createDeploymentActivities(options.deps),
+      ...createPreviewActivities(options.deps),
+      ...(options.rotation ? createRotationActivities(options.rotation) : {}),
+    },
     ...(tracing
       ? {
           interceptors: {

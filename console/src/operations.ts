@@ -37,7 +37,7 @@ export const PIPELINE = graphql(
     project(slug: $slug) {
       id slug name
       environments {
-        id slug name type position frozen autoDeployPaused
+        id slug name type position frozen autoDeployPaused previewBranch expiresAt
         quarantinedReleases { id version }
         promotesFrom { slug name }
         policy { trigger branchPattern requiredApprovals approverRoles deployerRoles }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, foreignKey, index, integer, jsonb, pgEnum, pgTable, text, unique, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, foreignKey, index, integer, jsonb, pgEnum, pgTable, text, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { DeployPolicy, DeployTarget, EnvironmentSettings } from '../../domain/types.ts';
 import { ENVIRONMENT_PURPOSES, ENVIRONMENT_TYPES } from '../../domain/values.ts';
 import { createdAt, SLUG_PATTERN_SQL, timestamptz } from './common.ts';
@@ -35,6 +35,8 @@ export const environments = pgTable(
     autoDeployPaused: boolean('auto_deploy_paused').notNull().default(false),
     expiresAt: timestamptz('expires_at'),
     archivedAt: timestamptz('archived_at'),
+    // Preview environments (v2): the branch it follows; null for every other environment.
+    previewBranch: text('preview_branch'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -48,6 +50,10 @@ export const environments = pgTable(
     check('environments_settings_version_positive', sql`${t.settingsVersion} >= 1`),
     check('environments_not_promoting_from_itself', sql`${t.promotesFromId} is null or ${t.promotesFromId} <> ${t.id}`),
     index('environments_project_position_idx').on(t.projectId, t.position),
+    // One active preview per branch: concurrent first pushes of a branch cannot make two.
+    uniqueIndex('environments_active_preview_branch_unique')
+      .on(t.projectId, t.previewBranch)
+      .where(sql`${t.previewBranch} is not null and ${t.archivedAt} is null`),
     foreignKey({
       name: 'environments_promotes_from_fk',
       columns: [t.projectId, t.promotesFromId],

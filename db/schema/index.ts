@@ -7,3 +7,4 @@ export * from './project-access.ts';
 export * from './projects.ts';
 export * from './quarantine.ts';
 export * from './secrets.ts';
+export * from './previews.ts';

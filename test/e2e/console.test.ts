@@ -557,6 +557,80 @@ describe('ops console in Chromium', () => {
     }
   });
 
+  it('groups preview environments under the pipeline with their branch, expiry and a link, live and by keyboard', async () => {
+    // A project of its own, so the other tests' pipeline stays as it is.
+    const created = await gql(
+      `mutation($i: CreateProjectInput!) { createProject(input: $i) { id environment(slug: "development") { id } } }`,
+      {
+        i: { slug: 'previews', name: 'Previews shop' },
+      },
+    );
+    expect(created.errors).toBeUndefined();
+    const pid = created.data.createProject.id;
+    const dev = await gql(`mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }`, {
+      i: { id: created.data.createProject.environment.id, deployTarget: { provider: 'SIMULATED', stepSeconds: 0.2 } },
+    });
+    expect(dev.errors).toBeUndefined();
+    const policy = await gql(`mutation($i: SetPreviewPolicyInput!) { setPreviewPolicy(input: $i) { id } }`, {
+      i: { projectId: pid, enabled: true, branchPattern: 'feature/*', ttlHours: 24 },
+    });
+    expect(policy.errors).toBeUndefined();
+    const { page } = await openSignedIn(aliceToken, '/projects/previews');
+    await region(page, 'Development').waitFor();
+    // No previews yet: no group.
+    expect(await page.getByRole('heading', { name: 'Previews', exact: true }).count()).toBe(0);
+
+    // A push of a matching branch: the preview appears live, in its group, not in the pipeline.
+    const pushed = await gql(
+      PUSH,
+      { i: { projectId: pid, branch: 'feature/Checkout', commitSha: 'feedbeef01', message: 'preview' } },
+      aliceToken,
+    );
+    expect(pushed.errors).toBeUndefined();
+    const previewName = 'Preview feature/Checkout';
+    const card = region(page, previewName);
+    await card.waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Previews', exact: true }).waitFor();
+    const list = page.getByRole('list', { name: 'Previews', exact: true });
+    const item = list.getByRole('listitem');
+    expect(await item.count()).toBe(1);
+    expect(await text(item)).toMatch(/Preview feature\/Checkout: branch feature\/Checkout, expires /);
+    const expires = (await gql(`{ project(slug: "previews") { environment(slug: "feature-checkout") { expiresAt } } }`)).data.project
+      .environment.expiresAt;
+    expect(await item.locator('time').getAttribute('datetime')).toBe(expires);
+    expect(await page.getByRole('list', { name: 'Pipeline' }).getByRole('region', { name: previewName }).count()).toBe(0);
+    expect(await page.getByRole('list', { name: 'Preview environments' }).getByRole('region', { name: previewName }).count()).toBe(1);
+    expect(await text(card)).toContain('Preview of feature/Checkout');
+    await card.getByText('Succeeded').waitFor();
+
+    // The link, by keyboard: focus it, Enter, and the preview's region is where focus and view go.
+    const link = list.getByRole('link', { name: previewName });
+    await link.focus();
+    await page.keyboard.press('Enter');
+    await eventually(async () => expect(page.url()).toContain('#env-feature-checkout'));
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('env-feature-checkout');
+    expect(await card.isVisible()).toBe(true);
+    // The page's accessible structure: one h1, h2s below it, every region named.
+    const outline = await page.evaluate(() => ({
+      h1: document.querySelectorAll('h1').length,
+      unnamedRegions: [...document.querySelectorAll('section')].filter(
+        (s) => !s.getAttribute('aria-labelledby') && !s.getAttribute('aria-label'),
+      ).length,
+      linksWithoutText: [...document.querySelectorAll('a')].filter((a) => !(a.textContent ?? '').trim()).length,
+    }));
+    expect(outline).toEqual({ h1: 1, unnamedRegions: 0, linksWithoutText: 0 });
+    await shot(page, 'pipeline-previews');
+
+    // Archived (as a deletion push or expiry would): gone from the page once it is read again.
+    const archived = await gql(`mutation($id: ID!) { archiveEnvironment(id: $id) { id } }`, {
+      id: (await gql(`{ project(slug: "previews") { environment(slug: "feature-checkout") { id } } }`)).data.project.environment.id,
+    });
+    expect(archived.errors).toBeUndefined();
+    await page.reload();
+    await region(page, 'Development').waitFor();
+    expect(await page.getByRole('heading', { name: 'Previews', exact: true }).count()).toBe(0);
+  });
+
   it('never puts a token in a requested URL or a console line; notes the bundle size', () => {
     expect(requested.length).toBeGreaterThan(0);
     for (const token of [aliceToken, bobToken]) {

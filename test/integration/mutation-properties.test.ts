@@ -618,6 +618,20 @@ const MUTATIONS: Record<string, MutationSpec> = {
     writes: [],
     runs: RUNS,
   },
+  // v2: preview environments. Only projectA (pushes go to projectD, so no preview is ever made here).
+  setPreviewPolicy: {
+    document: `mutation($i: SetPreviewPolicyInput!) { setPreviewPolicy(input: $i) { id previewPolicy { enabled ttlHours } } }`,
+    variable: 'i',
+    input: {
+      projectId: idField('Project', ['projectA'], ['envA_development', 'secretA', 'release1']),
+      enabled: { kind: 'Boolean', required: true },
+      branchPattern: { kind: 'String', required: true, valid: validBranchPattern(), bad: badBranchPattern(), text: true },
+      copySettingsFrom: slugField(envSlug()),
+      ttlHours: intField(1, 720),
+    },
+    writes: ['preview_policies'],
+    runs: RUNS,
+  },
   recordPush: {
     document: `mutation($i: RecordPushInput!) { recordPush(input: $i) { release { id version } deployments { id } } }`,
     variable: 'i',

@@ -455,6 +455,16 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
     }),
   },
 
+  // ---- preview environments (v2)
+  setPreviewPolicy: {
+    prepare: async () => ({
+      query: `mutation($i: SetPreviewPolicyInput!) { setPreviewPolicy(input: $i) { previewPolicy { enabled } } }`,
+      // Disabled: a refused or allowed call changes no push of the other cases.
+      variables: { i: { projectId: fx.projectId, enabled: false, branchPattern: `matrix-${next()}/*` } },
+      context: {},
+    }),
+  },
+
   // ---- deployments
   recordPush: {
     prepare: async () => ({

@@ -41,6 +41,13 @@ describe('cli command line', () => {
       [['policy', 'shop', 'production'], 'policy', { project: 'shop', env: 'production' }, {}],
       [['insights', 'shop', 'production', '--days', '7'], 'insights', { project: 'shop', env: 'production' }, { days: '7' }],
       [
+        ['preview', 'enable', 'shop', '--pattern', 'feature/*', '--from', 'staging', '--ttl', '24'],
+        'preview enable',
+        { project: 'shop' },
+        { pattern: 'feature/*', from: 'staging', ttl: '24' },
+      ],
+      [['preview', 'disable', 'shop'], 'preview disable', { project: 'shop' }, {}],
+      [
         ['push', 'shop', '--branch', 'main', '--sha', 'abcdef1', '--message', 'Fix it', '--wait'],
         'push',
         { project: 'shop' },

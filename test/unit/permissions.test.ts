@@ -58,6 +58,8 @@ const CONTRACT_MUTATIONS = [
   // v2 (schema-v2.graphql), verification and automatic rollback
   'releaseQuarantine',
   'resumeAutoDeploy',
+  // v2 (schema-v2.graphql)
+  'setPreviewPolicy',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -158,6 +160,7 @@ const EXPECTED: Record<Action, Scenario[]> = {
   setSecretValue: changeOneEnvironment,
   rotateSecret: changeOneEnvironment,
   recordPush: developer,
+  setPreviewPolicy: developer,
   deploy: deployInto,
   promote: deployInto,
   rollback: deployInto,

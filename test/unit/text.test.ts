@@ -8,6 +8,7 @@ import { AppError } from '../../domain/errors.ts';
 import { NUL_MESSAGE, textProblem, toStorableText, UNPAIRED_SURROGATE_MESSAGE } from '../../domain/text.ts';
 import {
   CreateApiTokenInputSchema,
+  SetPreviewPolicyInputSchema,
   CreateDatabaseConnectionInputSchema,
   CreateEnvironmentInputSchema,
   CreateProjectInputSchema,
@@ -119,6 +120,11 @@ const TEXT_FIELDS: [schema: z.ZodType, base: Record<string, unknown>, paths: (st
   [DecisionInputSchema, { deploymentId: 'd1' }, [['deploymentId'], ['comment']]],
   [ReportDeploymentStatusInputSchema, { deploymentId: 'd1', status: 'RUNNING' }, [['deploymentId'], ['step'], ['message']]],
   [CreateApiTokenInputSchema, { name: 'ci', roles: ['QA'] }, [['name']]],
+  [
+    SetPreviewPolicyInputSchema,
+    { projectId: 'p1', enabled: true, branchPattern: 'feature/*' },
+    [['projectId'], ['branchPattern'], ['copySettingsFrom']],
+  ],
 ];
 
 describe('every text field of every mutation input refuses a NUL and an unpaired surrogate', () => {

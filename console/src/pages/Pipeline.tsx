@@ -1,9 +1,9 @@
 // A project's pipeline: its environments left to right in pipeline order, each a region named
 // after the environment, following `projectEvents` live (no reload, no polling).
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { errorsOf, request, type ServerError } from '../api.ts';
 import { ConfirmDialog, ErrorList, Loading, PageTitle, ProgressBar, StatusBadge, Time, type ConfirmRequest } from '../components/ui.tsx';
-import { isTerminal, sentence, shortSha, TRIGGER_LABEL } from '../format.ts';
+import { formatTime, isTerminal, sentence, shortSha, TRIGGER_LABEL } from '../format.ts';
 import type { ResultOf } from '../graphql.ts';
 import { patchDeployment } from '../live-patch.ts';
 import { APPROVE, CANCEL, PIPELINE, PROJECT_EVENTS, PROMOTE, RECORD_PUSH, REJECT, ROLLBACK } from '../operations.ts';
@@ -196,16 +196,56 @@ export function PipelinePage({ slug }: { slug: string }) {
       {liveErrors ? <ErrorList errors={liveErrors} title="Live updates stopped" /> : null}
       {pipeline.errors ? <ErrorList errors={pipeline.errors} /> : null}
       <ol className="pipeline" aria-label="Pipeline">
-        {project.environments.map((env) => (
-          <EnvironmentStage key={env.id} project={project} env={env} actions={actions} busy={!!busy[env.id]} outcome={outcomes[env.id]} />
-        ))}
+        {project.environments
+          .filter((env) => env.previewBranch === null)
+          .map((env) => (
+            <EnvironmentStage key={env.id} project={project} env={env} actions={actions} busy={!!busy[env.id]} outcome={outcomes[env.id]} />
+          ))}
       </ol>
+      <Previews
+        previews={project.environments.filter((env) => env.previewBranch !== null)}
+        render={(env) => (
+          <EnvironmentStage key={env.id} project={project} env={env} actions={actions} busy={!!busy[env.id]} outcome={outcomes[env.id]} />
+        )}
+      />
       {dialog ? <ConfirmDialog request={dialog} onClose={() => setDialog(null)} /> : null}
       <RecordPush projectId={project.id} onPushed={() => pipeline.reloadSoon()} />
       <RecentDeployments project={project} />
     </>
   );
 }
+
+/**
+ * Preview environments (made by pushes of matching branches), grouped under the pipeline: a list
+ * with each one's branch, expiry and a link to its card, then the cards. A plain block, not a
+ * region: the page's regions are its environments.
+ */
+function Previews({ previews, render }: { previews: Env[]; render(env: Env): ReactNode }) {
+  const headingId = useId();
+  if (previews.length === 0) return null;
+  return (
+    <div className="previews">
+      <h2 id={headingId}>Previews</h2>
+      <ul className="preview-list" aria-labelledby={headingId}>
+        {previews.map((env) => (
+          <li key={env.id}>
+            <a href={`#${stageAnchor(env.slug)}`}>{env.name}</a>: branch <code>{env.previewBranch}</code>
+            {env.expiresAt ? (
+              <>
+                , expires <time dateTime={env.expiresAt}>{formatTime(env.expiresAt)}</time>
+              </>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+      <ol className="pipeline" aria-label="Preview environments">
+        {previews.map(render)}
+      </ol>
+    </div>
+  );
+}
+
+const stageAnchor = (slug: string) => `env-${slug}`;
 
 interface EnvActions {
   promote(env: Env): void;
@@ -246,7 +286,13 @@ function EnvironmentStage({
 
   return (
     <li className="stage">
-      <section className={`card env${env.frozen ? ' env-frozen' : ''}`} aria-labelledby={headingId} aria-busy={busy || undefined}>
+      <section
+        id={stageAnchor(env.slug)}
+        tabIndex={-1}
+        className={`card env${env.frozen ? ' env-frozen' : ''}`}
+        aria-labelledby={headingId}
+        aria-busy={busy || undefined}
+      >
         <div className="env-head">
           <h2 id={headingId}>{env.name}</h2>
           <span className="env-type" title="Environment type">
@@ -263,6 +309,17 @@ function EnvironmentStage({
           ) : null}
           {env.promotesFrom ? ` · from ${env.promotesFrom.name}` : ''}
         </p>
+        {env.previewBranch ? (
+          <p className="env-preview muted">
+            Preview of <code>{env.previewBranch}</code>
+            {env.expiresAt ? (
+              <>
+                {' '}
+                · expires <time dateTime={env.expiresAt}>{formatTime(env.expiresAt)}</time>
+              </>
+            ) : null}
+          </p>
+        ) : null}
         <div className="marks">
           {env.frozen ? (
             <span className="mark mark-frozen">
