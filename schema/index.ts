@@ -9,6 +9,7 @@ import './deployments.ts';
 import './audit-log.ts';
 import './viewer.ts';
 import './subscriptions.ts';
+import './notifications.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from './context.ts';

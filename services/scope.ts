@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { Database, DatabaseHandle } from '../db/client.ts';
 import type { Principal } from '../domain/permissions.ts';
 import type { SecretStore } from '../secrets/store.ts';
+import type { CredentialSealer } from '../secrets/credentials.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
 import type { Config } from '../config/index.ts';
 import type { OutboundRule } from '../domain/outbound-url.ts';
@@ -25,6 +26,10 @@ export interface ServiceDeps {
    * server/main.ts always sets it; absent in hand-built harnesses: the development defaults.
    */
   outbound?: OutboundRule;
+  /** Seals notification channel URLs (secrets/credentials.ts); absent: channels cannot be created. */
+  credentials?: CredentialSealer | null;
+  /** Where console links point (PUBLIC_URL) and how deliveries are retried; absent: development defaults. */
+  notify?: Pick<Config, 'publicUrl' | 'notify'>;
   /** Starts and messages deployment workflows; absent in processes without Temporal. */
   workflows?: WorkflowGateway;
 }

@@ -48,3 +48,17 @@ export const REFUSAL = {
   /** Input the workflow (validator) or the database (activity, non-retryable) refuses. */
   badInput: 'BAD_USER_INPUT',
 } as const;
+
+// ---------------------------------------------------------------- notifications
+
+export const NOTIFICATION_WORKFLOW = 'notificationDeliveryWorkflow';
+/** One workflow per delivery row: a second start of the same id (relay, test, recovery) is refused harmlessly. */
+export const notificationWorkflowId = (deliveryId: string) => `notification-${deliveryId}`;
+
+export interface NotificationWorkflowInput {
+  deliveryId: string;
+  /** Epoch ms after which no attempt starts: the delivery's creation + NOTIFY_RETRY_HOURS. */
+  deadlineMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}

@@ -17,6 +17,7 @@ import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBun
 import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
 import { createRotationActivities, type RotationActivityDeps } from './activities/rotation.ts';
+import { createNotificationActivities, type NotificationActivityDeps } from './activities/notifications.ts';
 
 export const WORKFLOWS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
 
@@ -141,6 +142,8 @@ export async function startWorker(options: {
   deps: ActivityDeps;
   /** Scheduled secret rotation (workflows/rotation-schedule.ts); without it, its activity is absent. */
   rotation?: RotationActivityDeps;
+  /** Notification deliveries (workflows/notification.workflow.ts); without it, their activities are absent. */
+  notifications?: NotificationActivityDeps;
   log: Logger;
   /** Where the workflow bundle is kept between starts (DATA_DIR/cache); without it, built each start. */
   bundleCacheDir?: string;
@@ -190,7 +193,11 @@ export async function startWorker(options: {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(options.bundleCacheDir, { tracing: Boolean(tracing) }),
-    activities: { ...createDeploymentActivities(options.deps), ...(options.rotation ? createRotationActivities(options.rotation) : {}) },
+    activities: {
+      ...createDeploymentActivities(options.deps),
+      ...(options.rotation ? createRotationActivities(options.rotation) : {}),
+      ...(options.notifications ? createNotificationActivities(options.notifications) : {}),
+    },
     ...(tracing
       ? {
           interceptors: {

@@ -43,6 +43,10 @@ const CONTRACT_MUTATIONS = [
   'reportDeploymentStatus',
   'createApiToken',
   'revokeApiToken',
+  // v2, notifications
+  'createNotificationChannel',
+  'deleteNotificationChannel',
+  'testNotificationChannel',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -121,6 +125,16 @@ const decide: Scenario[] = [
   },
 ];
 
+// Notification channels: a role in any environment's deployerRoles of the project, or ADMIN.
+const notifyChannels: Scenario[] = [
+  {
+    name: 'in a project deployable by DEVELOPER and QA',
+    context: { projectDeployerRoles: ['DEVELOPER', 'QA'] },
+    allowed: ['DEVELOPER', 'QA', 'ADMIN'],
+  },
+  { name: 'in a project whose environments have no deployerRoles', context: { projectDeployerRoles: [] }, allowed: ['ADMIN'] },
+];
+
 const adminOnly: Scenario[] = [{ name: 'anywhere', allowed: ['ADMIN'] }];
 const developer: Scenario[] = [{ name: 'anywhere', allowed: ['DEVELOPER', 'ADMIN'] }];
 
@@ -167,6 +181,9 @@ const EXPECTED: Record<Action, Scenario[]> = {
       allowed: ALL,
     },
   ],
+  createNotificationChannel: notifyChannels,
+  deleteNotificationChannel: notifyChannels,
+  testNotificationChannel: notifyChannels,
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
     {
@@ -183,6 +200,7 @@ const FULL_CONTEXT: AuthorizationContext = {
   deployment: byBob,
   deploymentId: 'd1',
   callbackDeploymentId: 'd2',
+  projectDeployerRoles: ['DEVELOPER'],
 };
 
 describe('PERMISSION_TABLE', () => {
