@@ -45,6 +45,7 @@ export const paths = {
     `/projects/${encodeURIComponent(slug)}/compare` + (base && target ? `?${new URLSearchParams({ base, target }).toString()}` : ''),
   policy: (slug: string, env: string) => `/projects/${encodeURIComponent(slug)}/environments/${encodeURIComponent(env)}/policy`,
   deployment: (id: string) => `/deployments/${encodeURIComponent(id)}`,
+  settings: (slug: string) => `/projects/${encodeURIComponent(slug)}/settings`,
 };
 
 export type Route =
@@ -53,6 +54,7 @@ export type Route =
   | { page: 'compare'; slug: string }
   | { page: 'policy'; slug: string; env: string }
   | { page: 'deployment'; id: string }
+  | { page: 'settings'; slug: string }
   | { page: 'not-found' };
 
 const decode = (part: string) => {
@@ -73,6 +75,7 @@ export function match(pathname: string): Route {
     const slug = decode(parts[1]);
     if (parts.length === 2) return { page: 'pipeline', slug };
     if (parts.length === 3 && parts[2] === 'compare') return { page: 'compare', slug };
+    if (parts.length === 3 && parts[2] === 'settings') return { page: 'settings', slug };
     if (parts.length === 5 && parts[2] === 'environments' && parts[4] === 'policy' && parts[3]) {
       return { page: 'policy', slug, env: decode(parts[3]) };
     }
