@@ -13,6 +13,7 @@ import {
   configChangedSignal,
   DEPLOYMENT_WORKFLOW,
   NOTIFICATION_WORKFLOW,
+  notificationTaskQueue,
   notificationWorkflowId,
   type NotificationWorkflowInput,
   REFUSAL,
@@ -129,7 +130,7 @@ export async function startNotificationWorkflow(
 ): Promise<'started' | 'already'> {
   try {
     await gw.client.workflow.start(NOTIFICATION_WORKFLOW, {
-      taskQueue: gw.taskQueue,
+      taskQueue: notificationTaskQueue(gw.taskQueue),
       workflowId: notificationWorkflowId(deliveryId),
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       args: [{ deliveryId, deadlineMs, ...backoff } satisfies NotificationWorkflowInput],

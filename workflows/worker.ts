@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
 import { createRotationActivities, type RotationActivityDeps } from './activities/rotation.ts';
 import { createNotificationActivities, type NotificationActivityDeps } from './activities/notifications.ts';
+import { notificationTaskQueue } from './definitions.ts';
 
 export const WORKFLOWS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
 
@@ -196,7 +197,6 @@ export async function startWorker(options: {
     activities: {
       ...createDeploymentActivities(options.deps),
       ...(options.rotation ? createRotationActivities(options.rotation) : {}),
-      ...(options.notifications ? createNotificationActivities(options.notifications) : {}),
     },
     ...(tracing
       ? {
@@ -213,12 +213,36 @@ export async function startWorker(options: {
       : {}),
     shutdownGraceTime: options.shutdownGraceMs ?? 5000,
   });
-  const done = worker.run().finally(() => connection.close());
+  // Notification deliveries run on a task queue of their own, so a burst of them (10 channels
+  // hearing one event) never queues ahead of a deployment's workflow tasks and updates.
+  const notifier = options.notifications
+    ? await Worker.create({
+        connection,
+        namespace: options.namespace,
+        taskQueue: notificationTaskQueue(options.taskQueue),
+        workflowBundle: await workflowBundle(options.bundleCacheDir, { tracing: Boolean(tracing) }),
+        activities: createNotificationActivities(options.notifications),
+        shutdownGraceTime: options.shutdownGraceMs ?? 5000,
+      })
+    : null;
+  // Either worker failing stops the other: the process is then plainly down, never half up.
+  const stopBoth = () => {
+    for (const w of [worker, notifier]) if (w?.getState() === 'RUNNING') w.shutdown();
+  };
+  const runs = [worker.run(), ...(notifier ? [notifier.run()] : [])].map((run) =>
+    run.catch((error) => {
+      stopBoth();
+      throw error;
+    }),
+  );
+  const done = Promise.all(runs)
+    .then(() => {})
+    .finally(() => connection.close());
   return {
     worker,
     done,
     stop: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopBoth();
       await done.catch((err) => options.log.warn({ err }, 'worker stopped with an error'));
     },
   };
