@@ -10,8 +10,11 @@ import type { NotificationWorkflowInput } from './definitions.ts';
 
 // One HTTP call per attempt: the activity itself is retried only for its own failures (the
 // database away); the backoff between attempts at the receiver is the workflow's.
+// It heartbeats while its request runs, so a worker killed mid-attempt is noticed in 10 s and the
+// attempt retried elsewhere (not after the 5 minutes of its start-to-close timeout).
 const acts = proxyActivities<NotificationActivities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, maximumAttempts: 10 },
 });
 

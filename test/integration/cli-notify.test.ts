@@ -115,7 +115,7 @@ describe('stageplane notify', () => {
     expect(removed.stdout).toContain(`deleted notification channel ${id}`);
     expect((await cli(['notify', 'test', id], env)).code).toBe(4);
     expect((await cli(['notify', 'list', 'shop', '--json'], env)).stdout.trim()).toBe('[]');
-  });
+  }, 180_000);
 
   it('refuses bad input: usage errors (2) before any request, server refusals (4) without the URL', async () => {
     const noUrl = await cli(['notify', 'add', 'shop', 'x', '--events', 'TEST'], env);
@@ -142,7 +142,7 @@ describe('stageplane notify', () => {
     });
     expect(viewer.code).toBe(3);
     expect((await cli(['notify', 'list', 'shop', '--json'], env)).stdout.trim()).toBe('[]');
-  });
+  }, 180_000);
 
   it('never printed the channel URL, and the server never logged it', () => {
     expect(transcripts.join('\n')).not.toContain(TOKEN);

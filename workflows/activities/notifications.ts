@@ -72,10 +72,13 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
         headers['x-stageplane-signature'] = `sha256=${createHmac('sha256', deps.webhookSecret).update(body).digest('hex')}`;
       }
       let signal: AbortSignal | undefined;
+      let heartbeat: NodeJS.Timeout | undefined;
       try {
-        signal = Context.current().cancellationSignal;
+        const ctx = Context.current();
+        signal = ctx.cancellationSignal;
+        heartbeat = setInterval(() => ctx.heartbeat(), 2000);
       } catch {
-        // called directly (tests): no cancellation
+        // called directly (tests): no cancellation, no heartbeat
       }
       let statusCode: number | null = null;
       let error: string | null = null;
@@ -92,6 +95,8 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
         error = describeFailure(e, deps.timeoutMs);
         // The receiver (or what its name resolves to now) is one the worker must not call.
         final = e instanceof OutboundRefused;
+      } finally {
+        clearInterval(heartbeat);
       }
       if (error !== null && Date.now() >= deadlineMs) final = true;
       const status = await recordAttempt(deps.db, deliveryId, { statusCode, error, final });
