@@ -3,7 +3,7 @@
 // sealed before it is written (secrets/credentials.ts), opened only to send, and never put in an
 // answer, a log line, an audit detail or an error — those carry `urlHost` only.
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { enqueueNotifications } from '../db/notification-outbox.ts';
 import { environments, notificationChannels, notificationDeliveries, projects } from '../db/schema/index.ts';
@@ -33,7 +33,11 @@ export const notifySettings = (services: ServiceDeps) => services.notify ?? DEFA
 
 /** Authorizes a channel action: a role in any environment's deployerRoles of the project, or ADMIN. */
 async function authorizeInProject(scope: Scope, tx: Queryable, action: Action, projectId: string): Promise<void> {
-  const envs = await tx.select({ policy: environments.policy }).from(environments).where(eq(environments.projectId, projectId));
+  // Archived environments deploy nothing: their deployerRoles no longer count.
+  const envs = await tx
+    .select({ policy: environments.policy })
+    .from(environments)
+    .where(and(eq(environments.projectId, projectId), isNull(environments.archivedAt)));
   const projectDeployerRoles = [...new Set<Role>(envs.flatMap((e) => e.policy.deployerRoles))];
   assertAuthorized(action, await actorInProject({ ...scope, db: tx }, projectId), { projectDeployerRoles });
 }
