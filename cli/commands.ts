@@ -259,6 +259,44 @@ export const COMMANDS: CommandSpec[] = [
     follows: 'always',
     examples: ['stageplane watch RGVwbG95bWVudDo...', 'stageplane watch RGVwbG95bWVudDo... --json | jq -c "{seq, type, status}"'],
   },
+  {
+    name: 'notify list',
+    summary: "list a project's notification channels and their latest deliveries",
+    args: [PROJECT],
+    options: { deliveries: { type: 'string', value: 'N', help: 'deliveries shown per channel (default 3)' } },
+    examples: ['stageplane notify list shop', 'stageplane notify list shop --json | jq ".[].deliveries[0].status"'],
+  },
+  {
+    name: 'notify add',
+    summary: 'add a notification channel (a signed WEBHOOK or a SLACK incoming webhook)',
+    description:
+      'The URL is a credential: the server stores it encrypted and only ever shows its host. Prefer ' +
+      '$STAGEPLANE_NOTIFY_URL to --receiver: arguments are visible to other users of the machine.',
+    args: [PROJECT, { name: 'name', help: 'channel name' }],
+    options: {
+      kind: { type: 'string', value: 'K', help: 'WEBHOOK or SLACK (default WEBHOOK)' },
+      receiver: { type: 'string', value: 'URL', help: 'the receiver URL (default: $STAGEPLANE_NOTIFY_URL)' },
+      events: { type: 'string', value: 'E[,E...]', help: 'events to send, e.g. APPROVAL_REQUESTED,DEPLOYMENT_FAILED', required: true },
+      env: { type: 'string', value: 'GLOB[,GLOB...]', help: 'only these environments (slugs or globs, e.g. prod*); default every one' },
+    },
+    examples: [
+      'stageplane notify add shop ops --kind SLACK --events APPROVAL_REQUESTED,DEPLOYMENT_FAILED --env "prod*"  # URL in $STAGEPLANE_NOTIFY_URL',
+    ],
+  },
+  {
+    name: 'notify test',
+    summary: 'send one TEST delivery to a channel',
+    args: [{ name: 'channel', help: 'channel id, as printed by notify list' }],
+    options: {},
+    examples: ['stageplane notify test Tm90aWZpY2F0aW9uQ2hhbm5lbDo...'],
+  },
+  {
+    name: 'notify rm',
+    summary: 'delete a notification channel (its pending deliveries stop)',
+    args: [{ name: 'channel', help: 'channel id, as printed by notify list' }],
+    options: {},
+    examples: ['stageplane notify rm Tm90aWZpY2F0aW9uQ2hhbm5lbDo...'],
+  },
 ];
 
 export const commandNamed = (name: string) => COMMANDS.find((c) => c.name === name) ?? null;
@@ -359,6 +397,16 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
       throw new UsageError('config takes a subcommand: get or set');
     } else {
       throw new UsageError(`unknown command "config ${sub}"; config takes get or set`);
+    }
+  } else if (word === 'notify') {
+    const sub = rest[0];
+    if (sub === 'list' || sub === 'add' || sub === 'test' || sub === 'rm') {
+      name = `notify ${sub}`;
+      rest = rest.slice(1);
+    } else if (sub === undefined || sub === '--help' || sub === '-h') {
+      throw new UsageError('notify takes a subcommand: list, add, test or rm');
+    } else {
+      throw new UsageError(`unknown command "notify ${sub}"; notify takes list, add, test or rm`);
     }
   }
   const command = commandNamed(name);

@@ -308,6 +308,34 @@ export const DeploymentEvents = graphql(
   [EventFields],
 );
 
+export const NotificationChannels = graphql(`
+  query CliNotificationChannels($project: String!, $first: Int) {
+    project(slug: $project) {
+      id
+      notificationChannels {
+        id name kind urlHost events environmentSlugs enabled createdBy createdAt
+        deliveries(first: $first) { id event status attempts lastStatusCode lastError createdAt deliveredAt }
+      }
+    }
+  }
+`);
+
+export const CreateNotificationChannel = graphql(`
+  mutation CliCreateNotificationChannel($input: CreateNotificationChannelInput!) {
+    createNotificationChannel(input: $input) { id name kind urlHost events environmentSlugs }
+  }
+`);
+
+export const TestNotificationChannel = graphql(`
+  mutation CliTestNotificationChannel($id: ID!) {
+    testNotificationChannel(id: $id) { id event status attempts createdAt }
+  }
+`);
+
+export const DeleteNotificationChannel = graphql(`
+  mutation CliDeleteNotificationChannel($id: ID!) { deleteNotificationChannel(id: $id) }
+`);
+
 /** Every document above, by name, for the schema validation test. */
 export const ALL_OPERATIONS = {
   Projects,
@@ -332,4 +360,8 @@ export const ALL_OPERATIONS = {
   Cancel,
   Deployment,
   DeploymentEvents,
+  NotificationChannels,
+  CreateNotificationChannel,
+  TestNotificationChannel,
+  DeleteNotificationChannel,
 };

@@ -31,6 +31,7 @@ interface Ctx {
   options: Record<string, string | boolean | undefined>;
   signal: AbortSignal;
   following: (active: boolean) => void;
+  env: Record<string, string | undefined>;
 }
 
 const arg = (ctx: Ctx, name: string) => ctx.args[name] as string;
@@ -84,6 +85,7 @@ export async function run(argv: string[], io: RunIO = {}): Promise<number> {
     options: parsed.options,
     signal: io.signal ?? new AbortController().signal,
     following: io.following ?? (() => {}),
+    env,
   };
   try {
     return await HANDLERS[parsed.command.name]!(ctx);
@@ -676,6 +678,99 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
   async cancel(ctx) {
     const data = await ctx.client.request(ops.Cancel, { id: arg(ctx, 'deployment') });
     return startedDeployment(ctx, data.cancelDeployment, 'cancelled');
+  },
+
+  async 'notify list'(ctx) {
+    const project = arg(ctx, 'project');
+    const shown = opt(ctx, 'deliveries') === undefined ? 3 : parseCount(opt(ctx, 'deliveries')!, '--deliveries', 0, 100);
+    const data = await ctx.client.request(ops.NotificationChannels, { project, first: shown });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const channels = data.project.notificationChannels;
+    if (ctx.out.json) {
+      ctx.out.jsonValue(channels);
+      return EXIT.OK;
+    }
+    if (channels.length === 0) {
+      ctx.out.notice(`no notification channels in ${project}`);
+      return EXIT.OK;
+    }
+    const p = ctx.out.out;
+    const deliveryStyle = (s: string) => (s === 'DELIVERED' ? 'green' : s === 'FAILED' ? 'red' : 'yellow');
+    ctx.out.data(
+      table(
+        ['ID', 'NAME', 'KIND', 'HOST', 'EVENTS', 'ENVIRONMENTS', 'LAST DELIVERY'],
+        channels.map((c) => {
+          const last = c.deliveries[0];
+          return [
+            c.id,
+            c.name,
+            c.kind,
+            c.urlHost,
+            c.events.join(','),
+            c.environmentSlugs.length ? c.environmentSlugs.join(',') : '*',
+            last
+              ? `${p(deliveryStyle(last.status), last.status)} ${last.event} (${last.attempts} attempt${last.attempts === 1 ? '' : 's'}` +
+                `${last.lastStatusCode !== null ? `, ${last.lastStatusCode}` : ''}${last.lastError ? `, ${last.lastError}` : ''})`
+              : '-',
+          ];
+        }),
+        p,
+      ),
+    );
+    return EXIT.OK;
+  },
+
+  async 'notify add'(ctx) {
+    const project = arg(ctx, 'project');
+    const env = ctx.env;
+    const url = opt(ctx, 'receiver') ?? env.STAGEPLANE_NOTIFY_URL;
+    if (!url) throw new UsageError('notify add needs the receiver URL: set STAGEPLANE_NOTIFY_URL or pass --receiver', 'notify add');
+    const list = (text: string | undefined) =>
+      (text ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    const kind = (opt(ctx, 'kind') ?? 'WEBHOOK').toUpperCase();
+    const kinds = enumValues('NotificationKind');
+    if (!kinds.includes(kind)) throw new UsageError(`--kind takes ${kinds.join(' or ')}, not ${kind}`, 'notify add');
+    const events = list(opt(ctx, 'events')).map((e) => e.toUpperCase());
+    const known = enumValues('NotificationEvent');
+    const unknown = events.filter((e) => !known.includes(e));
+    if (events.length === 0 || unknown.length) {
+      throw new UsageError(
+        `--events takes events among ${known.join(', ')}${unknown.length ? `, not ${unknown.join(', ')}` : ''}`,
+        'notify add',
+      );
+    }
+    const data = await ctx.client.request(ops.CreateNotificationChannel, {
+      input: {
+        projectId: await projectId(ctx, project),
+        name: arg(ctx, 'name'),
+        kind: kind as never,
+        url,
+        events: events as never,
+        environmentSlugs: list(opt(ctx, 'env')),
+      },
+    });
+    const c = data.createNotificationChannel;
+    if (ctx.out.json) ctx.out.jsonValue(c);
+    else ctx.out.data(`${c.id}\t${c.name}: ${c.kind} to ${c.urlHost} on ${c.events.join(',')}`);
+    return EXIT.OK;
+  },
+
+  async 'notify test'(ctx) {
+    const data = await ctx.client.request(ops.TestNotificationChannel, { id: arg(ctx, 'channel') });
+    const d = data.testNotificationChannel;
+    if (ctx.out.json) ctx.out.jsonValue(d);
+    else ctx.out.data(`test delivery ${d.id}: ${d.status} (see its attempts with notify list)`);
+    return EXIT.OK;
+  },
+
+  async 'notify rm'(ctx) {
+    const data = await ctx.client.request(ops.DeleteNotificationChannel, { id: arg(ctx, 'channel') });
+    if (ctx.out.json) ctx.out.jsonValue({ deleted: data.deleteNotificationChannel });
+    else ctx.out.data(`deleted notification channel ${data.deleteNotificationChannel}`);
+    return EXIT.OK;
   },
 
   async watch(ctx) {

@@ -58,6 +58,11 @@ const EnvSchema = z.object({
   PREVIEW_HOUR_SECONDS: z.coerce.number().int().min(1).max(3600).default(3600),
   WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
+  // Notifications: how long a delivery is retried (fractional hours allowed, e.g. 0.002 ≈ 7 s in
+  // tests), the first backoff (doubling, at most an hour) and each attempt's timeout.
+  NOTIFY_RETRY_HOURS: z.coerce.number().positive().max(720).default(24),
+  NOTIFY_RETRY_INITIAL_SECONDS: z.coerce.number().min(0.05).max(3600).default(1),
+  NOTIFY_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(300).default(10),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
   // The outbound-URL rule (domain/outbound-url.ts) for every URL the worker calls.
   OUTBOUND_ALLOW_CIDRS: optionalString,
@@ -123,6 +128,8 @@ export interface Config {
   /** How long a WEBHOOK deployment waits for its receiver's final report. */
   webhookTimeoutSeconds: number;
   publicUrl: string;
+  /** Delivery of notifications (NOTIFY_RETRY_HOURS, NOTIFY_RETRY_INITIAL_SECONDS, NOTIFY_TIMEOUT_SECONDS), in ms. */
+  notify: { retryWindowMs: number; initialBackoffMs: number; maxBackoffMs: number; timeoutMs: number };
   /** What the worker may call (deploy-target webhooks, probes, notifications): domain/outbound-url.ts. */
   outbound: OutboundRule;
   logLevel: string;
@@ -196,6 +203,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookSecret: e.WEBHOOK_SECRET,
     webhookTimeoutSeconds: e.WEBHOOK_TIMEOUT_SECONDS,
     publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    notify: {
+      retryWindowMs: Math.round(e.NOTIFY_RETRY_HOURS * 3_600_000),
+      initialBackoffMs: Math.round(e.NOTIFY_RETRY_INITIAL_SECONDS * 1000),
+      maxBackoffMs: 3_600_000,
+      timeoutMs: Math.round(e.NOTIFY_TIMEOUT_SECONDS * 1000),
+    },
     outbound: outboundRule(e),
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,

@@ -2,7 +2,9 @@
 // its deployment in the same transaction as the status change it records, and NOTIFYs listeners
 // (delivered by PostgreSQL only if that transaction commits).
 import { and, eq, sql } from 'drizzle-orm';
+import { notificationEventOf } from '../domain/notifications.ts';
 import type { Queryable } from './client.ts';
+import { enqueueNotifications } from './notification-outbox.ts';
 import { deploymentEvents, deployments, type DeploymentEventRow } from './schema/index.ts';
 
 /** The NOTIFY channel; the payload is a JSON `EventNotification`. */
@@ -39,7 +41,7 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
     .update(deployments)
     .set({ lastSeq: sql`${deployments.lastSeq} + 1` })
     .where(eq(deployments.id, deploymentId))
-    .returning({ seq: deployments.lastSeq, projectId: deployments.projectId });
+    .returning({ seq: deployments.lastSeq, projectId: deployments.projectId, environmentId: deployments.environmentId });
   if (!bumped) throw new Error(`deployment ${deploymentId} does not exist`);
   const [row] = await tx
     .insert(deploymentEvents)
@@ -57,5 +59,20 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
     .returning();
   const note: EventNotification = { id: row!.id, deploymentId, projectId: bumped.projectId, seq: row!.seq };
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(note)})`);
+  // The transactional outbox: deliveries commit (or roll back) with the event that causes them.
+  const notification = notificationEventOf(event.type);
+  if (notification) {
+    await enqueueNotifications(tx, {
+      projectId: bumped.projectId,
+      environmentId: bumped.environmentId,
+      deploymentId,
+      event: notification,
+      status: event.status,
+      message: event.message ?? defaultMessage(event.type, event.status),
+      at: row!.at,
+    });
+  }
   return row!;
 }
+
+const defaultMessage = (type: string, status: string) => `${type.replace(/_/g, ' ').toLowerCase()} (${status})`;

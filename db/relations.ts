@@ -13,6 +13,14 @@ export const relations = defineRelations(schema, (r) => ({
     deployments: r.many.deployments(),
     members: r.many.projectMembers(),
     trustPolicies: r.many.trustPolicies(),
+    notificationChannels: r.many.notificationChannels(),
+  },
+  notificationChannels: {
+    project: r.one.projects({ from: r.notificationChannels.projectId, to: r.projects.id, optional: false }),
+    deliveries: r.many.notificationDeliveries(),
+  },
+  notificationDeliveries: {
+    channel: r.one.notificationChannels({ from: r.notificationDeliveries.channelId, to: r.notificationChannels.id, optional: false }),
   },
   projectMembers: {
     project: r.one.projects({ from: r.projectMembers.projectId, to: r.projects.id, optional: false }),

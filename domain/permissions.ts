@@ -110,6 +110,9 @@ export const ACTIONS = [
   'releaseQuarantine',
   'resumeAutoDeploy',
   'setPreviewPolicy',
+  'createNotificationChannel',
+  'deleteNotificationChannel',
+  'testNotificationChannel',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -133,9 +136,11 @@ export interface AuthorizationContext {
   deploymentId?: string;
   /** reportDeploymentStatus: the deployment whose callback token authenticated the call. */
   callbackDeploymentId?: string;
+  /** Notification channels: the union of every environment's policy.deployerRoles in the project. */
+  projectDeployerRoles?: readonly Role[];
 }
 
-export type ContextPart = 'environment' | 'deployment' | 'deploymentId';
+export type ContextPart = 'environment' | 'deployment' | 'deploymentId' | 'projectDeployerRoles';
 
 /** How a row decides. ADMIN passes every rule except 'own-callback' (see authorize). */
 export type PermissionRule =
@@ -144,6 +149,7 @@ export type PermissionRule =
   | { kind: 'environment-deployers'; productionAdminOnly: boolean }
   | { kind: 'environment-approvers' }
   | { kind: 'requester-or-deployers' }
+  | { kind: 'project-deployers' }
   | { kind: 'own-callback' };
 
 export interface PermissionRow {
@@ -173,6 +179,8 @@ const CHANGE_WHO = "a role in the environment's policy.deployerRoles; in PRODUCT
 const DEPLOY_WHO = "a role in the target environment's policy.deployerRoles, or ADMIN";
 const DECIDE_WHO =
   "a role in the environment's policy.approverRoles, or ADMIN; never the requester where preventSelfApproval; once per person (ADMIN included)";
+
+const NOTIFY_WHO = "a role in any environment's policy.deployerRoles of the project, or ADMIN";
 
 const row = (action: Action, who: string, rule: PermissionRule, needs: readonly ContextPart[] = []): PermissionRow =>
   Object.freeze({ action, who, rule, needs: Object.freeze([...needs]) });
@@ -230,6 +238,9 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   row('resumeAutoDeploy', DEPLOY_WHO, DEPLOY_INTO, ['environment']),
   // In a project: authorized with actorInProject's principal (a DEVELOPER of that project).
   row('setPreviewPolicy', 'DEVELOPER (of the project) or ADMIN', DEVELOPER),
+  ...(['createNotificationChannel', 'deleteNotificationChannel', 'testNotificationChannel'] as const).map((action) =>
+    row(action, NOTIFY_WHO, { kind: 'project-deployers' }, ['projectDeployerRoles']),
+  ),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));
@@ -320,6 +331,12 @@ export function authorize(action: Action, principal: Principal, context: Authori
           ? `only the requester or ADMIN may cancel a deployment of ${envLabel(env)}`
           : `cancelDeployment in ${envLabel(env)} needs the requester or one of the roles ${roles.join(', ')}`,
       );
+    }
+
+    case 'project-deployers': {
+      const roles = context.projectDeployerRoles!;
+      if (isAdmin(principal) || hasAny(principal, roles)) return ALLOWED;
+      return refuse('role', needsRoles(`${action} in this project`, roles, 'deployerRoles of its environments'));
     }
 
     case 'own-callback':

@@ -25,6 +25,7 @@ import { issuerUrlProblem } from './identity.ts';
 import { PREVIEW_COPY_SETTINGS_FROM_DEFAULT, PREVIEW_TTL_HOURS } from './previews.ts';
 import { badInput } from './errors.ts';
 import { insightRangeProblem } from './insights.ts';
+import { channelUrlProblem } from './notifications.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
 import type { DeployTarget } from './types.ts';
@@ -38,6 +39,8 @@ import {
   ENVIRONMENT_TYPES,
   LOG_LEVELS,
   PROJECT_VISIBILITIES,
+  NOTIFICATION_EVENTS,
+  NOTIFICATION_KINDS,
   ROLES,
   STEP_STATUSES,
 } from './values.ts';
@@ -675,6 +678,37 @@ export const SetPreviewPolicyInputSchema = nullMeansAbsent(
   }),
 );
 
+// ---------------------------------------------------------------- notifications
+
+export const NotificationKindSchema = z.enum(NOTIFICATION_KINDS);
+export const NotificationEventSchema = z.enum(NOTIFICATION_EVENTS);
+
+/** An environment filter: a slug, or a glob of one (`*` any run, `?` one character). */
+const EnvironmentGlobSchema = storableString().regex(
+  /^[a-z0-9*?-]{1,39}$/,
+  'must be an environment slug or a glob of one (lower-case letters, digits, hyphens, * and ?; at most 39 characters)',
+);
+
+/** A channel URL is a credential: its problems are named, it is never quoted. */
+const ChannelUrlSchema = storableString().check((ctx) => {
+  const problem = channelUrlProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: '[redacted]', continue: false });
+});
+
+export const CreateNotificationChannelInputSchema = nullMeansAbsent(
+  z.object({
+    projectId: IdSchema,
+    name: text(100),
+    kind: NotificationKindSchema,
+    url: ChannelUrlSchema,
+    events: uniqueList(NotificationEventSchema, 'event', (e) => e).min(1, 'must name at least one event'),
+    environmentSlugs: uniqueList(EnvironmentGlobSchema, 'environment', (e) => e)
+      .max(50, 'must be at most 50 globs')
+      .default([]),
+  }),
+);
+export type CreateNotificationChannelInput = z.output<typeof CreateNotificationChannelInputSchema>;
+
 // ---------------------------------------------------------------- per mutation
 
 export type MutationName = Exclude<Action, 'read'>;
@@ -712,6 +746,9 @@ export const MUTATION_INPUTS = {
   releaseQuarantine: { arg: 'input', schema: ReleaseQuarantineInputSchema },
   resumeAutoDeploy: { arg: 'environmentId', schema: IdSchema },
   setPreviewPolicy: { arg: 'input', schema: SetPreviewPolicyInputSchema },
+  createNotificationChannel: { arg: 'input', schema: CreateNotificationChannelInputSchema },
+  deleteNotificationChannel: { arg: 'id', schema: IdSchema },
+  testNotificationChannel: { arg: 'id', schema: IdSchema },
 } as const satisfies Record<MutationName, { arg: 'input' | 'id' | 'environmentId'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;

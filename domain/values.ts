@@ -67,6 +67,20 @@ export const INSIGHT_DECISION_EVENTS = ['APPROVED', 'REJECTED'] as const satisfi
 export const INSIGHT_EVENTS = [...INSIGHT_OUTCOME_EVENTS, ...INSIGHT_DECISION_EVENTS] as const;
 /** Post-deploy verification (v2): SKIPPED when the deploy target has none. */
 export const VERIFICATION_STATUSES = ['PENDING', 'RUNNING', 'PASSED', 'FAILED', 'SKIPPED'] as const;
+// Notifications (v2): channel kinds, the events a channel subscribes to, a delivery's status.
+export const NOTIFICATION_KINDS = ['WEBHOOK', 'SLACK'] as const;
+export const NOTIFICATION_EVENTS = [
+  'APPROVAL_REQUESTED',
+  'DEPLOYMENT_SUCCEEDED',
+  'DEPLOYMENT_FAILED',
+  'DEPLOYMENT_REJECTED',
+  'DEPLOYMENT_EXPIRED',
+  'DEPLOYMENT_ROLLED_BACK',
+  'FREEZE_OVERRIDDEN',
+  'SECRET_ROTATED',
+  'TEST',
+] as const;
+export const DELIVERY_STATUSES = ['PENDING', 'DELIVERED', 'RETRYING', 'FAILED'] as const;
 
 /** Whether `value` is one of `values`, narrowing it. */
 export const isOneOf = <T extends string>(values: readonly T[], value: string): value is T => (values as readonly string[]).includes(value);

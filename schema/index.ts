@@ -14,6 +14,7 @@ import './trust-policies.ts';
 import './subscriptions.ts';
 import './insights.ts';
 import './previews.ts';
+import './notifications.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from './context.ts';

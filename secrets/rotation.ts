@@ -10,6 +10,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { AuditEntry } from '../db/audit.ts';
 import type { Transaction } from '../db/client.ts';
+import { enqueueNotifications } from '../db/notification-outbox.ts';
 import {
   deployments,
   environments,
@@ -160,6 +161,15 @@ export async function rotateSecretValue(
   if (blocker) return { outcome: 'blocked', blocker };
   const previousVersionId = target.current?.versionId ?? null;
   const row = await writeSecretValue(tx, store, target, generateSecretValue(), { ...options, rotated: true });
+  // SECRET_ROTATED: names the secret and the version, never the value.
+  await enqueueNotifications(tx, {
+    projectId: target.secret.projectId,
+    environmentId: target.environment.id,
+    event: 'SECRET_ROTATED',
+    message: `${target.secret.name} rotated in ${target.environment.slug} (version ${row.versionId}${options.scheduled ? ', on schedule' : ''})`,
+    actor: options.actor,
+    at: options.now,
+  });
   return {
     outcome: 'rotated',
     row,

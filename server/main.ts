@@ -18,6 +18,8 @@ import { connectTemporal, startLocalTemporal } from './temporal.ts';
 import type { Telemetry, TelemetryOptions } from './telemetry.ts';
 import { checkTemporalTls } from '../workflows/connection.ts';
 import { ensureRotationSchedule } from '../workflows/rotation-schedule.ts';
+import { startNotificationRelay } from '../workflows/notification-relay.ts';
+import { createCredentialSealer } from '../secrets/credentials.ts';
 
 type Mode = 'all' | 'api' | 'worker';
 
@@ -104,12 +106,16 @@ async function startParts(
   // missing AWS_REGION stops the start here with a ConfigError.
   const secrets = await createSecretStore(config, { logger: log });
   stops.push(async () => (secrets as { destroy?: () => void }).destroy?.()); // the AWS client's sockets
+  // Notification channel URLs are sealed with ENCRYPTION_KEY whatever the backend (secrets/credentials.ts).
+  const credentials = createCredentialSealer(config);
   const services: Services = {
     config,
     database,
     log,
     metrics,
     secrets,
+    credentials,
+    notify: { publicUrl: config.publicUrl, notify: config.notify },
     outbound: config.outbound,
     previewHourSeconds: config.previewHourSeconds,
     events: createEventHub({ database, databaseUrl: config.databaseUrl, log, metrics }),
@@ -177,6 +183,15 @@ async function startParts(
           webhookTimeoutSeconds: config.webhookTimeoutSeconds,
         },
         rotation: { db: database.db, log, store: secrets },
+        notifications: {
+          db: database.db,
+          log,
+          credentials,
+          webhookSecret: config.webhookSecret,
+          publicUrl: config.publicUrl,
+          timeoutMs: config.notify.timeoutMs,
+          outbound: config.outbound,
+        },
         ...(telemetry ? { tracing: { spanProcessor: telemetry.spanProcessor, resource: telemetry.resource } } : {}),
         shutdownGraceMs: config.shutdown.graceSeconds * 1000,
       });
@@ -190,6 +205,15 @@ async function startParts(
         intervalSeconds: config.secretRotationIntervalSeconds,
       });
       log.info({ schedule, everySeconds: config.secretRotationIntervalSeconds }, 'secret rotation schedule');
+      // The notification outbox's relay: starts a workflow per delivery row once it has committed.
+      const relay = startNotificationRelay({
+        db: database.db,
+        client: scheduler.client,
+        taskQueue: config.temporal.taskQueue,
+        log,
+        notify: config.notify,
+      });
+      own(() => relay.stop());
     }
 
     if (app) {

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { Database, DatabaseHandle } from '../db/client.ts';
 import type { Principal } from '../domain/permissions.ts';
 import type { SecretStore } from '../secrets/store.ts';
+import type { CredentialSealer } from '../secrets/credentials.ts';
 import type { WorkflowGateway } from '../workflows/client.ts';
 import type { Config } from '../config/index.ts';
 import type { OutboundRule } from '../domain/outbound-url.ts';
@@ -27,6 +28,10 @@ export interface ServiceDeps {
   outbound?: OutboundRule;
   /** The length of an hour for previews' ttlHours, in seconds (PREVIEW_HOUR_SECONDS; 3600 but in tests). */
   previewHourSeconds?: number;
+  /** Seals notification channel URLs (secrets/credentials.ts); absent: channels cannot be created. */
+  credentials?: CredentialSealer | null;
+  /** Where console links point (PUBLIC_URL) and how deliveries are retried; absent: development defaults. */
+  notify?: Pick<Config, 'publicUrl' | 'notify'>;
   /** Starts and messages deployment workflows; absent in processes without Temporal. */
   workflows?: WorkflowGateway;
   /**

@@ -1,7 +1,7 @@
 // The API's side of deployment workflows: start them, and send them decisions, cancellations and
 // notices. Refusals from a workflow's validators become contract errors.
 import { ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { deployments } from '../db/schema/index.ts';
@@ -17,6 +17,10 @@ import {
   previewCheckSignal,
   previewWorkflowIdFor,
   type PreviewExpiryInput,
+  NOTIFICATION_WORKFLOW,
+  notificationTaskQueue,
+  notificationWorkflowId,
+  type NotificationWorkflowInput,
   REFUSAL,
   rejectUpdate,
   webhookOutcomeSignal,
@@ -161,3 +165,28 @@ export async function checkPreviewNow(client: Client, environmentId: string): Pr
 }
 
 export const temporalUnavailable = () => preconditionFailed('The workflow service (Temporal) is not reachable; try again shortly');
+
+/**
+ * Starts a notification delivery's workflow; a second start of the same delivery (the relay and
+ * testNotificationChannel, two relays, a relay after a lost mark) is refused by Temporal and
+ * harmless, even after the first run closed (REJECT_DUPLICATE).
+ */
+export async function startNotificationWorkflow(
+  gw: WorkflowGateway,
+  deliveryId: string,
+  deadlineMs: number,
+  backoff: { initialBackoffMs: number; maxBackoffMs: number },
+): Promise<'started' | 'already'> {
+  try {
+    await gw.client.workflow.start(NOTIFICATION_WORKFLOW, {
+      taskQueue: notificationTaskQueue(gw.taskQueue),
+      workflowId: notificationWorkflowId(deliveryId),
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      args: [{ deliveryId, deadlineMs, ...backoff } satisfies NotificationWorkflowInput],
+    });
+    return 'started';
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return 'already';
+    throw error;
+  }
+}

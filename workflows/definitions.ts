@@ -66,3 +66,19 @@ export interface PreviewExpiryInput {
  * it was archived. A hint only: the workflow acts on what the database says when it wakes.
  */
 export const previewCheckSignal = defineSignal<[{ checkAt: number }]>('previewCheck');
+// ---------------------------------------------------------------- notifications
+
+export const NOTIFICATION_WORKFLOW = 'notificationDeliveryWorkflow';
+/** One workflow per delivery row: a second start of the same id (relay, test, recovery) is refused harmlessly. */
+export const notificationWorkflowId = (deliveryId: string) => `notification-${deliveryId}`;
+
+/** Deliveries have a task queue of their own (workflows/worker.ts says why). */
+export const notificationTaskQueue = (taskQueue: string) => `${taskQueue}-notifications`;
+
+export interface NotificationWorkflowInput {
+  deliveryId: string;
+  /** Epoch ms after which no attempt starts: the delivery's creation + NOTIFY_RETRY_HOURS. */
+  deadlineMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}

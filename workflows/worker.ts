@@ -18,6 +18,8 @@ import type { Logger } from 'pino';
 import { createDeploymentActivities, type ActivityDeps } from './activities/deployment.ts';
 import { createPreviewActivities } from './activities/preview.ts';
 import { createRotationActivities, type RotationActivityDeps } from './activities/rotation.ts';
+import { createNotificationActivities, type NotificationActivityDeps } from './activities/notifications.ts';
+import { notificationTaskQueue } from './definitions.ts';
 
 export const WORKFLOWS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
 
@@ -142,6 +144,8 @@ export async function startWorker(options: {
   deps: ActivityDeps;
   /** Scheduled secret rotation (workflows/rotation-schedule.ts); without it, its activity is absent. */
   rotation?: RotationActivityDeps;
+  /** Notification deliveries (workflows/notification.workflow.ts); without it, their activities are absent. */
+  notifications?: NotificationActivityDeps;
   log: Logger;
   /** Where the workflow bundle is kept between starts (DATA_DIR/cache); without it, built each start. */
   bundleCacheDir?: string;
@@ -211,12 +215,36 @@ export async function startWorker(options: {
       : {}),
     shutdownGraceTime: options.shutdownGraceMs ?? 5000,
   });
-  const done = worker.run().finally(() => connection.close());
+  // Notification deliveries run on a task queue of their own, so a burst of them (10 channels
+  // hearing one event) never queues ahead of a deployment's workflow tasks and updates.
+  const notifier = options.notifications
+    ? await Worker.create({
+        connection,
+        namespace: options.namespace,
+        taskQueue: notificationTaskQueue(options.taskQueue),
+        workflowBundle: await workflowBundle(options.bundleCacheDir, { tracing: Boolean(tracing) }),
+        activities: createNotificationActivities(options.notifications),
+        shutdownGraceTime: options.shutdownGraceMs ?? 5000,
+      })
+    : null;
+  // Either worker failing stops the other: the process is then plainly down, never half up.
+  const stopBoth = () => {
+    for (const w of [worker, notifier]) if (w?.getState() === 'RUNNING') w.shutdown();
+  };
+  const runs = [worker.run(), ...(notifier ? [notifier.run()] : [])].map((run) =>
+    run.catch((error) => {
+      stopBoth();
+      throw error;
+    }),
+  );
+  const done = Promise.all(runs)
+    .then(() => {})
+    .finally(() => connection.close());
   return {
     worker,
     done,
     stop: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopBoth();
       await done.catch((err) => options.log.warn({ err }, 'worker stopped with an error'));
     },
   };

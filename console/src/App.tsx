@@ -6,6 +6,7 @@ import { VIEWER } from './operations.ts';
 import { ComparePage } from './pages/Compare.tsx';
 import { DeploymentPage } from './pages/Deployment.tsx';
 import { PipelinePage } from './pages/Pipeline.tsx';
+import { ProjectSettingsPage } from './pages/ProjectSettings.tsx';
 import { PolicyPage } from './pages/Policy.tsx';
 import { ProjectsPage } from './pages/Projects.tsx';
 import { SignIn } from './pages/SignIn.tsx';
@@ -167,6 +168,9 @@ function Shell() {
       break;
     case 'policy':
       page = <PolicyPage key={`pol:${route.slug}:${route.env}`} slug={route.slug} env={route.env} />;
+      break;
+    case 'settings':
+      page = <ProjectSettingsPage key={`s:${route.slug}`} slug={route.slug} />;
       break;
     case 'deployment':
       page = <DeploymentPage key={`d:${route.id}`} id={route.id} />;

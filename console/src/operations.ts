@@ -202,3 +202,34 @@ export const POLICY = graphql(`
     }
   }
 `);
+
+// ---- notifications (the project's settings page) ----------------------------------------------
+
+export const NOTIFICATION_CHANNELS = graphql(`
+  query NotificationChannels($slug: String!) {
+    project(slug: $slug) {
+      id slug name
+      environments { slug }
+      notificationChannels {
+        id name kind urlHost events environmentSlugs enabled createdBy createdAt
+        deliveries(first: 5) { id event status attempts lastStatusCode lastError createdAt deliveredAt }
+      }
+    }
+  }
+`);
+
+export const CREATE_NOTIFICATION_CHANNEL = graphql(`
+  mutation CreateNotificationChannel($input: CreateNotificationChannelInput!) {
+    createNotificationChannel(input: $input) { id name urlHost }
+  }
+`);
+
+export const TEST_NOTIFICATION_CHANNEL = graphql(`
+  mutation TestNotificationChannel($id: ID!) {
+    testNotificationChannel(id: $id) { id status }
+  }
+`);
+
+export const DELETE_NOTIFICATION_CHANNEL = graphql(`
+  mutation DeleteNotificationChannel($id: ID!) { deleteNotificationChannel(id: $id) }
+`);

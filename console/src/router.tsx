@@ -48,6 +48,7 @@ export const paths = {
   insights: (slug: string, env?: string, days?: number) =>
     `/projects/${encodeURIComponent(slug)}/insights` +
     (env ? `?${new URLSearchParams({ env, ...(days ? { days: String(days) } : {}) }).toString()}` : ''),
+  settings: (slug: string) => `/projects/${encodeURIComponent(slug)}/settings`,
 };
 
 export type Route =
@@ -57,6 +58,7 @@ export type Route =
   | { page: 'policy'; slug: string; env: string }
   | { page: 'deployment'; id: string }
   | { page: 'insights'; slug: string }
+  | { page: 'settings'; slug: string }
   | { page: 'not-found' };
 
 const decode = (part: string) => {
@@ -78,6 +80,7 @@ export function match(pathname: string): Route {
     if (parts.length === 2) return { page: 'pipeline', slug };
     if (parts.length === 3 && parts[2] === 'compare') return { page: 'compare', slug };
     if (parts.length === 3 && parts[2] === 'insights') return { page: 'insights', slug };
+    if (parts.length === 3 && parts[2] === 'settings') return { page: 'settings', slug };
     if (parts.length === 5 && parts[2] === 'environments' && parts[4] === 'policy' && parts[3]) {
       return { page: 'policy', slug, env: decode(parts[3]) };
     }

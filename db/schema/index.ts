@@ -8,3 +8,4 @@ export * from './projects.ts';
 export * from './quarantine.ts';
 export * from './secrets.ts';
 export * from './previews.ts';
+export * from './notifications.ts';

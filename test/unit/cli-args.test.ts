@@ -70,6 +70,15 @@ describe('cli command line', () => {
       [['reject', DEP, '--comment', 'no'], 'reject', { deployment: DEP }, { comment: 'no' }],
       [['cancel', DEP], 'cancel', { deployment: DEP }, {}],
       [['watch', DEP, '--after-seq', '7', '--timeout', '10m'], 'watch', { deployment: DEP }, { 'after-seq': '7', timeout: '10m' }],
+      [['notify', 'list', 'shop', '--deliveries', '5'], 'notify list', { project: 'shop' }, { deliveries: '5' }],
+      [
+        ['notify', 'add', 'shop', 'ops', '--kind', 'SLACK', '--receiver', 'https://hooks.example/x', '--events', 'TEST', '--env', 'prod*'],
+        'notify add',
+        { project: 'shop', name: 'ops' },
+        { kind: 'SLACK', receiver: 'https://hooks.example/x', events: 'TEST', env: 'prod*' },
+      ],
+      [['notify', 'test', 'Q2hhbm5lbDox'], 'notify test', { channel: 'Q2hhbm5lbDox' }, {}],
+      [['notify', 'rm', 'Q2hhbm5lbDox'], 'notify rm', { channel: 'Q2hhbm5lbDox' }, {}],
     ];
     for (const [argv, name, args, options] of cases) {
       const parsed = run(argv);

@@ -60,6 +60,10 @@ const CONTRACT_MUTATIONS = [
   'resumeAutoDeploy',
   // v2 (schema-v2.graphql)
   'setPreviewPolicy',
+  // v2, notifications
+  'createNotificationChannel',
+  'deleteNotificationChannel',
+  'testNotificationChannel',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -138,6 +142,16 @@ const decide: Scenario[] = [
   },
 ];
 
+// Notification channels: a role in any environment's deployerRoles of the project, or ADMIN.
+const notifyChannels: Scenario[] = [
+  {
+    name: 'in a project deployable by DEVELOPER and QA',
+    context: { projectDeployerRoles: ['DEVELOPER', 'QA'] },
+    allowed: ['DEVELOPER', 'QA', 'ADMIN'],
+  },
+  { name: 'in a project whose environments have no deployerRoles', context: { projectDeployerRoles: [] }, allowed: ['ADMIN'] },
+];
+
 const adminOnly: Scenario[] = [{ name: 'anywhere', allowed: ['ADMIN'] }];
 const developer: Scenario[] = [{ name: 'anywhere', allowed: ['DEVELOPER', 'ADMIN'] }];
 
@@ -193,6 +207,9 @@ const EXPECTED: Record<Action, Scenario[]> = {
   // v2: deploy decisions, so deployers in every environment type (production included), or ADMIN.
   releaseQuarantine: deployInto,
   resumeAutoDeploy: deployInto,
+  createNotificationChannel: notifyChannels,
+  deleteNotificationChannel: notifyChannels,
+  testNotificationChannel: notifyChannels,
   reportDeploymentStatus: [
     { name: 'with a user token', context: { deploymentId: 'd1' }, allowed: [] },
     {
@@ -209,6 +226,7 @@ const FULL_CONTEXT: AuthorizationContext = {
   deployment: byBob,
   deploymentId: 'd1',
   callbackDeploymentId: 'd2',
+  projectDeployerRoles: ['DEVELOPER'],
 };
 
 describe('PERMISSION_TABLE', () => {

@@ -17,6 +17,8 @@ const STATUS_ICON: Record<string, string> = {
   EXPIRED: '◌',
   PENDING: '○',
   SKIPPED: '↷',
+  DELIVERED: '✓',
+  RETRYING: '↻',
 };
 
 /** A status as words (and an icon, and a colour): never colour alone. */

@@ -192,6 +192,7 @@ export function PipelinePage({ slug }: { slug: string }) {
       <p className="page-links">
         <Link to={paths.compare(project.slug)}>Compare environments</Link>
         <Link to={paths.insights(project.slug)}>Insights</Link>
+        <Link to={paths.settings(project.slug)}>Settings and notifications</Link>
       </p>
       {liveErrors ? <ErrorList errors={liveErrors} title="Live updates stopped" /> : null}
       {pipeline.errors ? <ErrorList errors={pipeline.errors} /> : null}

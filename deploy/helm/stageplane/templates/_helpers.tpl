@@ -152,6 +152,8 @@ Included by every template that needs them, so `helm template` fails before writ
   value: {{ .Values.webhookTimeoutSeconds | int64 | quote }}
 - name: SECRET_ROTATION_INTERVAL_SECONDS
   value: {{ .Values.secretRotationIntervalSeconds | int64 | quote }}
+- name: NOTIFY_RETRY_HOURS
+  value: {{ .Values.notifyRetryHours | quote }}
 {{- $secret := include "stageplane.secretName" . }}
 {{- $own := not .Values.existingSecret }}
 - name: DATABASE_URL
