@@ -13,6 +13,7 @@ export const relations = defineRelations(schema, (r) => ({
     deployments: r.many.deployments(),
     members: r.many.projectMembers(),
     trustPolicies: r.many.trustPolicies(),
+    freezeWindows: r.many.freezeWindows(),
   },
   projectMembers: {
     project: r.one.projects({ from: r.projectMembers.projectId, to: r.projects.id, optional: false }),
@@ -77,11 +78,18 @@ export const relations = defineRelations(schema, (r) => ({
     release: r.one.releases({ from: r.deployments.releaseId, to: r.releases.id, optional: false }),
     approvals: r.many.approvals(),
     events: r.many.deploymentEvents(),
+    freezeOverride: r.one.freezeOverrides({ from: r.deployments.id, to: r.freezeOverrides.deploymentId }),
   },
   approvals: {
     deployment: r.one.deployments({ from: r.approvals.deploymentId, to: r.deployments.id, optional: false }),
   },
   deploymentEvents: {
     deployment: r.one.deployments({ from: r.deploymentEvents.deploymentId, to: r.deployments.id, optional: false }),
+  },
+  freezeWindows: {
+    project: r.one.projects({ from: r.freezeWindows.projectId, to: r.projects.id, optional: false }),
+  },
+  freezeOverrides: {
+    window: r.one.freezeWindows({ from: r.freezeOverrides.windowId, to: r.freezeWindows.id, optional: false }),
   },
 }));

@@ -64,6 +64,7 @@ export function defaultPolicy(type: EnvironmentType): DeployPolicy {
     preventSelfApproval: true,
     waitTimerSeconds: 0,
     approvalTimeoutSeconds: APPROVAL_TIMEOUT_SECONDS,
+    freezeOverrideRoles: ['ADMIN'] as Role[],
   };
   switch (type) {
     case 'DEVELOPMENT':
@@ -125,6 +126,7 @@ export function mergePolicy(base: DeployPolicy, patch: DeployPolicyPatch | null 
     preventSelfApproval: p.preventSelfApproval ?? base.preventSelfApproval,
     waitTimerSeconds: p.waitTimerSeconds ?? base.waitTimerSeconds,
     approvalTimeoutSeconds: p.approvalTimeoutSeconds ?? base.approvalTimeoutSeconds,
+    freezeOverrideRoles: [...(p.freezeOverrideRoles ?? base.freezeOverrideRoles ?? ['ADMIN'])],
   };
 }
 

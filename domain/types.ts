@@ -37,6 +37,8 @@ export interface DeployPolicy {
   preventSelfApproval: boolean;
   waitTimerSeconds: number;
   approvalTimeoutSeconds: number;
+  /** Who may break a freeze window's glass (v2); absent in policies stored before it: [ADMIN]. */
+  freezeOverrideRoles?: Role[];
 }
 
 export interface DeployTarget {

@@ -21,6 +21,7 @@
 // SetSecretValueInput.value alone may hold a NUL (it is stored encrypted), not a lone surrogate.
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
+import { checkFreezeWindow, FreezeRuleError } from './freeze.ts';
 import { badInput } from './errors.ts';
 import type { Action } from './permissions.ts';
 import { textProblem, unpairedSurrogateProblem } from './text.ts';
@@ -248,6 +249,7 @@ export const DeployPolicyInputSchema = nullMeansAbsent(
       preventSelfApproval: z.boolean().optional(),
       waitTimerSeconds: intBetween(0, 604_800).optional(),
       approvalTimeoutSeconds: intBetween(1, 2_592_000).optional(),
+      freezeOverrideRoles: uniqueRoles.optional(),
     })
     .superRefine((p, ctx) => {
       if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {
@@ -268,6 +270,7 @@ export const DeployPolicySchema = z
     preventSelfApproval: z.boolean(),
     waitTimerSeconds: intBetween(0, 604_800),
     approvalTimeoutSeconds: intBetween(1, 2_592_000),
+    freezeOverrideRoles: uniqueRoles.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {
@@ -528,8 +531,14 @@ export const RecordPushInputSchema = nullMeansAbsent(
   }),
 );
 
-export const DeployInputSchema = z.object({ environmentId: IdSchema, releaseId: IdSchema });
-export const PromoteInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
+/** Breaking a freeze window's glass: a reason is required (v2). */
+export const FreezeOverrideInputSchema = z.object({ reason: text(1000) });
+export const DeployInputSchema = nullMeansAbsent(
+  z.object({ environmentId: IdSchema, releaseId: IdSchema, overrideFreeze: FreezeOverrideInputSchema.optional() }),
+);
+export const PromoteInputSchema = nullMeansAbsent(
+  z.object({ environmentId: IdSchema, releaseId: IdSchema.optional(), overrideFreeze: FreezeOverrideInputSchema.optional() }),
+);
 export const RollbackInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
 
 export const DecisionInputSchema = nullMeansAbsent(z.object({ deploymentId: IdSchema, comment: longText(2000).optional() }));
@@ -543,6 +552,52 @@ export const ReportDeploymentStatusInputSchema = nullMeansAbsent(
     status: StepStatusSchema,
     message: longText(10_000).optional(),
   }),
+);
+
+// ---------------------------------------------------------------- freeze windows
+
+/** Slug globs: the slug alphabet plus `*` and `?`. */
+const SlugGlobSchema = storableString()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .regex(/^[a-z0-9*?-]+$/, 'must be a glob of lower-case letters, digits, - and the wildcards * and ?');
+
+/**
+ * A new freeze window. The field shapes here; the cross-field rules (one-off or recurring, the
+ * RRULE, the time zone, the bounds of a duration) are domain/freeze.ts checkFreezeWindow, applied
+ * by the refinement below so that both reach the client as one BAD_USER_INPUT naming the field.
+ */
+export const CreateFreezeWindowInputSchema = nullMeansAbsent(
+  z
+    .object({
+      projectId: IdSchema,
+      name: text(100),
+      reason: text(1000),
+      environmentSlugs: uniqueList(SlugGlobSchema, 'slug', (s) => s)
+        .max(50, 'must have at most 50 slugs')
+        .default([]),
+      environmentTypes: uniqueList(EnvironmentTypeSchema, 'type', (t) => t).default([]),
+      startsAt: DateTimeSchema,
+      endsAt: DateTimeSchema.optional(),
+      recurrence: storableString().max(500, 'must be at most 500 characters').optional(),
+      durationMinutes: z.number().int('must be a whole number').optional(),
+      timeZone: storableString().max(100, 'must be at most 100 characters').default('UTC'),
+      allowRollback: z.boolean().default(true),
+    })
+    .superRefine((w, ctx) => {
+      try {
+        checkFreezeWindow({
+          startsAt: w.startsAt,
+          endsAt: w.endsAt ?? null,
+          recurrence: w.recurrence ?? null,
+          durationMinutes: w.durationMinutes ?? null,
+          timeZone: w.timeZone,
+        });
+      } catch (error) {
+        if (!(error instanceof FreezeRuleError)) throw error;
+        ctx.addIssue({ code: 'custom', path: [error.field], message: error.message });
+      }
+    }),
 );
 
 // ---------------------------------------------------------------- tokens
@@ -584,6 +639,8 @@ export const MUTATION_INPUTS = {
   reportDeploymentStatus: { arg: 'input', schema: ReportDeploymentStatusInputSchema },
   createApiToken: { arg: 'input', schema: CreateApiTokenInputSchema },
   revokeApiToken: { arg: 'id', schema: IdSchema },
+  createFreezeWindow: { arg: 'input', schema: CreateFreezeWindowInputSchema },
+  deleteFreezeWindow: { arg: 'id', schema: IdSchema },
 } as const satisfies Record<MutationName, { arg: 'input' | 'id'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;
@@ -606,6 +663,7 @@ export type RollbackInput = z.output<typeof RollbackInputSchema>;
 export type DecisionInput = z.output<typeof DecisionInputSchema>;
 export type ReportDeploymentStatusInput = z.output<typeof ReportDeploymentStatusInputSchema>;
 export type CreateApiTokenInput = z.output<typeof CreateApiTokenInputSchema>;
+export type CreateFreezeWindowInput = z.output<typeof CreateFreezeWindowInputSchema>;
 
 // ---------------------------------------------------------------- parsing
 

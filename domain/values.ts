@@ -53,6 +53,9 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'SUCCEEDED',
   'FAILED',
   'CANCELLED',
+  // v2, freeze windows
+  'FREEZE_OVERRIDDEN',
+  'FROZEN_WAIT',
 ] as const;
 
 /** Whether `value` is one of `values`, narrowing it. */

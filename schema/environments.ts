@@ -47,6 +47,11 @@ const DeployPolicyRef = builder.objectRef<DeployPolicy>('DeployPolicy').implemen
     preventSelfApproval: t.exposeBoolean('preventSelfApproval'),
     waitTimerSeconds: t.exposeInt('waitTimerSeconds'),
     approvalTimeoutSeconds: t.exposeInt('approvalTimeoutSeconds'),
+    freezeOverrideRoles: t.field({
+      type: [RoleEnum],
+      description: "who may break a freeze window's glass (default [ADMIN])",
+      resolve: (p) => p.freezeOverrideRoles ?? (['ADMIN'] as const),
+    }),
   }),
 });
 
@@ -222,6 +227,7 @@ const DeployPolicyInput = builder.inputType('DeployPolicyInput', {
     preventSelfApproval: t.boolean(),
     waitTimerSeconds: t.int(),
     approvalTimeoutSeconds: t.int(),
+    freezeOverrideRoles: t.field({ type: [RoleEnum] }),
   }),
 });
 const DeployTargetInput = builder.inputType('DeployTargetInput', {

@@ -6,6 +6,7 @@ import './environments.ts';
 import './databases.ts';
 import './secrets.ts';
 import './deployments.ts';
+import './freeze-windows.ts';
 import './audit-log.ts';
 import './viewer.ts';
 import './subscriptions.ts';

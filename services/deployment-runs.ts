@@ -8,11 +8,22 @@ import { recordAudit } from '../db/audit.ts';
 import type { Database, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
-import { approvals, deploymentEvents, deployments, environments, projects, releases, type DeploymentRow } from '../db/schema/index.ts';
+import {
+  approvals,
+  deploymentEvents,
+  deployments,
+  type EnvironmentRow,
+  environments,
+  freezeOverrides,
+  projects,
+  releases,
+  type DeploymentRow,
+} from '../db/schema/index.ts';
 import { isTerminal, SIMULATED_STEPS, SIMULATED_TICKS, transition, type Happening } from '../domain/deployment-state.ts';
 import { failedErrorChecks } from '../domain/policy.ts';
 import { buildSnapshot, sameConfiguration } from '../domain/snapshot.ts';
 import type { DeploymentStatus, DeploymentStep } from '../domain/types.ts';
+import { freezeHolding } from './freeze-windows.ts';
 
 /** The deployment row is gone (or never committed): nothing to retry. */
 export class DeploymentMissing extends Error {
@@ -36,7 +47,11 @@ export interface DeploymentPlan {
   stepCount: number;
 }
 
-export type LeaseAttempt = { outcome: 'started' | 'blocked'; status: DeploymentStatus } | null;
+export type LeaseAttempt =
+  | { outcome: 'started' | 'blocked'; status: DeploymentStatus }
+  /** Held by a freeze window (v2) until `until` (ISO): the workflow sleeps that long, then asks again. */
+  | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string }
+  | null;
 
 /** What a WEBHOOK deploy target is sent about a deployment. */
 export interface WebhookDelivery {
@@ -104,6 +119,28 @@ export function deploymentRuns(db: Database) {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * Freeze windows (v2), in the transaction that would start the deployment, under the
+   * environment's lock (createFreezeWindow takes it too): a window in force records FROZEN_WAIT
+   * once per occurrence, with the window and its end. A workflow that can sleep (holdForFreeze,
+   * patched 'freeze-windows') is told until when; an older one keeps polling, as for `frozen`.
+   */
+  async function holdForFreeze(tx: Transaction, d: DeploymentRow, env: EnvironmentRow, options: { holdForFreeze?: boolean }) {
+    const freeze = await freezeHolding(tx, env, d);
+    if (!freeze) return undefined;
+    const until = freeze.occurrence.endsAt.toISOString();
+    const w = await applyIn(
+      tx,
+      d,
+      { kind: 'freeze-wait' },
+      {
+        key: `frozen:${freeze.window.id}:${freeze.occurrence.startsAt.toISOString()}`,
+        message: `Held by the freeze window "${freeze.window.name}" (${freeze.window.reason}) until ${until}`,
+      },
+    );
+    return options.holdForFreeze ? { outcome: 'frozen' as const, status: w.status, until, window: freeze.window.name } : null;
+  }
+
   return {
     /** What the workflow decides from; DeploymentMissing(maybeNotYetCommitted) while the creating transaction has not committed. */
     async plan(id: string): Promise<DeploymentPlan> {
@@ -117,12 +154,14 @@ export function deploymentRuns(db: Database) {
         .select({ approver: approvals.approver })
         .from(approvals)
         .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)));
+      const [override] = await db.select({ by: freezeOverrides.by }).from(freezeOverrides).where(eq(freezeOverrides.deploymentId, id));
       return {
         status: row.d.status,
         requestedBy: row.d.requestedBy,
         requiredApprovals: row.d.requiredApprovals,
         decidedBy: decided.map((a) => a.approver),
-        preventSelfApproval: row.env.policy.preventSelfApproval,
+        // A break-glass deployment is never approved by its requester.
+        preventSelfApproval: row.env.policy.preventSelfApproval || override !== undefined,
         approvalTimeoutSeconds: row.env.policy.approvalTimeoutSeconds,
         waitTimerSeconds: row.env.policy.waitTimerSeconds,
         provider: row.env.deployTarget.provider,
@@ -241,7 +280,7 @@ export function deploymentRuns(db: Database) {
      * the queue just by reaching a terminal status, with no signal to lose; and each workflow stays
      * independent, so one environment's stuck queue cannot block another's.
      */
-    async tryStart(id: string): Promise<LeaseAttempt> {
+    async tryStart(id: string, options: { holdForFreeze?: boolean } = {}): Promise<LeaseAttempt> {
       return db.transaction(async (tx) => {
         const d = await lockDeployment(tx, id);
         if (isTerminal(d.status)) return { outcome: 'blocked' as const, status: d.status };
@@ -260,6 +299,8 @@ export function deploymentRuns(db: Database) {
           );
           return { outcome: 'blocked' as const, status: f.status };
         }
+        const held = await holdForFreeze(tx, d, env!, options);
+        if (held !== undefined) return held;
         const [ahead] = await tx
           .select({ id: deployments.id, status: deployments.status })
           .from(deployments)

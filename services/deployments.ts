@@ -12,6 +12,7 @@ import { deployments, environments, projects, releases, type EnvironmentRow, typ
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
+import { activeFreezeFor } from '../domain/freeze.ts';
 import { failedErrorChecks } from '../domain/policy.ts';
 import { defaultVersion, pushTriggers } from '../domain/releases.ts';
 import { buildSnapshot } from '../domain/snapshot.ts';
@@ -21,6 +22,7 @@ import { FINISHED_STEP_STATUSES, isOneOf } from '../domain/values.ts';
 import { reportWebhookOutcome, startDeploymentWorkflow, temporalUnavailable, type WorkflowGateway } from '../workflows/client.ts';
 import { workflowIdFor } from '../workflows/definitions.ts';
 import { lockEnvironment } from './environments.ts';
+import { freezeGate, freezeOverrideAudit, liveFreezeWindows, recordFreezeOverride, type GrantedOverride } from './freeze-windows.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
 
@@ -60,11 +62,14 @@ async function createDeployment(
     kind: DeploymentKind;
     requestedBy: string;
     sourceEnvironmentId: string | null;
+    /** Breaking a freeze window's glass: at least one approval, never the requester's. */
+    freezeOverride?: GrantedOverride | null;
   },
 ): Promise<string> {
   const snapshot = buildSnapshot(snapshotContent(input.config, input.env.id), new Date());
   const id = randomUUID();
-  const requiredApprovals = input.env.policy.trigger === 'APPROVAL_REQUIRED' ? input.env.policy.requiredApprovals : 0;
+  const byPolicy = input.env.policy.trigger === 'APPROVAL_REQUIRED' ? input.env.policy.requiredApprovals : 0;
+  const requiredApprovals = input.freezeOverride ? Math.max(byPolicy, 1) : byPolicy;
   // A deployment that needs approval waits for it from its first moment: the mutation's answer
   // says PENDING_APPROVAL, and the workflow (told so in its input) accepts decisions at once.
   const status = requiredApprovals > 0 ? 'PENDING_APPROVAL' : 'QUEUED';
@@ -87,6 +92,7 @@ async function createDeployment(
     message: `${input.kind} requested by ${input.requestedBy}`,
     idempotencyKey: 'created',
   });
+  if (input.freezeOverride) await recordFreezeOverride(tx, { id, status }, input.freezeOverride);
   if (status === 'PENDING_APPROVAL') {
     // The same event, with the same key, that the workflow's requestApproval used to record.
     await appendDeploymentEvent(tx, id, { type: 'APPROVAL_REQUESTED', status, idempotencyKey: 'approval-requested' });
@@ -95,7 +101,7 @@ async function createDeployment(
     await startDeploymentWorkflow(workflowsOf(services), id, {
       status,
       requestedBy: input.requestedBy,
-      preventSelfApproval: input.env.policy.preventSelfApproval,
+      preventSelfApproval: input.env.policy.preventSelfApproval || Boolean(input.freezeOverride),
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
@@ -145,8 +151,11 @@ export function recordPush(
     const deploymentIds: string[] = [];
     // Read once for every environment the push deploys to (nothing here changes it).
     let config: ProjectConfiguration | undefined;
+    const windows = await liveFreezeWindows(tx, projectId);
     for (const env of envs.filter((e) => pushTriggers(e, input.branch))) {
       const existing = earlier.find((d) => d.environmentId === env.id);
+      // A freeze window in force: the release is recorded, nothing is deployed there.
+      if (!existing && activeFreezeFor(windows, env, new Date())) continue;
       deploymentIds.push(
         existing?.id ??
           (await createDeployment(scope.services, tx, {
@@ -216,7 +225,13 @@ async function releaseToShip(
 const sqlSucceeded = () => sql`${deployments.status} = ${sqlLiterals(['SUCCEEDED'])}`;
 
 /** deploy: a release of the project into an environment, by hand. Answers the deployment's id. */
-export function deploy<R = string>(scope: Scope, environmentId: string, releaseId: string, readBack?: ReadBack<string, R>): Promise<R> {
+export function deploy<R = string>(
+  scope: Scope,
+  environmentId: string,
+  releaseId: string,
+  readBack?: ReadBack<string, R>,
+  options: { overrideFreeze?: { reason: string } } = {},
+): Promise<R> {
   return transact(
     scope,
     async (tx) => {
@@ -224,6 +239,7 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
       assertAuthorized('deploy', scope.actor, { environment: env });
       const release = await releaseOf(tx, releaseId, env.projectId);
       const config = await assertDeployable(tx, env);
+      const freezeOverride = await freezeGate(tx, scope, env, options);
       const id = await createDeployment(scope.services, tx, {
         env,
         config,
@@ -231,15 +247,19 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
         kind: 'MANUAL',
         requestedBy: scope.actor.subject,
         sourceEnvironmentId: null,
+        freezeOverride,
       });
       return {
         result: id,
-        audit: {
-          projectId: env.projectId,
-          action: 'deployment.create',
-          targetId: id,
-          detail: { environment: env.slug, version: release.version, kind: 'MANUAL' },
-        },
+        audit: [
+          {
+            projectId: env.projectId,
+            action: 'deployment.create',
+            targetId: id,
+            detail: { environment: env.slug, version: release.version, kind: 'MANUAL' },
+          },
+          ...(freezeOverride ? [freezeOverrideAudit(id, env.projectId, freezeOverride)] : []),
+        ],
       };
     },
     readBack,
@@ -252,6 +272,7 @@ export function promote<R = string>(
   environmentId: string,
   releaseId: string | null,
   readBack?: ReadBack<string, R>,
+  options: { overrideFreeze?: { reason: string } } = {},
 ): Promise<R> {
   return transact(
     scope,
@@ -265,6 +286,7 @@ export function promote<R = string>(
         notThere: `Nothing to promote: that release has no SUCCEEDED deployment in ${source!.slug}`,
       });
       const config = await assertDeployable(tx, env);
+      const freezeOverride = await freezeGate(tx, scope, env, options);
       const id = await createDeployment(scope.services, tx, {
         env,
         config,
@@ -272,10 +294,14 @@ export function promote<R = string>(
         kind: 'PROMOTION',
         requestedBy: scope.actor.subject,
         sourceEnvironmentId: source!.id,
+        freezeOverride,
       });
       return {
         result: id,
-        audit: { projectId: env.projectId, action: 'deployment.promote', targetId: id, detail: { from: source!.slug, to: env.slug } },
+        audit: [
+          { projectId: env.projectId, action: 'deployment.promote', targetId: id, detail: { from: source!.slug, to: env.slug } },
+          ...(freezeOverride ? [freezeOverrideAudit(id, env.projectId, freezeOverride)] : []),
+        ],
       };
     },
     readBack,
@@ -299,6 +325,7 @@ export function rollback<R = string>(
         notThere: `Nothing to roll back to: that release never succeeded in ${env.slug}`,
       });
       const config = await assertDeployable(tx, env);
+      await freezeGate(tx, scope, env, { rollback: true }); // only windows with allowRollback: false refuse it
       const id = await createDeployment(scope.services, tx, {
         env,
         config,

@@ -6,3 +6,4 @@ export * from './environments.ts';
 export * from './project-access.ts';
 export * from './projects.ts';
 export * from './secrets.ts';
+export * from './freeze-windows.ts';

@@ -84,7 +84,7 @@ describe('MUTATION_INPUTS', () => {
       .filter(([, v]) => v.arg === 'id')
       .map(([k]) => k)
       .sort();
-    expect(idArgs).toEqual(['archiveEnvironment', 'cancelDeployment', 'deleteSecret', 'revokeApiToken']);
+    expect(idArgs).toEqual(['archiveEnvironment', 'cancelDeployment', 'deleteFreezeWindow', 'deleteSecret', 'revokeApiToken']);
   });
 });
 
