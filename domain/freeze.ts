@@ -189,6 +189,18 @@ export function parseRecurrence(recurrence: string, timeZone: string): Partial<R
     [options.bysetpos, inRange(options.bysetpos as number[], -366, 366, false), 'BYSETPOS must be between -366 and 366, not 0'],
   ];
   for (const [, ok, message] of checks) if (!ok) throw bad(`is not a valid RRULE: ${message}`);
+  // rrule checks its bounds (UNTIL, the end of a search) only on dates that pass the BY* filters:
+  // an hourly rule whose filters never match would walk hour by hour to the year 9999. Hourly
+  // rules take no filter but BYMINUTE and BYSECOND (DAILY with a BYHOUR list says the rest).
+  if (options.freq === RRule.HOURLY) {
+    const filters = ['byhour', 'byweekday', 'bymonth', 'bymonthday', 'byyearday', 'byweekno', 'bysetpos'] as const;
+    const used = filters.filter((f) => {
+      const v = options[f];
+      return v !== undefined && v !== null && (!Array.isArray(v) || v.length > 0);
+    });
+    if (used.length > 0)
+      throw bad('FREQ=HOURLY takes only INTERVAL, COUNT, UNTIL, BYMINUTE and BYSECOND (use FREQ=DAILY with BYHOUR for hours of a day)');
+  }
   if (options.until) {
     const untilText = /(?:^|;)\s*UNTIL=([0-9TZ]+)/i.exec(text)?.[1] ?? '';
     if (untilText.toUpperCase().endsWith('Z')) options.until = new Date(instantToWallClock(options.until.getTime(), timeZone));
@@ -222,8 +234,51 @@ function ruleOf(window: Pick<FreezeWindowRule, 'recurrence' | 'timeZone' | 'star
   return new RRule({ ...options, dtstart: new Date(dtstart) });
 }
 
+/**
+ * Whether the rule occurs within LOOK_AHEAD_DAYS of its start, in bounded time. A rule whose
+ * filters never match (30 February) would make rrule walk to the year 9999 (see parseRecurrence),
+ * so the search runs on the same rule moved forward by whole 400-year Gregorian cycles (weekdays,
+ * month lengths and leap years repeat exactly) to end just before 9999: an impossible rule then
+ * walks at most ~400 years of its periods instead of ~8000. (COUNT and UNTIL are left out: they
+ * only shorten the rule; an UNTIL before the first occurrence is simply a window that never recurs.)
+ */
+function occursWithinLookAhead(options: Partial<RRuleOptions>, dtstartWall: number): boolean {
+  const start = new Date(dtstartWall);
+  const cycles = Math.floor((9999 - 9 - start.getUTCFullYear()) / 400);
+  const moved = new Date(start);
+  moved.setUTCFullYear(start.getUTCFullYear() + 400 * Math.max(0, cycles));
+  const { count: _count, until: _until, ...rest } = options;
+  const rule = new RRule({ ...rest, dtstart: moved });
+  let found = false;
+  rule.between(moved, new Date(moved.getTime() + LOOK_AHEAD_DAYS * DAY_MS), true, () => {
+    found = true;
+    return false;
+  });
+  return found;
+}
+
 /** Recurring occurrences starting in [fromMs, toMs] (instants), in order, at most `limit`. */
 function recurringStarts(window: FreezeWindowRule, fromMs: number, toMs: number, limit: number): number[] {
+  // Widened to whole UTC days and memoised: every deploy decision and every read asks "now", and
+  // a sparse rule (29 February) makes rrule walk to its next occurrence each time it is asked.
+  const from = Math.floor(fromMs / DAY_MS) * DAY_MS;
+  const to = Math.ceil((toMs + 1) / DAY_MS) * DAY_MS;
+  const wide = Math.max(limit, 200);
+  const key = `${window.recurrence}|${window.timeZone}|${window.startsAt.getTime()}|${from}|${to}|${wide}`;
+  let all = startsCache.get(key);
+  if (!all) {
+    all = expand(window, from, to, wide);
+    if (startsCache.size >= 1000) startsCache.delete(startsCache.keys().next().value!);
+    startsCache.set(key, all);
+  }
+  const picked = all.filter((t) => t >= fromMs && t <= toMs);
+  // The widened list was cut short before reaching fromMs: ask for exactly this range.
+  if (all.length === wide && picked.length < limit && all.at(-1)! < toMs) return expand(window, fromMs, toMs, limit);
+  return picked.slice(0, limit);
+}
+const startsCache = new Map<string, number[]>();
+
+function expand(window: FreezeWindowRule, fromMs: number, toMs: number, limit: number): number[] {
   // Floating bounds widened by a day: no zone's offset is that large, and the exact test below decides.
   const from = new Date(instantToWallClock(fromMs, window.timeZone) - DAY_MS);
   const rule = ruleOf(window, from.getTime());
@@ -353,16 +408,8 @@ export function checkFreezeWindow(w: FreezeWindowShape): void {
       `must be a whole number between ${MIN_DURATION_MINUTES} and ${MAX_DURATION_MINUTES} (31 days)`,
     );
   }
-  parseRecurrence(w.recurrence, w.timeZone);
-  const probe: FreezeWindowRule = {
-    id: '',
-    name: '',
-    reason: '',
-    environmentSlugs: [],
-    environmentTypes: [],
-    allowRollback: true,
-    ...w,
-  };
-  const [first] = recurringStarts(probe, w.startsAt.getTime(), w.startsAt.getTime() + LOOK_AHEAD_DAYS * DAY_MS, 1);
-  if (first === undefined) throw new FreezeRuleError('recurrence', 'never occurs within 8 years of startsAt');
+  const options = parseRecurrence(w.recurrence, w.timeZone);
+  if (!occursWithinLookAhead(options, instantToWallClock(w.startsAt.getTime(), w.timeZone))) {
+    throw new FreezeRuleError('recurrence', 'never occurs within 8 years of startsAt');
+  }
 }

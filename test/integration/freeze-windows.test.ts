@@ -89,12 +89,24 @@ describe('createFreezeWindow: bad input', () => {
     ['no end at all', { startsAt: start }, 'input.endsAt'],
     ['a recurrence without a duration', { startsAt: start, recurrence: 'FREQ=WEEKLY;BYDAY=FR' }, 'input.durationMinutes'],
     ['a duration of zero', { startsAt: start, recurrence: 'FREQ=WEEKLY;BYDAY=FR', durationMinutes: 0 }, 'input.durationMinutes'],
-    ['a duration of ten years', { startsAt: start, recurrence: 'FREQ=YEARLY', durationMinutes: 10 * 365 * 24 * 60 }, 'input.durationMinutes'],
+    [
+      'a duration of ten years',
+      { startsAt: start, recurrence: 'FREQ=YEARLY', durationMinutes: 10 * 365 * 24 * 60 },
+      'input.durationMinutes',
+    ],
     ['a one-off window of ten years', { startsAt: start, endsAt: '2040-01-01T00:00:00Z' }, 'input.endsAt'],
-    ['both kinds at once', { startsAt: start, endsAt: '2030-01-02T00:00:00Z', recurrence: 'FREQ=DAILY', durationMinutes: 60 }, 'input.endsAt'],
+    [
+      'both kinds at once',
+      { startsAt: start, endsAt: '2030-01-02T00:00:00Z', recurrence: 'FREQ=DAILY', durationMinutes: 60 },
+      'input.endsAt',
+    ],
     ['a rule expanding every minute', { startsAt: start, recurrence: 'FREQ=MINUTELY', durationMinutes: 1 }, 'input.recurrence'],
     ['a rule expanding every second', { startsAt: start, recurrence: 'FREQ=SECONDLY', durationMinutes: 1 }, 'input.recurrence'],
-    ['a rule that never occurs', { startsAt: start, recurrence: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30', durationMinutes: 60 }, 'input.recurrence'],
+    [
+      'a rule that never occurs',
+      { startsAt: start, recurrence: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30', durationMinutes: 60 },
+      'input.recurrence',
+    ],
     ['an unknown environment type', { startsAt: start, endsAt: '2030-01-02T00:00:00Z', environmentTypes: ['MOON'] }, 'input'],
     ['a blank name', { startsAt: start, endsAt: '2030-01-02T00:00:00Z', name: '  ' }, 'input.name'],
   ];
@@ -284,7 +296,12 @@ describe('a deployment waiting when an occurrence begins', () => {
     expect(pending.data.promote.status).toBe('PENDING_APPROVAL');
     const startsAt = Date.now() + 1500;
     const endsAt = startsAt + 5000;
-    const w = await mustCreateWindow(p.id, { name: 'short', startsAt: iso(startsAt), endsAt: iso(endsAt), environmentTypes: ['PRODUCTION'] });
+    const w = await mustCreateWindow(p.id, {
+      name: 'short',
+      startsAt: iso(startsAt),
+      endsAt: iso(endsAt),
+      environmentTypes: ['PRODUCTION'],
+    });
     await sleep(startsAt - Date.now() + 200);
     const approver = await server.token('fz-approver', ['APPROVER']);
     const approved = await server.gql(APPROVE, { i: { deploymentId: pending.data.promote.id } }, approver);
@@ -319,7 +336,12 @@ describe('a deployment waiting when an occurrence begins', () => {
     expect(promoted.errors).toBeUndefined();
     await waitForStatus(server, promoted.data.promote.id, ['WAITING']);
     const endsAt = Date.now() + 5000;
-    await mustCreateWindow(p.id, { name: 'mid-timer', startsAt: iso(Date.now() + 300), endsAt: iso(endsAt), environmentSlugs: ['staging'] });
+    await mustCreateWindow(p.id, {
+      name: 'mid-timer',
+      startsAt: iso(Date.now() + 300),
+      endsAt: iso(endsAt),
+      environmentSlugs: ['staging'],
+    });
     const done = await waitForStatus(server, promoted.data.promote.id, ['SUCCEEDED', 'FAILED'], 30_000);
     expect(done.status).toBe('SUCCEEDED');
     const frozen = done.events.find((e: any) => e.type === 'FROZEN_WAIT');
@@ -339,7 +361,11 @@ describe('breaking the glass', () => {
     // A deployer without an override role: FORBIDDEN, nothing written.
     let forbidden: any;
     let changed = await tablesChangedBy(async () => {
-      forbidden = await server.gql(DEPLOY, { i: { environmentId: p.staging, releaseId: release, overrideFreeze: { reason: 'hotfix' } } }, dev);
+      forbidden = await server.gql(
+        DEPLOY,
+        { i: { environmentId: p.staging, releaseId: release, overrideFreeze: { reason: 'hotfix' } } },
+        dev,
+      );
     });
     expect(codeOf(forbidden)).toBe('FORBIDDEN');
     expect(changed.filter((t) => WRITES.includes(t))).toEqual([]);
@@ -352,7 +378,9 @@ describe('breaking the glass', () => {
     expect(changed.filter((t) => WRITES.includes(t))).toEqual([]);
 
     // ADMIN (the default freezeOverrideRoles) breaks the glass: staging needs no approval, this one does.
-    const broken = await server.gql(DEPLOY, { i: { environmentId: p.staging, releaseId: release, overrideFreeze: { reason: 'payment outage' } } });
+    const broken = await server.gql(DEPLOY, {
+      i: { environmentId: p.staging, releaseId: release, overrideFreeze: { reason: 'payment outage' } },
+    });
     expect(broken.errors).toBeUndefined();
     const d = broken.data.deploy;
     expect(d.status).toBe('PENDING_APPROVAL');
@@ -385,13 +413,21 @@ describe('breaking the glass', () => {
     await shippedRelease(p, 0x170);
     const updated = await server.gql(
       `mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { policy { freezeOverrideRoles requiredApprovals } } }`,
-      { i: { id: p.staging, policy: { freezeOverrideRoles: ['QA'], trigger: 'APPROVAL_REQUIRED', requiredApprovals: 2, approverRoles: ['APPROVER'] } } },
+      {
+        i: {
+          id: p.staging,
+          policy: { freezeOverrideRoles: ['QA'], trigger: 'APPROVAL_REQUIRED', requiredApprovals: 2, approverRoles: ['APPROVER'] },
+        },
+      },
     );
     expect(updated.errors).toBeUndefined();
     expect(updated.data.updateEnvironment.policy.freezeOverrideRoles).toEqual(['QA']);
-    const production = await server.gql(`query($s: String!) { project(slug: $s) { environment(slug: "production") { policy { freezeOverrideRoles } } } }`, {
-      s: 'freeze-glass-qa',
-    });
+    const production = await server.gql(
+      `query($s: String!) { project(slug: $s) { environment(slug: "production") { policy { freezeOverrideRoles } } } }`,
+      {
+        s: 'freeze-glass-qa',
+      },
+    );
     expect(production.data.project.environment.policy.freezeOverrideRoles).toEqual(['ADMIN']);
     await mustCreateWindow(p.id, inForce(600, { environmentSlugs: ['staging'] }));
     const qa = await server.token('fz-qa-glass', ['QA']);
