@@ -5,6 +5,7 @@ import {
   activeFreezeFor,
   checkFreezeWindow,
   FreezeRuleError,
+  type FreezeWindowShape,
   type FreezeWindowRule,
   frozenMessage,
   instantToWallClock,
@@ -217,8 +218,14 @@ describe('scope', () => {
 });
 
 describe('validation', () => {
-  const base = { startsAt: at('2030-01-01T00:00:00Z'), endsAt: null, recurrence: null, durationMinutes: null, timeZone: 'UTC' };
-  const problem = (over: Partial<typeof base> & Record<string, unknown>) => {
+  const base: FreezeWindowShape = {
+    startsAt: at('2030-01-01T00:00:00Z'),
+    endsAt: null,
+    recurrence: null,
+    durationMinutes: null,
+    timeZone: 'UTC',
+  };
+  const problem = (over: Partial<FreezeWindowShape>) => {
     try {
       checkFreezeWindow({ ...base, ...over } as never);
       return null;
