@@ -39,7 +39,8 @@ export const PIPELINE = graphql(
       environments {
         id slug name type position frozen
         promotesFrom { slug name }
-        policy { trigger branchPattern requiredApprovals approverRoles deployerRoles }
+        policy { trigger branchPattern requiredApprovals approverRoles deployerRoles freezeOverrideRoles }
+        activeFreeze { id name reason nextOccurrence { startsAt endsAt } }
         currentRelease { id version commitSha }
         policyReport { passed checks { id passed severity } }
         activeDeployment { ...DeploymentCard }
@@ -48,6 +49,7 @@ export const PIPELINE = graphql(
       deployments(first: 8) {
         edges { node { id status kind createdAt requestedBy environment { name } release { version commitSha } } }
       }
+      freezeWindows { id name reason environmentSlugs environmentTypes nextOccurrence { startsAt endsAt } }
     }
   }
 `,
