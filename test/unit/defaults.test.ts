@@ -185,9 +185,9 @@ describe('mergePolicy', () => {
       approvalTimeoutSeconds: 3600,
       freezeOverrideRoles: ['APPROVER'],
     } as const;
-    expect(
-      mergePolicy(base, { ...patch, approverRoles: ['ADMIN'], deployerRoles: ['ADMIN'], freezeOverrideRoles: ['APPROVER'] }),
-    ).toEqual(patch);
+    expect(mergePolicy(base, { ...patch, approverRoles: ['ADMIN'], deployerRoles: ['ADMIN'], freezeOverrideRoles: ['APPROVER'] })).toEqual(
+      patch,
+    );
   });
 
   it('treats null on a non-nullable field as keep', () => {
