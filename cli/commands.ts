@@ -60,6 +60,12 @@ const TIMEOUT: OptionSpec = {
   help: 'while the server cannot be reached, keep reconnecting this long (seconds, or 90s, 10m, 1h; default 600)',
 };
 
+const OVERRIDE_FREEZE: OptionSpec = {
+  type: 'string',
+  value: 'REASON',
+  help: "break the glass of a freeze window in force (a role of policy.freezeOverrideRoles; another person's approval follows)",
+};
+
 const PROJECT: ArgumentSpec = { name: 'project', help: 'project slug' };
 const DEPLOYMENT: ArgumentSpec = {
   name: 'deployment',
@@ -187,6 +193,7 @@ export const COMMANDS: CommandSpec[] = [
     args: [PROJECT, { name: 'env', help: 'environment slug' }],
     options: {
       release: { type: 'string', value: 'V', help: 'release version or commit sha', required: true },
+      'override-freeze': OVERRIDE_FREEZE,
       wait: WAIT,
       timeout: TIMEOUT,
     },
@@ -200,6 +207,7 @@ export const COMMANDS: CommandSpec[] = [
     args: [PROJECT, { name: 'env', help: 'target environment slug' }],
     options: {
       release: { type: 'string', value: 'V', help: 'release version or commit sha (default: upstream current)' },
+      'override-freeze': OVERRIDE_FREEZE,
       wait: WAIT,
       timeout: TIMEOUT,
     },
@@ -243,6 +251,43 @@ export const COMMANDS: CommandSpec[] = [
     args: [DEPLOYMENT],
     options: {},
     examples: ['stageplane cancel RGVwbG95bWVudDo...'],
+  },
+  {
+    name: 'freeze list',
+    summary: "list a project's freeze windows, with the occurrence in force or the next one",
+    args: [PROJECT],
+    options: {},
+    examples: ['stageplane freeze list shop'],
+  },
+  {
+    name: 'freeze create',
+    summary: 'create a freeze window: one-off (--starts, --ends) or recurring (--rrule, --duration)',
+    description:
+      'Deployments into the environments it covers do not start while an occurrence is in force; rollbacks do unless ' +
+      '--no-rollback. No --env and no --type: every environment of the project.',
+    args: [PROJECT],
+    options: {
+      name: { type: 'string', value: 'NAME', help: 'its name', required: true },
+      reason: { type: 'string', value: 'TEXT', help: 'why (shown with the freeze)', required: true },
+      starts: { type: 'string', value: 'TIME', help: 'ISO-8601 date-time with a zone, e.g. 2030-12-20T00:00:00Z', required: true },
+      ends: { type: 'string', value: 'TIME', help: 'end of a one-off window' },
+      rrule: { type: 'string', value: 'RRULE', help: 'RFC 5545 RRULE of a recurring window, e.g. FREQ=WEEKLY;BYDAY=FR;BYHOUR=16' },
+      duration: { type: 'string', value: 'MINUTES', help: 'how long each occurrence lasts (1 to 44640)' },
+      tz: { type: 'string', value: 'ZONE', help: 'IANA time zone of the RRULE (default UTC)' },
+      env: { type: 'string', value: 'GLOBS', help: 'environment slugs, comma-separated, * and ? allowed' },
+      type: { type: 'string', value: 'TYPES', help: 'environment types, comma-separated (e.g. PRODUCTION)' },
+      'no-rollback': { type: 'boolean', help: 'refuse rollbacks too while it is in force' },
+    },
+    examples: [
+      'stageplane freeze create shop --name "Friday" --reason "no deploys before the weekend" --starts 2030-01-03T00:00:00Z --rrule "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;BYMINUTE=0" --duration 3840 --tz Europe/Berlin --type PRODUCTION',
+    ],
+  },
+  {
+    name: 'freeze delete',
+    summary: 'delete a freeze window (its creator or an ADMIN)',
+    args: [{ name: 'window', help: 'freeze window id, as printed by freeze list' }],
+    options: {},
+    examples: ['stageplane freeze delete RnJlZXplV2luZG93Oi4uLg=='],
   },
   {
     name: 'watch',
@@ -300,6 +345,13 @@ export const COMMANDS: CommandSpec[] = [
 ];
 
 export const commandNamed = (name: string) => COMMANDS.find((c) => c.name === name) ?? null;
+
+/** Commands of two words: the first word and its subcommands. */
+const SUBCOMMANDS: Record<string, string[]> = {
+  config: ['get', 'set'],
+  freeze: ['list', 'create', 'delete'],
+  preview: ['enable', 'disable'],
+};
 
 export interface GlobalOptions {
   url: string;
@@ -377,26 +429,17 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     return { kind: 'help', command };
   }
   let name = word;
-  if (word === 'preview') {
+  const subcommands = SUBCOMMANDS[word];
+  if (subcommands) {
     const sub = rest[0];
-    if (sub === 'enable' || sub === 'disable') {
-      name = `preview ${sub}`;
+    const choices = subcommands.join(subcommands.length > 2 ? ', ' : ' or ');
+    if (sub !== undefined && subcommands.includes(sub)) {
+      name = `${word} ${sub}`;
       rest = rest.slice(1);
     } else if (sub === undefined || sub === '--help' || sub === '-h') {
-      throw new UsageError('preview takes a subcommand: enable or disable');
+      throw new UsageError(`${word} takes a subcommand: ${choices}`);
     } else {
-      throw new UsageError(`unknown command "preview ${sub}"; preview takes enable or disable`);
-    }
-  }
-  if (word === 'config') {
-    const sub = rest[0];
-    if (sub === 'get' || sub === 'set') {
-      name = `config ${sub}`;
-      rest = rest.slice(1);
-    } else if (sub === undefined || sub === '--help' || sub === '-h') {
-      throw new UsageError('config takes a subcommand: get or set');
-    } else {
-      throw new UsageError(`unknown command "config ${sub}"; config takes get or set`);
+      throw new UsageError(`unknown command "${word} ${sub}"; ${word} takes ${choices}`);
     }
   } else if (word === 'notify') {
     const sub = rest[0];

@@ -365,3 +365,50 @@ export const ALL_OPERATIONS = {
   TestNotificationChannel,
   DeleteNotificationChannel,
 };
+
+// ---- freeze windows (v2) -----------------------------------------------------------------------
+
+export const FreezeWindowFields = graphql(`
+  fragment FreezeWindowFields on FreezeWindow {
+    id
+    name
+    reason
+    environmentSlugs
+    environmentTypes
+    startsAt
+    endsAt
+    recurrence
+    durationMinutes
+    timeZone
+    allowRollback
+    createdBy
+    nextOccurrence { startsAt endsAt }
+  }
+`);
+
+export const FreezeWindows = graphql(
+  `
+  query CliFreezeWindows($project: String!) {
+    project(slug: $project) {
+      id
+      freezeWindows { ...FreezeWindowFields }
+    }
+  }
+`,
+  [FreezeWindowFields],
+);
+
+export const CreateFreezeWindow = graphql(
+  `
+  mutation CliCreateFreezeWindow($input: CreateFreezeWindowInput!) {
+    createFreezeWindow(input: $input) { ...FreezeWindowFields }
+  }
+`,
+  [FreezeWindowFields],
+);
+
+export const DeleteFreezeWindow = graphql(`
+  mutation CliDeleteFreezeWindow($id: ID!) {
+    deleteFreezeWindow(id: $id)
+  }
+`);

@@ -639,7 +639,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     const project = arg(ctx, 'project');
     const environmentIdValue = await environmentId(ctx, project, arg(ctx, 'env'));
     const release = await releaseId(ctx, project, opt(ctx, 'release')!);
-    const data = await ctx.client.request(ops.Deploy, { input: { environmentId: environmentIdValue, releaseId: release } });
+    const data = await ctx.client.request(ops.Deploy, {
+      input: { environmentId: environmentIdValue, releaseId: release, overrideFreeze: overrideFreeze(ctx) },
+    });
     return startedDeployment(ctx, data.deploy);
   },
 
@@ -648,7 +650,9 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     const target = await environmentId(ctx, project, arg(ctx, 'env'));
     const wanted = opt(ctx, 'release');
     const release = wanted ? await releaseId(ctx, project, wanted) : null;
-    const data = await ctx.client.request(ops.Promote, { input: { environmentId: target, releaseId: release } });
+    const data = await ctx.client.request(ops.Promote, {
+      input: { environmentId: target, releaseId: release, overrideFreeze: overrideFreeze(ctx) },
+    });
     return startedDeployment(ctx, data.promote);
   },
 
@@ -720,6 +724,60 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return EXIT.OK;
   },
 
+  async 'freeze list'(ctx) {
+    const project = arg(ctx, 'project');
+    const data = await ctx.client.request(ops.FreezeWindows, { project });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    const windows = data.project.freezeWindows;
+    if (ctx.out.json) {
+      ctx.out.jsonValue(windows);
+      return EXIT.OK;
+    }
+    if (windows.length === 0) {
+      ctx.out.notice('no freeze windows');
+      return EXIT.OK;
+    }
+    ctx.out.data(table(['ID', 'NAME', 'COVERS', 'WHEN', 'NEXT', 'ROLLBACK', 'REASON'], windows.map(freezeRow), ctx.out.out));
+    return EXIT.OK;
+  },
+
+  async 'freeze create'(ctx) {
+    const project = arg(ctx, 'project');
+    const id = await projectId(ctx, project);
+    const list = (name: string) =>
+      opt(ctx, name)
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean) ?? null;
+    const duration = opt(ctx, 'duration');
+    const data = await ctx.client.request(ops.CreateFreezeWindow, {
+      input: {
+        projectId: id,
+        name: opt(ctx, 'name')!,
+        reason: opt(ctx, 'reason')!,
+        startsAt: opt(ctx, 'starts')!,
+        endsAt: opt(ctx, 'ends') ?? null,
+        recurrence: opt(ctx, 'rrule') ?? null,
+        durationMinutes: duration === undefined ? null : parseCount(duration, '--duration', 1),
+        timeZone: opt(ctx, 'tz') ?? null,
+        environmentSlugs: list('env'),
+        environmentTypes: list('type') as never,
+        allowRollback: ctx.options['no-rollback'] ? false : null,
+      },
+    });
+    const w = data.createFreezeWindow;
+    if (ctx.out.json) {
+      ctx.out.jsonValue(w);
+      return EXIT.OK;
+    }
+    ctx.out.data(w.id);
+    const next = w.nextOccurrence;
+    ctx.out.notice(
+      `freeze window ${JSON.stringify(w.name)} created; ${next ? `next ${localTime(next.startsAt)} .. ${localTime(next.endsAt)}` : 'no occurrence remains'}`,
+    );
+    return EXIT.OK;
+  },
+
   async 'notify add'(ctx) {
     const project = arg(ctx, 'project');
     const env = ctx.env;
@@ -773,11 +831,33 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return EXIT.OK;
   },
 
+  async 'freeze delete'(ctx) {
+    const data = await ctx.client.request(ops.DeleteFreezeWindow, { id: arg(ctx, 'window') });
+    if (ctx.out.json) ctx.out.jsonValue({ id: data.deleteFreezeWindow });
+    else ctx.out.notice(`freeze window ${data.deleteFreezeWindow} deleted`);
+    return EXIT.OK;
+  },
+
   async watch(ctx) {
     const after = opt(ctx, 'after-seq');
     return follow(ctx, arg(ctx, 'deployment'), after === undefined ? 0 : parseCount(after, '--after-seq'));
   },
 };
+
+/** --override-freeze REASON, as DeployInput/PromoteInput.overrideFreeze. */
+function overrideFreeze(ctx: Ctx) {
+  const reason = opt(ctx, 'override-freeze');
+  return reason === undefined ? null : { reason };
+}
+
+function freezeRow(w: ResultOf<typeof ops.FreezeWindowFields>): string[] {
+  const covers = [...w.environmentSlugs, ...w.environmentTypes].join(',') || 'every environment';
+  const when = w.recurrence
+    ? `${w.recurrence} (${w.durationMinutes} min, ${w.timeZone})`
+    : `${localTime(w.startsAt)} .. ${localTime(w.endsAt)}`;
+  const next = w.nextOccurrence ? `${localTime(w.nextOccurrence.startsAt)} .. ${localTime(w.nextOccurrence.endsAt)}` : '-';
+  return [w.id, w.name, covers, when, next, w.allowRollback ? 'allowed' : 'refused', w.reason];
+}
 
 async function readSettings(ctx: Ctx, project: string, env: string) {
   const data = await ctx.client.request(ops.Settings, { project, env });

@@ -14,6 +14,7 @@ export const relations = defineRelations(schema, (r) => ({
     members: r.many.projectMembers(),
     trustPolicies: r.many.trustPolicies(),
     notificationChannels: r.many.notificationChannels(),
+    freezeWindows: r.many.freezeWindows(),
   },
   notificationChannels: {
     project: r.one.projects({ from: r.notificationChannels.projectId, to: r.projects.id, optional: false }),
@@ -88,6 +89,7 @@ export const relations = defineRelations(schema, (r) => ({
     events: r.many.deploymentEvents(),
     rollbackOf: r.one.deployments({ from: r.deployments.rollbackOfId, to: r.deployments.id, alias: 'rollback' }),
     rolledBackBy: r.one.deployments({ from: r.deployments.id, to: r.deployments.rollbackOfId, alias: 'rollback' }),
+    freezeOverride: r.one.freezeOverrides({ from: r.deployments.id, to: r.freezeOverrides.deploymentId }),
   },
   releaseQuarantines: {
     environment: r.one.environments({ from: r.releaseQuarantines.environmentId, to: r.environments.id, optional: false }),
@@ -98,5 +100,11 @@ export const relations = defineRelations(schema, (r) => ({
   },
   deploymentEvents: {
     deployment: r.one.deployments({ from: r.deploymentEvents.deploymentId, to: r.deployments.id, optional: false }),
+  },
+  freezeWindows: {
+    project: r.one.projects({ from: r.freezeWindows.projectId, to: r.projects.id, optional: false }),
+  },
+  freezeOverrides: {
+    window: r.one.freezeWindows({ from: r.freezeOverrides.windowId, to: r.freezeWindows.id, optional: false }),
   },
 }));

@@ -64,6 +64,7 @@ export function defaultPolicy(type: EnvironmentType): DeployPolicy {
     preventSelfApproval: true,
     waitTimerSeconds: 0,
     approvalTimeoutSeconds: APPROVAL_TIMEOUT_SECONDS,
+    freezeOverrideRoles: ['ADMIN'] as Role[],
   };
   switch (type) {
     case 'DEVELOPMENT':
@@ -127,6 +128,7 @@ export function mergePolicy(base: DeployPolicy, patch: DeployPolicyPatch | null 
     approvalTimeoutSeconds: p.approvalTimeoutSeconds ?? base.approvalTimeoutSeconds,
     // v2; absent from policies written before it (false).
     ...(p.autoRollback != null || base.autoRollback !== undefined ? { autoRollback: p.autoRollback ?? base.autoRollback ?? false } : {}),
+    freezeOverrideRoles: [...(p.freezeOverrideRoles ?? base.freezeOverrideRoles ?? ['ADMIN'])],
   };
 }
 

@@ -14,6 +14,8 @@ export type Happening =
   | { kind: 'reject' }
   | { kind: 'expire' }
   | { kind: 'wait' }
+  | { kind: 'freeze-wait' }
+  | { kind: 'freeze-override' }
   | { kind: 'start' }
   | { kind: 'step-started' }
   | { kind: 'step-progress' }
@@ -67,6 +69,12 @@ export function transition(from: DeploymentStatus, happening: Happening): Transi
       return from === 'PENDING_APPROVAL' ? { status: 'EXPIRED', event: 'EXPIRED' } : illegal();
     case 'wait':
       return from === 'QUEUED' || from === 'WAITING' ? { status: 'WAITING', event: 'WAITING' } : illegal();
+    case 'freeze-wait':
+      // Held by a freeze window before it starts (v2): waiting, with the window's own event.
+      return from === 'QUEUED' || from === 'WAITING' ? { status: 'WAITING', event: 'FROZEN_WAIT' } : illegal();
+    case 'freeze-override':
+      // Recorded as the break-glass deployment is made: it changes no status.
+      return isTerminal(from) ? illegal() : { status: from, event: 'FREEZE_OVERRIDDEN' };
     case 'start':
       return from === 'QUEUED' || from === 'WAITING' ? { status: 'RUNNING', event: 'STARTED' } : illegal();
     case 'step-started':

@@ -113,6 +113,9 @@ export const ACTIONS = [
   'createNotificationChannel',
   'deleteNotificationChannel',
   'testNotificationChannel',
+  // v2, freeze windows
+  'createFreezeWindow',
+  'deleteFreezeWindow',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -138,9 +141,11 @@ export interface AuthorizationContext {
   callbackDeploymentId?: string;
   /** Notification channels: the union of every environment's policy.deployerRoles in the project. */
   projectDeployerRoles?: readonly Role[];
+  /** deleteFreezeWindow: the window's creator. */
+  freezeWindow?: { createdBy: string };
 }
 
-export type ContextPart = 'environment' | 'deployment' | 'deploymentId' | 'projectDeployerRoles';
+export type ContextPart = 'environment' | 'deployment' | 'deploymentId' | 'projectDeployerRoles' | 'freezeWindow';
 
 /** How a row decides. ADMIN passes every rule except 'own-callback' (see authorize). */
 export type PermissionRule =
@@ -150,7 +155,8 @@ export type PermissionRule =
   | { kind: 'environment-approvers' }
   | { kind: 'requester-or-deployers' }
   | { kind: 'project-deployers' }
-  | { kind: 'own-callback' };
+  | { kind: 'own-callback' }
+  | { kind: 'creator-or-admin' };
 
 export interface PermissionRow {
   action: Action;
@@ -241,6 +247,8 @@ export const PERMISSION_TABLE: readonly PermissionRow[] = Object.freeze([
   ...(['createNotificationChannel', 'deleteNotificationChannel', 'testNotificationChannel'] as const).map((action) =>
     row(action, NOTIFY_WHO, { kind: 'project-deployers' }, ['projectDeployerRoles']),
   ),
+  row('createFreezeWindow', 'any role in the project other than VIEWER', { kind: 'roles', roles: ['DEVELOPER', 'QA', 'APPROVER'] }),
+  row('deleteFreezeWindow', "the window's creator, or ADMIN", { kind: 'creator-or-admin' }, ['freezeWindow']),
 ]);
 
 const ROWS = new Map<Action, PermissionRow>(PERMISSION_TABLE.map((r) => [r.action, r]));
@@ -339,6 +347,10 @@ export function authorize(action: Action, principal: Principal, context: Authori
       return refuse('role', needsRoles(`${action} in this project`, roles, 'deployerRoles of its environments'));
     }
 
+    case 'creator-or-admin':
+      if (isAdmin(principal) || context.freezeWindow!.createdBy === principal.subject) return ALLOWED;
+      return refuse('role', `only its creator (${context.freezeWindow!.createdBy}) or ADMIN may ${action}`);
+
     case 'own-callback':
       if (principal.kind !== 'callback') {
         return refuse('callback-token', "reportDeploymentStatus needs the deployment's own callback token");
@@ -348,6 +360,18 @@ export function authorize(action: Action, principal: Principal, context: Authori
       }
       return ALLOWED;
   }
+}
+
+/**
+ * Breaking a freeze window's glass (deploy/promote with overrideFreeze): a role in the target's
+ * policy.freezeOverrideRoles (default [ADMIN]), or ADMIN. Not a row of the table: it is a
+ * condition on deploy and promote, which their own rows authorize first.
+ */
+export function authorizeFreezeOverride(principal: Principal, env: { slug?: string; policy: { freezeOverrideRoles?: Role[] } }): Decision {
+  if (principal.kind === 'callback') return refuse('callback-token', "a deployment's callback token may only call reportDeploymentStatus");
+  const roles = env.policy.freezeOverrideRoles ?? ['ADMIN'];
+  if (isAdmin(principal) || hasAny(principal, roles)) return ALLOWED;
+  return refuse('role', needsRoles(`overriding a freeze window of ${env.slug ?? 'this environment'}`, roles, 'freezeOverrideRoles'));
 }
 
 /** authorize(), throwing FORBIDDEN with the reason when refused. */

@@ -42,6 +42,8 @@ export interface DeployPolicy {
   approvalTimeoutSeconds: number;
   /** v2: on failed verification, quarantine, pause and roll back. Absent in rows written before: false. */
   autoRollback?: boolean;
+  /** Who may break a freeze window's glass (v2); absent in policies stored before it: [ADMIN]. */
+  freezeOverrideRoles?: Role[];
 }
 
 export interface DeployTarget {

@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { isValidCron } from './cron.ts';
 import { issuerUrlProblem } from './identity.ts';
 import { PREVIEW_COPY_SETTINGS_FROM_DEFAULT, PREVIEW_TTL_HOURS } from './previews.ts';
+import { checkFreezeWindow, FreezeRuleError } from './freeze.ts';
 import { badInput } from './errors.ts';
 import { insightRangeProblem } from './insights.ts';
 import { channelUrlProblem } from './notifications.ts';
@@ -257,6 +258,7 @@ export const DeployPolicyInputSchema = nullMeansAbsent(
       waitTimerSeconds: intBetween(0, 604_800).optional(),
       approvalTimeoutSeconds: intBetween(1, 2_592_000).optional(),
       autoRollback: z.boolean().optional(),
+      freezeOverrideRoles: uniqueRoles.optional(),
     })
     .superRefine((p, ctx) => {
       if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {
@@ -278,6 +280,7 @@ export const DeployPolicySchema = z
     waitTimerSeconds: intBetween(0, 604_800),
     approvalTimeoutSeconds: intBetween(1, 2_592_000),
     autoRollback: z.boolean().optional(),
+    freezeOverrideRoles: uniqueRoles.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.trigger === 'AUTO_ON_PUSH' && p.branchPattern === null) {
@@ -556,8 +559,14 @@ export const RecordPushInputSchema = nullMeansAbsent(
   }),
 );
 
-export const DeployInputSchema = z.object({ environmentId: IdSchema, releaseId: IdSchema });
-export const PromoteInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
+/** Breaking a freeze window's glass: a reason is required (v2). */
+export const FreezeOverrideInputSchema = z.object({ reason: text(1000) });
+export const DeployInputSchema = nullMeansAbsent(
+  z.object({ environmentId: IdSchema, releaseId: IdSchema, overrideFreeze: FreezeOverrideInputSchema.optional() }),
+);
+export const PromoteInputSchema = nullMeansAbsent(
+  z.object({ environmentId: IdSchema, releaseId: IdSchema.optional(), overrideFreeze: FreezeOverrideInputSchema.optional() }),
+);
 export const RollbackInputSchema = nullMeansAbsent(z.object({ environmentId: IdSchema, releaseId: IdSchema.optional() }));
 
 /** v2: lift a release's quarantine in one environment. */
@@ -574,6 +583,52 @@ export const ReportDeploymentStatusInputSchema = nullMeansAbsent(
     status: StepStatusSchema,
     message: longText(10_000).optional(),
   }),
+);
+
+// ---------------------------------------------------------------- freeze windows
+
+/** Slug globs: the slug alphabet plus `*` and `?`. */
+const SlugGlobSchema = storableString()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .regex(/^[a-z0-9*?-]+$/, 'must be a glob of lower-case letters, digits, - and the wildcards * and ?');
+
+/**
+ * A new freeze window. The field shapes here; the cross-field rules (one-off or recurring, the
+ * RRULE, the time zone, the bounds of a duration) are domain/freeze.ts checkFreezeWindow, applied
+ * by the refinement below so that both reach the client as one BAD_USER_INPUT naming the field.
+ */
+export const CreateFreezeWindowInputSchema = nullMeansAbsent(
+  z
+    .object({
+      projectId: IdSchema,
+      name: text(100),
+      reason: text(1000),
+      environmentSlugs: uniqueList(SlugGlobSchema, 'slug', (s) => s)
+        .max(50, 'must have at most 50 slugs')
+        .default([]),
+      environmentTypes: uniqueList(EnvironmentTypeSchema, 'type', (t) => t).default([]),
+      startsAt: DateTimeSchema,
+      endsAt: DateTimeSchema.optional(),
+      recurrence: storableString().max(500, 'must be at most 500 characters').optional(),
+      durationMinutes: z.number().int('must be a whole number').optional(),
+      timeZone: storableString().max(100, 'must be at most 100 characters').default('UTC'),
+      allowRollback: z.boolean().default(true),
+    })
+    .superRefine((w, ctx) => {
+      try {
+        checkFreezeWindow({
+          startsAt: w.startsAt,
+          endsAt: w.endsAt ?? null,
+          recurrence: w.recurrence ?? null,
+          durationMinutes: w.durationMinutes ?? null,
+          timeZone: w.timeZone,
+        });
+      } catch (error) {
+        if (!(error instanceof FreezeRuleError)) throw error;
+        ctx.addIssue({ code: 'custom', path: [error.field], message: error.message });
+      }
+    }),
 );
 
 // ---------------------------------------------------------------- tokens
@@ -749,6 +804,8 @@ export const MUTATION_INPUTS = {
   createNotificationChannel: { arg: 'input', schema: CreateNotificationChannelInputSchema },
   deleteNotificationChannel: { arg: 'id', schema: IdSchema },
   testNotificationChannel: { arg: 'id', schema: IdSchema },
+  createFreezeWindow: { arg: 'input', schema: CreateFreezeWindowInputSchema },
+  deleteFreezeWindow: { arg: 'id', schema: IdSchema },
 } as const satisfies Record<MutationName, { arg: 'input' | 'id' | 'environmentId'; schema: z.ZodType }>;
 
 export type CreateProjectInput = z.output<typeof CreateProjectInputSchema>;
@@ -783,6 +840,7 @@ export const InsightsArgsSchema = z.object({ environment: storableString(), from
 });
 export type InsightsArgs = z.output<typeof InsightsArgsSchema>;
 export type SetPreviewPolicyInput = z.output<typeof SetPreviewPolicyInputSchema>;
+export type CreateFreezeWindowInput = z.output<typeof CreateFreezeWindowInputSchema>;
 
 // ---------------------------------------------------------------- parsing
 

@@ -58,6 +58,9 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'VERIFICATION_PASSED',
   'VERIFICATION_FAILED',
   'ROLLBACK_STARTED',
+  // v2, freeze windows
+  'FREEZE_OVERRIDDEN',
+  'FROZEN_WAIT',
 ] as const;
 
 /** Insights: the events that end a deployment (counted, timed) and those that decide an approval. */

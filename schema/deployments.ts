@@ -34,6 +34,8 @@ export const DeploymentEventTypeEnum = builder.enumType('DeploymentEventType', {
   values: enumValues(DEPLOYMENT_EVENT_TYPES, {
     APPROVED: 'one approval recorded',
     APPROVALS_INVALIDATED: "the target's configuration changed; approvals so far are void",
+    FREEZE_OVERRIDDEN: "a freeze window's glass was broken; the message has the reason",
+    FROZEN_WAIT: 'held back by a freeze window that began before it started; the message names it and its end',
   }),
 });
 
@@ -268,12 +270,20 @@ const RecordPushInput = builder.inputType('RecordPushInput', {
     version: t.string({ description: 'defaults to the short sha' }),
   }),
 });
+const FreezeOverrideInput = builder.inputType('FreezeOverrideInput', {
+  description: "Breaking a freeze window's glass: needs a role of policy.freezeOverrideRoles and another person's approval.",
+  fields: (t) => ({ reason: t.string({ required: true }) }),
+});
 const DeployInput = builder.inputType('DeployInput', {
-  fields: (t) => ({ environmentId: t.id({ required: true }), releaseId: t.id({ required: true }) }),
+  fields: (t) => ({
+    environmentId: t.id({ required: true }),
+    releaseId: t.id({ required: true }),
+    overrideFreeze: t.field({ type: FreezeOverrideInput }),
+  }),
 });
 const PromoteInput = builder.inputType('PromoteInput', {
   description: "The target; the release is the source environment's current one unless given.",
-  fields: (t) => ({ environmentId: t.id({ required: true }), releaseId: t.id() }),
+  fields: (t) => ({ environmentId: t.id({ required: true }), releaseId: t.id(), overrideFreeze: t.field({ type: FreezeOverrideInput }) }),
 });
 const RollbackInput = builder.inputType('RollbackInput', {
   fields: (t) => ({
@@ -328,9 +338,13 @@ builder.mutationFields((t) => ({
     type: 'deployments',
     args: { input: t.arg({ type: DeployInput, required: true }) },
     resolve: (query, _root, args, ctx) => {
-      parseInput(DeployInputSchema, args.input, 'input');
-      return deploy(scopeOf(ctx), localId(args.input.environmentId, 'Environment'), localId(args.input.releaseId, 'Release'), (tx, id) =>
-        tx.query.deployments.findFirst(query({ where: { id } })),
+      const input = parseInput(DeployInputSchema, args.input, 'input');
+      return deploy(
+        scopeOf(ctx),
+        localId(args.input.environmentId, 'Environment'),
+        localId(args.input.releaseId, 'Release'),
+        (tx, id) => tx.query.deployments.findFirst(query({ where: { id } })),
+        { overrideFreeze: input.overrideFreeze },
       );
     },
   }),
@@ -339,10 +353,14 @@ builder.mutationFields((t) => ({
     type: 'deployments',
     args: { input: t.arg({ type: PromoteInput, required: true }) },
     resolve: (query, _root, args, ctx) => {
-      parseInput(PromoteInputSchema, args.input, 'input');
+      const input = parseInput(PromoteInputSchema, args.input, 'input');
       const releaseId = args.input.releaseId ? localId(args.input.releaseId, 'Release') : null;
-      return promote(scopeOf(ctx), localId(args.input.environmentId, 'Environment'), releaseId, (tx, id) =>
-        tx.query.deployments.findFirst(query({ where: { id } })),
+      return promote(
+        scopeOf(ctx),
+        localId(args.input.environmentId, 'Environment'),
+        releaseId,
+        (tx, id) => tx.query.deployments.findFirst(query({ where: { id } })),
+        { overrideFreeze: input.overrideFreeze },
       );
     },
   }),

@@ -51,6 +51,11 @@ const DeployPolicyRef = builder.objectRef<DeployPolicy>('DeployPolicy').implemen
       description: 'on failed verification, roll back to the last verified release',
       resolve: (p) => p.autoRollback ?? false,
     }),
+    freezeOverrideRoles: t.field({
+      type: [RoleEnum],
+      description: "who may break a freeze window's glass (default [ADMIN])",
+      resolve: (p) => p.freezeOverrideRoles ?? (['ADMIN'] as const),
+    }),
   }),
 });
 
@@ -239,6 +244,7 @@ const DeployPolicyInput = builder.inputType('DeployPolicyInput', {
     waitTimerSeconds: t.int(),
     approvalTimeoutSeconds: t.int(),
     autoRollback: t.boolean({ description: 'default false' }),
+    freezeOverrideRoles: t.field({ type: [RoleEnum] }),
   }),
 });
 const VerificationInput = builder.inputType('VerificationInput', {

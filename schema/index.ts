@@ -7,6 +7,7 @@ import './databases.ts';
 import './secrets.ts';
 import './deployments.ts';
 import './verification.ts';
+import './freeze-windows.ts';
 import './audit-log.ts';
 import './viewer.ts';
 import './project-access.ts';

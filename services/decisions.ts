@@ -2,7 +2,7 @@
 // each decision, exactly once and in order; these functions check who may ask, then ask it.
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
-import { approvals, deployments, environments } from '../db/schema/index.ts';
+import { approvals, deployments, environments, freezeOverrides } from '../db/schema/index.ts';
 import { isTerminal } from '../domain/deployment-state.ts';
 import { notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
@@ -30,7 +30,13 @@ async function loadForDecision(scope: Scope, deploymentId: string) {
     .select({ approver: approvals.approver })
     .from(approvals)
     .where(and(eq(approvals.deploymentId, deploymentId), isNull(approvals.invalidatedAt)));
-  return { ...row, actor, decidedBy: decided.map((d) => d.approver) };
+  // A break-glass deployment is never approved by its requester, whatever the policy says.
+  const [override] = await db
+    .select({ by: freezeOverrides.by })
+    .from(freezeOverrides)
+    .where(eq(freezeOverrides.deploymentId, deploymentId));
+  const env = override ? { ...row.env, policy: { ...row.env.policy, preventSelfApproval: true } } : row.env;
+  return { d: row.d, env, actor, decidedBy: decided.map((d) => d.approver) };
 }
 
 /**

@@ -12,7 +12,9 @@ import {
   approvals,
   deploymentEvents,
   deployments,
+  type EnvironmentRow,
   environments,
+  freezeOverrides,
   projects,
   releaseQuarantines,
   releases,
@@ -33,6 +35,7 @@ import { isTerminal, SIMULATED_STEPS, SIMULATED_TICKS, transition, type Happenin
 import { failedErrorChecks } from '../domain/policy.ts';
 import { buildSnapshot, sameConfiguration } from '../domain/snapshot.ts';
 import type { DeploymentStatus, DeploymentStep, VerificationRecord } from '../domain/types.ts';
+import { freezeHolding } from './freeze-windows.ts';
 
 /** The deployment row is gone (or never committed): nothing to retry. */
 export class DeploymentMissing extends Error {
@@ -57,7 +60,11 @@ export interface DeploymentPlan {
 }
 
 /** `verify` (v2): the deployment pinned a verification when it started. Absent in histories recorded before. */
-export type LeaseAttempt = { outcome: 'started' | 'blocked'; status: DeploymentStatus; verify?: boolean } | null;
+export type LeaseAttempt =
+  | { outcome: 'started' | 'blocked'; status: DeploymentStatus; verify?: boolean }
+  /** Held by a freeze window (v2) until `until` (ISO): the workflow sleeps that long, then asks again. */
+  | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string }
+  | null;
 
 export type { VerificationVerdict };
 
@@ -133,6 +140,28 @@ export function deploymentRuns(db: Database) {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * Freeze windows (v2), in the transaction that would start the deployment, under the
+   * environment's lock (createFreezeWindow takes it too): a window in force records FROZEN_WAIT
+   * once per occurrence, with the window and its end. A workflow that can sleep (holdForFreeze,
+   * patched 'freeze-windows') is told until when; an older one keeps polling, as for `frozen`.
+   */
+  async function holdForFreeze(tx: Transaction, d: DeploymentRow, env: EnvironmentRow, options: { holdForFreeze?: boolean }) {
+    const freeze = await freezeHolding(tx, env, d);
+    if (!freeze) return undefined;
+    const until = freeze.occurrence.endsAt.toISOString();
+    const w = await applyIn(
+      tx,
+      d,
+      { kind: 'freeze-wait' },
+      {
+        key: `frozen:${freeze.window.id}:${freeze.occurrence.startsAt.toISOString()}`,
+        message: `Held by the freeze window "${freeze.window.name}" (${freeze.window.reason}) until ${until}`,
+      },
+    );
+    return options.holdForFreeze ? { outcome: 'frozen' as const, status: w.status, until, window: freeze.window.name } : null;
+  }
+
   return {
     /** What the workflow decides from; DeploymentMissing(maybeNotYetCommitted) while the creating transaction has not committed. */
     async plan(id: string): Promise<DeploymentPlan> {
@@ -146,12 +175,14 @@ export function deploymentRuns(db: Database) {
         .select({ approver: approvals.approver })
         .from(approvals)
         .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)));
+      const [override] = await db.select({ by: freezeOverrides.by }).from(freezeOverrides).where(eq(freezeOverrides.deploymentId, id));
       return {
         status: row.d.status,
         requestedBy: row.d.requestedBy,
         requiredApprovals: row.d.requiredApprovals,
         decidedBy: decided.map((a) => a.approver),
-        preventSelfApproval: row.env.policy.preventSelfApproval,
+        // A break-glass deployment is never approved by its requester.
+        preventSelfApproval: row.env.policy.preventSelfApproval || override !== undefined,
         approvalTimeoutSeconds: row.env.policy.approvalTimeoutSeconds,
         waitTimerSeconds: row.env.policy.waitTimerSeconds,
         provider: row.env.deployTarget.provider,
@@ -270,7 +301,7 @@ export function deploymentRuns(db: Database) {
      * the queue just by reaching a terminal status, with no signal to lose; and each workflow stays
      * independent, so one environment's stuck queue cannot block another's.
      */
-    async tryStart(id: string): Promise<LeaseAttempt> {
+    async tryStart(id: string, options: { holdForFreeze?: boolean } = {}): Promise<LeaseAttempt> {
       return db.transaction(async (tx) => {
         const d = await lockDeployment(tx, id);
         if (isTerminal(d.status)) return { outcome: 'blocked' as const, status: d.status };
@@ -289,6 +320,8 @@ export function deploymentRuns(db: Database) {
           );
           return { outcome: 'blocked' as const, status: f.status };
         }
+        const held = await holdForFreeze(tx, d, env!, options);
+        if (held !== undefined) return held;
         const [ahead] = await tx
           .select({ id: deployments.id, status: deployments.status })
           .from(deployments)

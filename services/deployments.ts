@@ -20,6 +20,7 @@ import {
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
+import { activeFreezeFor } from '../domain/freeze.ts';
 import { failedErrorChecks } from '../domain/policy.ts';
 import { defaultVersion, pushTriggers } from '../domain/releases.ts';
 import { buildSnapshot } from '../domain/snapshot.ts';
@@ -32,6 +33,7 @@ import { workflowIdFor } from '../workflows/definitions.ts';
 import { lockEnvironment, lockEnvironmentFor } from './environments.ts';
 import { previewForPush } from './previews.ts';
 import { actorInProject } from './project-access.ts';
+import { freezeGate, freezeOverrideAudit, liveFreezeWindows, recordFreezeOverride, type GrantedOverride } from './freeze-windows.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
 
@@ -97,12 +99,14 @@ export async function createDeployment(
     sourceEnvironmentId: string | null;
     /** v2: an automatic rollback, of this failed deployment; it needs no approval. */
     rollbackOfId?: string;
+    /** Breaking a freeze window's glass: at least one approval, never the requester's. */
+    freezeOverride?: GrantedOverride | null;
   },
 ): Promise<string> {
   const snapshot = buildSnapshot(snapshotContent(input.config, input.env.id), new Date());
   const id = randomUUID();
-  const requiredApprovals =
-    input.env.policy.trigger === 'APPROVAL_REQUIRED' && !input.rollbackOfId ? input.env.policy.requiredApprovals : 0;
+  const byPolicy = input.env.policy.trigger === 'APPROVAL_REQUIRED' && !input.rollbackOfId ? input.env.policy.requiredApprovals : 0;
+  const requiredApprovals = input.freezeOverride ? Math.max(byPolicy, 1) : byPolicy;
   // A deployment that needs approval waits for it from its first moment: the mutation's answer
   // says PENDING_APPROVAL, and the workflow (told so in its input) accepts decisions at once.
   const status = requiredApprovals > 0 ? 'PENDING_APPROVAL' : 'QUEUED';
@@ -128,6 +132,7 @@ export async function createDeployment(
     message: `${input.kind} requested by ${input.requestedBy}`,
     idempotencyKey: 'created',
   });
+  if (input.freezeOverride) await recordFreezeOverride(tx, { id, status }, input.freezeOverride);
   if (status === 'PENDING_APPROVAL') {
     // The same event, with the same key, that the workflow's requestApproval used to record.
     await appendDeploymentEvent(tx, id, { type: 'APPROVAL_REQUESTED', status, idempotencyKey: 'approval-requested' });
@@ -136,7 +141,7 @@ export async function createDeployment(
     await startDeploymentWorkflow(workflowsOf(services), id, {
       status,
       requestedBy: input.requestedBy,
-      preventSelfApproval: input.env.policy.preventSelfApproval,
+      preventSelfApproval: input.env.policy.preventSelfApproval || Boolean(input.freezeOverride),
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
@@ -189,6 +194,7 @@ export function recordPush(
     const deploymentIds: string[] = [];
     // Read once for every environment the push deploys to (nothing here changes it).
     let config: ProjectConfiguration | undefined;
+    const windows = await liveFreezeWindows(tx, projectId);
     // v2: after an automatic rollback the environment takes no pushes until resumeAutoDeploy, and
     // never a release quarantined there; the release is still recorded.
     const quarantinedHere = new Set(
@@ -201,6 +207,8 @@ export function recordPush(
     );
     for (const env of envs.filter((e) => pushTriggers(e, input.branch) && !e.autoDeployPaused && !quarantinedHere.has(e.id))) {
       const existing = earlier.find((d) => d.environmentId === env.id);
+      // A freeze window in force: the release is recorded, nothing is deployed there.
+      if (!existing && activeFreezeFor(windows, env, new Date())) continue;
       deploymentIds.push(
         existing?.id ??
           (await createDeployment(scope.services, tx, {
@@ -279,7 +287,13 @@ async function releaseToShip(
 const sqlSucceeded = () => sql`${deployments.status} = ${sqlLiterals(['SUCCEEDED'])}`;
 
 /** deploy: a release of the project into an environment, by hand. Answers the deployment's id. */
-export function deploy<R = string>(scope: Scope, environmentId: string, releaseId: string, readBack?: ReadBack<string, R>): Promise<R> {
+export function deploy<R = string>(
+  scope: Scope,
+  environmentId: string,
+  releaseId: string,
+  readBack?: ReadBack<string, R>,
+  options: { overrideFreeze?: { reason: string } } = {},
+): Promise<R> {
   return transact(
     scope,
     async (tx) => {
@@ -288,6 +302,7 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
       const release = await releaseOf(tx, releaseId, env.projectId);
       await assertNotQuarantined(tx, env, release);
       const config = await assertDeployable(tx, env);
+      const freezeOverride = await freezeGate(tx, scope, env, options);
       const id = await createDeployment(scope.services, tx, {
         env,
         config,
@@ -295,15 +310,19 @@ export function deploy<R = string>(scope: Scope, environmentId: string, releaseI
         kind: 'MANUAL',
         requestedBy: scope.actor.subject,
         sourceEnvironmentId: null,
+        freezeOverride,
       });
       return {
         result: id,
-        audit: {
-          projectId: env.projectId,
-          action: 'deployment.create',
-          targetId: id,
-          detail: { environment: env.slug, version: release.version, kind: 'MANUAL' },
-        },
+        audit: [
+          {
+            projectId: env.projectId,
+            action: 'deployment.create',
+            targetId: id,
+            detail: { environment: env.slug, version: release.version, kind: 'MANUAL' },
+          },
+          ...(freezeOverride ? [freezeOverrideAudit(id, env.projectId, freezeOverride)] : []),
+        ],
       };
     },
     readBack,
@@ -316,6 +335,7 @@ export function promote<R = string>(
   environmentId: string,
   releaseId: string | null,
   readBack?: ReadBack<string, R>,
+  options: { overrideFreeze?: { reason: string } } = {},
 ): Promise<R> {
   return transact(
     scope,
@@ -330,6 +350,7 @@ export function promote<R = string>(
       });
       await assertNotQuarantined(tx, env, await releaseVersion(tx, chosen));
       const config = await assertDeployable(tx, env);
+      const freezeOverride = await freezeGate(tx, scope, env, options);
       const id = await createDeployment(scope.services, tx, {
         env,
         config,
@@ -337,10 +358,14 @@ export function promote<R = string>(
         kind: 'PROMOTION',
         requestedBy: scope.actor.subject,
         sourceEnvironmentId: source!.id,
+        freezeOverride,
       });
       return {
         result: id,
-        audit: { projectId: env.projectId, action: 'deployment.promote', targetId: id, detail: { from: source!.slug, to: env.slug } },
+        audit: [
+          { projectId: env.projectId, action: 'deployment.promote', targetId: id, detail: { from: source!.slug, to: env.slug } },
+          ...(freezeOverride ? [freezeOverrideAudit(id, env.projectId, freezeOverride)] : []),
+        ],
       };
     },
     readBack,
@@ -365,6 +390,7 @@ export function rollback<R = string>(
       });
       await assertNotQuarantined(tx, env, await releaseVersion(tx, chosen));
       const config = await assertDeployable(tx, env);
+      await freezeGate(tx, scope, env, { rollback: true }); // only windows with allowRollback: false refuse it
       const id = await createDeployment(scope.services, tx, {
         env,
         config,

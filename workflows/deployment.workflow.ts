@@ -247,16 +247,23 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
 
     // ---- the environment's queue, then the policy gate, then RUNNING -------------------------
     let verify = false; // v2: the deployment pinned a verification as it started
+    const freezeAware = freezeWindowsPatched();
     for (;;) {
       if (cancelRequestedBy) return finishCancelled();
       let lease;
       try {
-        lease = await running.run(() => queue.acquireLease(deploymentId));
+        lease = await running.run(() =>
+          freezeAware ? queue.acquireLease(deploymentId, { holdForFreeze: true }) : queue.acquireLease(deploymentId),
+        );
       } catch (error) {
         if (isCancellation(error) || cancelRequestedBy) return finishCancelled();
         throw error;
       }
       status = lease.status;
+      if (lease.outcome === 'frozen') {
+        await holdThroughFreeze(lease.until);
+        continue;
+      }
       verify = lease.verify === true;
       if (lease.outcome === 'started') break;
       if (lease.outcome === 'blocked') return status; // FAILED by the gate
@@ -291,6 +298,25 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     if (cancelRequestedBy) return finishCancelled();
     status = (await db.finish(deploymentId, { outcome: 'SUCCEEDED', actor: null, message: null })).status;
     return status;
+  }
+
+  // ---- freeze windows (v2) ---------------------------------------------------------------------
+  /**
+   * Whether this run may be told to sleep through a freeze window: histories recorded before
+   * freeze windows replay without the marker and keep the old lease loop (which polls, as for
+   * the manual `frozen` switch).
+   */
+  function freezeWindowsPatched(): boolean {
+    return patched('freeze-windows');
+  }
+
+  /**
+   * A durable timer until the occurrence's end the activity reported (workflow time), woken early
+   * only by a cancellation; the lease is then asked for again, which checks the windows anew.
+   */
+  async function holdThroughFreeze(untilIso: string): Promise<void> {
+    const ms = Date.parse(untilIso) - Date.now();
+    if (ms > 0) await condition(() => cancelRequestedBy !== null, ms);
   }
 }
 

@@ -40,7 +40,8 @@ export const PIPELINE = graphql(
         id slug name type position frozen autoDeployPaused previewBranch expiresAt
         quarantinedReleases { id version }
         promotesFrom { slug name }
-        policy { trigger branchPattern requiredApprovals approverRoles deployerRoles }
+        policy { trigger branchPattern requiredApprovals approverRoles deployerRoles freezeOverrideRoles }
+        activeFreeze { id name reason nextOccurrence { startsAt endsAt } }
         currentRelease { id version commitSha }
         policyReport { passed checks { id passed severity } }
         activeDeployment { ...DeploymentCard }
@@ -49,6 +50,7 @@ export const PIPELINE = graphql(
       deployments(first: 8) {
         edges { node { id status kind createdAt requestedBy environment { name } release { version commitSha } } }
       }
+      freezeWindows { id name reason environmentSlugs environmentTypes nextOccurrence { startsAt endsAt } }
     }
   }
 `,

@@ -9,3 +9,4 @@ export * from './quarantine.ts';
 export * from './secrets.ts';
 export * from './previews.ts';
 export * from './notifications.ts';
+export * from './freeze-windows.ts';

@@ -631,6 +631,79 @@ describe('ops console in Chromium', () => {
     expect(await page.getByRole('heading', { name: 'Previews', exact: true }).count()).toBe(0);
   });
 
+  it('shows a freeze window on its environment (name, reason, until) and the next one; an ADMIN overrides it from Promote, by keyboard, with a reason', async () => {
+    const CREATE = `mutation($i: CreateFreezeWindowInput!) { createFreezeWindow(input: $i) { id nextOccurrence { endsAt } } }`;
+    const pushed = await push('e2ef1ee5', 'before the freeze');
+    await eventually(async () => {
+      const d = (await gql(DEPLOYMENT, { id: pushed.deployments[0]!.id })).data.deployment;
+      expect(d.status).toBe('SUCCEEDED');
+    }, 30_000);
+    const now = Date.now();
+    const holiday = await gql(CREATE, {
+      i: {
+        projectId,
+        name: 'Holiday freeze',
+        reason: 'code freeze',
+        environmentSlugs: ['staging'],
+        startsAt: new Date(now - 1000).toISOString(),
+        endsAt: new Date(now + 3_600_000).toISOString(),
+      },
+    });
+    const later = await gql(CREATE, {
+      i: {
+        projectId,
+        name: 'Quarter end',
+        reason: 'books closing',
+        environmentTypes: ['PRODUCTION'],
+        startsAt: new Date(now + 86_400_000).toISOString(),
+        endsAt: new Date(now + 2 * 86_400_000).toISOString(),
+      },
+    });
+    expect([holiday.errors, later.errors]).toEqual([undefined, undefined]);
+    let deploymentId: string | undefined;
+    try {
+      const { page } = await openSignedIn(adminToken, `/projects/${SLUG}`);
+      const staging = region(page, 'Staging');
+      const production = region(page, 'Production');
+      await staging.getByText('Freeze: Holiday freeze').waitFor();
+      expect(await text(staging)).toMatch(/Frozen until .+ Holiday freeze: code freeze/);
+      expect(await text(production)).toMatch(/Next freeze Quarter end, .+ to .+/);
+      expect(await text(staging.locator('time').first())).not.toBe('');
+      expect(await staging.locator('time').first().getAttribute('datetime')).toBe(holiday.data.createFreezeWindow.nextOccurrence.endsAt);
+
+      // By keyboard: focus Promote, Enter opens the dialog, the labelled reason field, Enter on the confirm button.
+      await staging.getByRole('button', { name: 'Promote' }).focus();
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      expect(await text(dialog)).toContain('frozen by Holiday freeze (code freeze)');
+      const reason = dialog.getByLabel('Reason for overriding the freeze');
+      await reason.focus();
+      await page.keyboard.type('payment outage');
+      await dialog.getByRole('button', { name: 'Promote' }).focus();
+      await shot(page, 'promote-override-freeze');
+      await page.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'hidden' });
+      const list = await eventually(async () => {
+        const r = await gql(
+          `query($s: String!) { project(slug: $s) { environment(slug: "staging") { deployments(first: 1) { edges { node { id status freezeOverride { reason by window { name } } } } } } } }`,
+          { s: SLUG },
+        );
+        const node = r.data.project.environment.deployments.edges[0]?.node;
+        expect(node?.freezeOverride).toEqual({ reason: 'payment outage', by: 'ada', window: { name: 'Holiday freeze' } });
+        return node;
+      });
+      deploymentId = list.id;
+      expect(list.status).toBe('PENDING_APPROVAL');
+    } finally {
+      if (deploymentId) await gql(`mutation($id: ID!) { cancelDeployment(id: $id) { id } }`, { id: deploymentId });
+      for (const w of [holiday, later]) {
+        if (w.data?.createFreezeWindow)
+          await gql(`mutation($id: ID!) { deleteFreezeWindow(id: $id) }`, { id: w.data.createFreezeWindow.id });
+      }
+    }
+  });
+
   it('never puts a token in a requested URL or a console line; notes the bundle size', () => {
     expect(requested.length).toBeGreaterThan(0);
     for (const token of [aliceToken, bobToken]) {

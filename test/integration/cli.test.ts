@@ -377,6 +377,75 @@ describe('stageplane CLI against a real server', () => {
     expect(noProject.stderr).toContain('NOT_FOUND: No project with slug "nope"');
   }, 180_000);
 
+  it('freeze create, list and delete; deploy inside a window is refused (4) and --override-freeze breaks the glass', async () => {
+    const frz = await setupProject(server, 'frz');
+    const pushed = await push(server, frz.id, 'f0f0f0f', 'main', admin);
+    await waitForStatus(server, pushed.data.recordPush.deployments[0].id, ['SUCCEEDED']);
+    const ends = new Date(Date.now() + 600_000).toISOString();
+    const created = await cli([
+      'freeze',
+      'create',
+      'frz',
+      '--name',
+      'Holiday',
+      '--reason',
+      'code freeze',
+      '--starts',
+      new Date(Date.now() - 1000).toISOString(),
+      '--ends',
+      ends,
+      '--env',
+      'stag*',
+      '--json',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const window = JSON.parse(created.stdout);
+    expect(window).toMatchObject({ name: 'Holiday', environmentSlugs: ['stag*'], allowRollback: true, createdBy: 'ada' });
+
+    const listed = await cli(['freeze', 'list', 'frz']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+COVERS\s+WHEN\s+NEXT\s+ROLLBACK\s+REASON$/);
+    expect(listed.stdout).toContain('Holiday');
+    expect(listed.stdout).toContain('code freeze');
+
+    const refused = await cli(['deploy', 'frz', 'staging', '--release', 'f0f0f0f']);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('PRECONDITION_FAILED');
+    expect(refused.stderr).toContain('Holiday');
+    const forbidden = await cliAs(quinn, ['deploy', 'frz', 'staging', '--release', 'f0f0f0f', '--override-freeze', 'hotfix']);
+    expect(forbidden.code).toBe(3);
+    const broken = await cli(['deploy', 'frz', 'staging', '--release', 'f0f0f0f', '--override-freeze', 'payment outage', '--json']);
+    expect(broken.code, broken.stderr).toBe(0);
+    expect(JSON.parse(broken.stdout)).toMatchObject({ status: 'PENDING_APPROVAL', requiredApprovals: 1, requestedBy: 'ada' });
+    expect((await cli(['cancel', JSON.parse(broken.stdout).id])).code).toBe(0);
+
+    const bad = await cli([
+      'freeze',
+      'create',
+      'frz',
+      '--name',
+      'x',
+      '--reason',
+      'y',
+      '--starts',
+      '2030-01-01T00:00:00Z',
+      '--rrule',
+      'FREQ=MINUTELY',
+      '--duration',
+      '5',
+    ]);
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toContain('BAD_USER_INPUT');
+    expect((await cli(['freeze', 'create', 'frz', '--name', 'x', '--reason', 'y', '--starts', 'soon', '--ends', 'later'])).code).toBe(4);
+    expect((await cli(['freeze', 'create', 'frz', '--name', 'x'])).code).toBe(2); // --reason and --starts are required
+    expect((await cli(['freeze', 'remove', 'frz'])).code).toBe(2);
+
+    expect((await cliAs(quinn, ['freeze', 'delete', window.id])).code).toBe(3); // not its creator, not ADMIN
+    const deleted = await cli(['freeze', 'delete', window.id]);
+    expect(deleted.code).toBe(0);
+    expect((await cli(['freeze', 'list', 'frz', '--json'])).stdout.trim()).toBe('[]');
+  }, 180_000);
+
   it('reject needs a comment; a followed deployment that ends REJECTED exits 1', async () => {
     const promoted = JSON.parse((await cliAs(quinn, ['promote', 'shop', 'production', '--json'])).stdout);
     await waitForStatus(server, promoted.id, ['PENDING_APPROVAL']);

@@ -529,6 +529,48 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
       };
     },
   },
+  // ---- freeze windows (v2): far in the future, so no case is frozen by another's window
+  createFreezeWindow: {
+    prepare: async ({ caller: c }) => ({
+      query: `mutation($i: CreateFreezeWindowInput!) { createFreezeWindow(input: $i) { id } }`,
+      variables: {
+        i: {
+          projectId: fx.projectId,
+          name: `mx-freeze-${next()}`,
+          reason: `by ${c.key}`,
+          startsAt: '2099-01-01T00:00:00Z',
+          endsAt: '2099-01-02T00:00:00Z',
+        },
+      },
+      context: {},
+    }),
+  },
+  deleteFreezeWindow: {
+    // Its creator (a DEVELOPER) deleting their own window.
+    extraCallers: ['freeze-creator'],
+    prepare: async () => {
+      const creator = caller('freeze-creator');
+      const made = await server.gql(
+        `mutation($i: CreateFreezeWindowInput!) { createFreezeWindow(input: $i) { id } }`,
+        {
+          i: {
+            projectId: fx.projectId,
+            name: `mx-doomed-${next()}`,
+            reason: 'matrix',
+            startsAt: '2099-01-01T00:00:00Z',
+            endsAt: '2099-01-02T00:00:00Z',
+          },
+        },
+        creator.token,
+      );
+      if (made.errors) throw new Error(`freeze window not made: ${JSON.stringify(made.errors)}`);
+      return {
+        query: `mutation($id: ID!) { deleteFreezeWindow(id: $id) }`,
+        variables: { id: made.data.createFreezeWindow.id },
+        context: { freezeWindow: { createdBy: creator.principal.subject } },
+      };
+    },
+  },
   approveDeployment: decisionDriver('approveDeployment'),
   rejectDeployment: decisionDriver('rejectDeployment'),
   cancelDeployment: {
@@ -763,6 +805,7 @@ beforeAll(async () => {
   await addJwtCaller('requester-as-viewer', REQUESTER.subject, ['VIEWER']);
   await addJwtCaller('admin-self', subjectOf('ADMIN'), ['ADMIN']);
   await addJwtCaller('second-vote', 'mx-second-vote', ['QA', 'APPROVER']);
+  await addJwtCaller('freeze-creator', 'mx-freeze-creator', ['DEVELOPER']);
   const apiToken = await adminOk(`mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }`, {
     i: { name: 'mx-qa', roles: ['QA'] },
   });

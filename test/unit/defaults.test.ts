@@ -35,6 +35,7 @@ describe('defaultPolicy', () => {
       preventSelfApproval: true,
       waitTimerSeconds: 0,
       approvalTimeoutSeconds: 259200,
+      freezeOverrideRoles: ['ADMIN'],
     });
   });
 
@@ -48,6 +49,7 @@ describe('defaultPolicy', () => {
       preventSelfApproval: true,
       waitTimerSeconds: 0,
       approvalTimeoutSeconds: 259200,
+      freezeOverrideRoles: ['ADMIN'],
     });
   });
 
@@ -61,6 +63,7 @@ describe('defaultPolicy', () => {
       preventSelfApproval: true,
       waitTimerSeconds: 0,
       approvalTimeoutSeconds: 259200,
+      freezeOverrideRoles: ['ADMIN'],
     });
   });
 
@@ -165,6 +168,11 @@ describe('mergePolicy', () => {
     expect(merged).toEqual({ ...base, trigger: 'APPROVAL_REQUIRED', requiredApprovals: 2, approverRoles: ['APPROVER', 'QA'] });
   });
 
+  it('reads a policy stored before freezeOverrideRoles existed as [ADMIN]', () => {
+    const { freezeOverrideRoles: _dropped, ...old } = base;
+    expect(mergePolicy(old, {}).freezeOverrideRoles).toEqual(['ADMIN']);
+  });
+
   it('sets every field', () => {
     const patch = {
       trigger: 'MANUAL_PROMOTE',
@@ -175,8 +183,11 @@ describe('mergePolicy', () => {
       preventSelfApproval: false,
       waitTimerSeconds: 60,
       approvalTimeoutSeconds: 3600,
+      freezeOverrideRoles: ['APPROVER'],
     } as const;
-    expect(mergePolicy(base, { ...patch, approverRoles: ['ADMIN'], deployerRoles: ['ADMIN'] })).toEqual(patch);
+    expect(mergePolicy(base, { ...patch, approverRoles: ['ADMIN'], deployerRoles: ['ADMIN'], freezeOverrideRoles: ['APPROVER'] })).toEqual(
+      patch,
+    );
   });
 
   it('treats null on a non-nullable field as keep', () => {

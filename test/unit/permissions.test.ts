@@ -64,6 +64,9 @@ const CONTRACT_MUTATIONS = [
   'createNotificationChannel',
   'deleteNotificationChannel',
   'testNotificationChannel',
+  // v2, freeze windows
+  'createFreezeWindow',
+  'deleteFreezeWindow',
 ];
 
 // Environments shaped like the contract's defaults, plus two that tell rules apart.
@@ -217,6 +220,11 @@ const EXPECTED: Record<Action, Scenario[]> = {
       context: { deploymentId: 'd1', callbackDeploymentId: 'd1' },
       allowed: [],
     },
+  ],
+  createFreezeWindow: [{ name: 'in a project', allowed: ['DEVELOPER', 'QA', 'APPROVER', 'ADMIN'] }],
+  deleteFreezeWindow: [
+    { name: "someone else's", context: { freezeWindow: { createdBy: 'bob' } }, allowed: ['ADMIN'] },
+    { name: 'their own', context: { freezeWindow: { createdBy: SUBJECT } }, allowed: ALL },
   ],
 };
 

@@ -84,7 +84,14 @@ describe('MUTATION_INPUTS', () => {
       .filter(([, v]) => v.arg === 'id')
       .map(([k]) => k)
       .sort();
-    expect(idArgs).toEqual(['archiveEnvironment', 'cancelDeployment', 'deleteSecret', 'deleteTrustPolicy', 'revokeApiToken']);
+    expect(idArgs).toEqual([
+      'archiveEnvironment',
+      'cancelDeployment',
+      'deleteFreezeWindow',
+      'deleteSecret',
+      'deleteTrustPolicy',
+      'revokeApiToken',
+    ]);
   });
 });
 

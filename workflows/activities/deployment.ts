@@ -103,12 +103,19 @@ function deploymentActivities(deps: ActivityDeps) {
      * tryStart says why a lease). Heartbeats, so cancellation and worker loss are seen fast; the
      * long poll keeps workflow histories short: one activity per minute of waiting.
      */
-    async acquireLease(id: string): Promise<{ outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }> {
+    async acquireLease(
+      id: string,
+      options: { holdForFreeze?: boolean } = {},
+    ): Promise<
+      | { outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }
+      | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string }
+    > {
       const ctx = Context.current();
       const deadline = Date.now() + 60_000;
       await runs.joinQueue(id);
       for (;;) {
-        const result = await runs.tryStart(id);
+        // 'frozen' (a freeze window, for a workflow that sleeps through it) answers at once.
+        const result = await runs.tryStart(id, options);
         if (result) return result;
         ctx.heartbeat();
         if (Date.now() > deadline) return { outcome: 'waiting', status: 'WAITING' };

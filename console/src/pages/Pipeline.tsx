@@ -110,6 +110,11 @@ export function PipelinePage({ slug }: { slug: string }) {
     reload: () => pipeline.reloadSoon(),
     promote: (env) => {
       const source = project.environments.find((e) => e.slug === env.promotesFrom?.slug);
+      // Frozen by a window: a viewer holding a role of freezeOverrideRoles may break the glass with
+      // a reason (the server decides; this only offers the field to those it would accept).
+      const freeze = env.activeFreeze;
+      const mayOverride =
+        !!freeze && (session.roles.includes('ADMIN') || env.policy.freezeOverrideRoles.some((r) => session.roles.includes(r)));
       setDialog({
         action: 'Promote',
         title: `Promote to ${env.name}?`,
@@ -125,10 +130,31 @@ export function PipelinePage({ slug }: { slug: string }) {
                 {env.policy.approverRoles.length ? ` by ${env.policy.approverRoles.join(' or ')}` : ''}.
               </p>
             ) : null}
+            {freeze ? (
+              <p>
+                {env.name} is frozen by <strong>{freeze.name}</strong> ({freeze.reason}) until{' '}
+                <Time iso={freeze.nextOccurrence?.endsAt ?? null} />.{' '}
+                {mayOverride
+                  ? 'To override the freeze, give a reason: someone else must then approve the deployment.'
+                  : 'The promotion will be refused until it ends.'}
+              </p>
+            ) : null}
           </>
         ),
-        run: () =>
-          void act(env, 'Promotion requested', async () => (await request(PROMOTE, { input: { environmentId: env.id } }, token)).promote),
+        comment: mayOverride ? { label: 'Reason for overriding the freeze' } : undefined,
+        run: (reason) =>
+          void act(
+            env,
+            'Promotion requested',
+            async () =>
+              (
+                await request(
+                  PROMOTE,
+                  { input: { environmentId: env.id, overrideFreeze: mayOverride && reason ? { reason } : null } },
+                  token,
+                )
+              ).promote,
+          ),
       });
     },
     approve: (env, d) =>
@@ -248,6 +274,51 @@ function Previews({ previews, render }: { previews: Env[]; render(env: Env): Rea
 
 const stageAnchor = (slug: string) => `env-${slug}`;
 
+/** Slug globs of freeze windows: `*` any run, `?` one character (as the server reads them). */
+const globMatches = (pattern: string, slug: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(slug);
+
+/** The freeze window in force (name, reason, until) and the next one that covers the environment. */
+function FreezeFacts({ project, env }: { project: Project; env: Env }) {
+  const covering = project.freezeWindows.filter(
+    (w) =>
+      (w.environmentSlugs.length === 0 && w.environmentTypes.length === 0) ||
+      w.environmentTypes.includes(env.type) ||
+      w.environmentSlugs.some((p) => globMatches(p, env.slug)),
+  );
+  const now = Date.now();
+  const next = covering
+    .filter((w) => w.nextOccurrence && Date.parse(w.nextOccurrence.startsAt) > now)
+    .sort((a, b) => Date.parse(a.nextOccurrence!.startsAt) - Date.parse(b.nextOccurrence!.startsAt))[0];
+  const freeze = env.activeFreeze;
+  if (!freeze && !next) return null;
+  return (
+    <dl className="facts freeze-facts">
+      {freeze ? (
+        <div>
+          <dt>Frozen until</dt>
+          <dd>
+            <Time iso={freeze.nextOccurrence?.endsAt ?? null} /> · {freeze.name}: {freeze.reason}
+          </dd>
+        </div>
+      ) : null}
+      {next ? (
+        <div>
+          <dt>Next freeze</dt>
+          <dd>
+            {next.name}, <Time iso={next.nextOccurrence!.startsAt} /> to <Time iso={next.nextOccurrence!.endsAt} />
+          </dd>
+        </div>
+      ) : null}
+    </dl>
+  );
+}
+
 interface EnvActions {
   promote(env: Env): void;
   approve(env: Env, d: Card): void;
@@ -327,6 +398,11 @@ function EnvironmentStage({
               <span aria-hidden="true">❄ </span>Frozen
             </span>
           ) : null}
+          {env.activeFreeze ? (
+            <span className="mark mark-frozen">
+              <span aria-hidden="true">❄ </span>Freeze: {env.activeFreeze.name}
+            </span>
+          ) : null}
           <Link
             to={paths.policy(project.slug, env.slug)}
             className={`mark ${env.policyReport.passed ? (failedWarnings ? 'mark-policy-warn' : 'mark-policy-ok') : 'mark-policy-failed'}`}
@@ -344,6 +420,7 @@ function EnvironmentStage({
           </Link>
         </div>
         <ReleaseSafety env={env} onChanged={actions.reload} />
+        <FreezeFacts project={project} env={env} />
         <dl className="facts">
           <div>
             <dt>Current release</dt>
