@@ -8,9 +8,7 @@ import { nodeTableOf } from '../../schema/node-access.ts';
 
 describe('node(id) visibility', () => {
   it('finds the project of every Node type of the schema', () => {
-    const nodeTypes = Object.values(schema.getTypeMap()).filter(
-      (t) => isObjectType(t) && t.getInterfaces().some((i) => i.name === 'Node'),
-    );
+    const nodeTypes = Object.values(schema.getTypeMap()).filter((t) => isObjectType(t) && t.getInterfaces().some((i) => i.name === 'Node'));
     expect(nodeTypes.length).toBeGreaterThan(5);
     expect(nodeTypes.filter((t) => nodeTableOf(schema, t.name) === null).map((t) => t.name)).toEqual([]);
   });
