@@ -290,6 +290,47 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['stageplane freeze delete RnJlZXplV2luZG93Oi4uLg=='],
   },
   {
+    name: 'members',
+    summary: 'list who holds roles in a project (grants to subjects and groups)',
+    args: [PROJECT],
+    options: {},
+    examples: ['stageplane members shop'],
+  },
+  {
+    name: 'members grant',
+    summary: 'grant roles in a project to a subject or a group (replaces what it held there)',
+    description: 'ADMIN (global, or granted in the project).',
+    args: [PROJECT],
+    options: {
+      subject: { type: 'string', value: 'SUB', help: "a token's sub (exactly one of --subject and --group)" },
+      group: { type: 'string', value: 'G', help: 'an OIDC group' },
+      roles: { type: 'string', value: 'R[,R...]', help: 'roles, e.g. DEVELOPER,QA', required: true },
+    },
+    examples: [
+      'stageplane members grant shop --subject alice --roles DEVELOPER,QA',
+      'stageplane members grant shop --group payments --roles APPROVER',
+    ],
+  },
+  {
+    name: 'members revoke',
+    summary: "remove a subject's or a group's grant in a project",
+    description: 'ADMIN (global, or granted in the project). Exit 0 when a grant was removed, 4 when there was none.',
+    args: [PROJECT],
+    options: {
+      subject: { type: 'string', value: 'SUB', help: "a token's sub (exactly one of --subject and --group)" },
+      group: { type: 'string', value: 'G', help: 'an OIDC group' },
+    },
+    examples: ['stageplane members revoke shop --subject alice'],
+  },
+  {
+    name: 'visibility',
+    summary: "set a project's visibility: INTERNAL (every role reads it) or PRIVATE (members and ADMINs only)",
+    description: 'ADMIN (global, or granted in the project).',
+    args: [PROJECT, { name: 'visibility', help: 'INTERNAL or PRIVATE' }],
+    options: {},
+    examples: ['stageplane visibility shop PRIVATE'],
+  },
+  {
     name: 'watch',
     summary: 'follow a deployment until it ends',
     description:
@@ -451,6 +492,12 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     } else {
       throw new UsageError(`unknown command "notify ${sub}"; notify takes list, add, test or rm`);
     }
+  }
+  // `members <project>` lists; `members grant|revoke <project>` change (the words win over a
+  // project slugged grant or revoke).
+  if (word === 'members' && (rest[0] === 'grant' || rest[0] === 'revoke')) {
+    name = `members ${rest[0]}`;
+    rest = rest.slice(1);
   }
   const command = commandNamed(name);
   if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`);

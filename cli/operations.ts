@@ -113,6 +113,30 @@ export const EnvironmentId = graphql(`
   }
 `);
 
+export const Members = graphql(`
+  query CliMembers($project: String!) {
+    project(slug: $project) { slug visibility members { subject group roles grantedBy createdAt } }
+  }
+`);
+
+export const GrantProjectRoles = graphql(`
+  mutation CliGrantProjectRoles($input: GrantProjectRolesInput!) {
+    grantProjectRoles(input: $input) { subject group roles grantedBy createdAt }
+  }
+`);
+
+export const RevokeProjectRoles = graphql(`
+  mutation CliRevokeProjectRoles($input: RevokeProjectRolesInput!) {
+    revokeProjectRoles(input: $input)
+  }
+`);
+
+export const SetProjectVisibility = graphql(`
+  mutation CliSetProjectVisibility($input: SetProjectVisibilityInput!) {
+    setProjectVisibility(input: $input) { slug visibility }
+  }
+`);
+
 export const ProjectId = graphql(`
   query CliProjectId($project: String!) {
     project(slug: $project) { id slug }

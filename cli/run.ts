@@ -128,6 +128,14 @@ function showPreviewPolicy(ctx: Ctx, data: ResultOf<typeof ops.SetPreviewPolicy>
 
 // ---- look-ups: slugs and versions to ids -----------------------------------------------------
 
+/** --subject or --group, exactly one (a usage error otherwise). */
+function granteeOf(ctx: Ctx, command: string): { subject: string; group?: undefined } | { group: string; subject?: undefined } {
+  const subject = opt(ctx, 'subject');
+  const group = opt(ctx, 'group');
+  if ((subject === undefined) === (group === undefined)) throw new UsageError('give exactly one of --subject and --group', command);
+  return subject !== undefined ? { subject } : { group: group! };
+}
+
 async function projectId(ctx: Ctx, slug: string): Promise<string> {
   const data = await ctx.client.request(ops.ProjectId, { project: slug });
   if (!data.project) throw notFound(`No project with slug ${JSON.stringify(slug)}`);
@@ -835,6 +843,66 @@ const HANDLERS: Record<string, (ctx: Ctx) => Promise<number>> = {
     const data = await ctx.client.request(ops.DeleteFreezeWindow, { id: arg(ctx, 'window') });
     if (ctx.out.json) ctx.out.jsonValue({ id: data.deleteFreezeWindow });
     else ctx.out.notice(`freeze window ${data.deleteFreezeWindow} deleted`);
+    return EXIT.OK;
+  },
+
+  async members(ctx) {
+    const project = arg(ctx, 'project');
+    const data = await ctx.client.request(ops.Members, { project });
+    if (!data.project) throw notFound(`No project with slug ${JSON.stringify(project)}`);
+    if (ctx.out.json) {
+      ctx.out.jsonValue(data.project);
+      return EXIT.OK;
+    }
+    ctx.out.notice(`${data.project.slug} is ${data.project.visibility}`);
+    if (data.project.members.length === 0) {
+      ctx.out.notice('no grants: only global roles count here');
+      return EXIT.OK;
+    }
+    ctx.out.data(
+      table(
+        ['GRANTEE', 'ROLES', 'GRANTED BY', 'SINCE'],
+        data.project.members.map((m) => [m.subject ?? `group:${m.group}`, m.roles.join(','), m.grantedBy, localTime(m.createdAt)]),
+        ctx.out.out,
+      ),
+    );
+    return EXIT.OK;
+  },
+
+  async 'members grant'(ctx) {
+    const grantee = granteeOf(ctx, 'members grant');
+    const roles = (opt(ctx, 'roles') ?? '')
+      .split(',')
+      .map((r) => r.trim().toUpperCase())
+      .filter(Boolean);
+    const projectIdValue = await projectId(ctx, arg(ctx, 'project'));
+    const data = await ctx.client.request(ops.GrantProjectRoles, {
+      input: { projectId: projectIdValue, ...grantee, roles: roles as never },
+    });
+    const g = data.grantProjectRoles;
+    if (ctx.out.json) ctx.out.jsonValue(g);
+    else ctx.out.data(`${g.subject ?? `group:${g.group}`} now holds ${g.roles.join(', ')} in ${arg(ctx, 'project')}`);
+    return EXIT.OK;
+  },
+
+  async 'members revoke'(ctx) {
+    const grantee = granteeOf(ctx, 'members revoke');
+    const projectIdValue = await projectId(ctx, arg(ctx, 'project'));
+    const data = await ctx.client.request(ops.RevokeProjectRoles, { input: { projectId: projectIdValue, ...grantee } });
+    const who = grantee.subject ?? `group:${grantee.group}`;
+    if (ctx.out.json) ctx.out.jsonValue({ revoked: data.revokeProjectRoles });
+    else if (data.revokeProjectRoles) ctx.out.data(`${who} no longer holds roles in ${arg(ctx, 'project')}`);
+    else ctx.out.notice(`${who} held no grant in ${arg(ctx, 'project')}`);
+    return data.revokeProjectRoles ? EXIT.OK : EXIT.REFUSED;
+  },
+
+  async visibility(ctx) {
+    const visibility = arg(ctx, 'visibility').toUpperCase();
+    if (visibility !== 'INTERNAL' && visibility !== 'PRIVATE') throw new UsageError('visibility must be INTERNAL or PRIVATE', 'visibility');
+    const projectIdValue = await projectId(ctx, arg(ctx, 'project'));
+    const data = await ctx.client.request(ops.SetProjectVisibility, { input: { projectId: projectIdValue, visibility } });
+    if (ctx.out.json) ctx.out.jsonValue(data.setProjectVisibility);
+    else ctx.out.data(`${data.setProjectVisibility.slug} is ${data.setProjectVisibility.visibility}`);
     return EXIT.OK;
   },
 

@@ -676,6 +676,36 @@ describe('stageplane CLI against a real server', () => {
     120_000,
   );
 
+  it('members grant/revoke and visibility: a PRIVATE project is for its members only', async () => {
+    await setupProject(server, 'team-x');
+    const carol = await server.token('carol', []);
+    expect((await cli(['visibility', 'team-x', 'private'])).stdout).toMatch(/team-x is PRIVATE/);
+    // Without a grant, carol holds no role anywhere: refused (3); a VIEWER does not see it (4).
+    expect((await cliAs(carol, ['envs', 'team-x'])).code).toBe(3);
+    expect((await cliAs(viewer, ['envs', 'team-x'])).code).toBe(4);
+    expect((await cli(['members', 'grant', 'team-x', '--subject', 'carol', '--roles', 'developer,qa'])).stdout).toMatch(
+      /carol now holds DEVELOPER, QA in team-x/,
+    );
+    expect((await cli(['members', 'grant', 'team-x', '--group', 'ops', '--roles', 'APPROVER'])).code).toBe(0);
+    const list = await cli(['members', 'team-x']);
+    expect(list.stdout.split('\n')[0]).toMatch(/^GRANTEE\s+ROLES\s+GRANTED BY\s+SINCE$/);
+    expect(list.stdout).toMatch(/^carol\s+DEVELOPER,QA\s+ada\s/m);
+    expect(list.stdout).toMatch(/^group:ops\s+APPROVER\s+ada\s/m);
+    expect(JSON.parse((await cli(['members', 'team-x', '--json'])).stdout)).toMatchObject({ slug: 'team-x', visibility: 'PRIVATE' });
+    expect((await cliAs(carol, ['envs', 'team-x'])).code).toBe(0);
+    // carol is a DEVELOPER there, not an ADMIN: she may not grant.
+    expect((await cliAs(carol, ['members', 'grant', 'team-x', '--subject', 'dave', '--roles', 'ADMIN'])).code).toBe(3);
+    expect((await cli(['members', 'grant', 'team-x', '--subject', 'carol', '--group', 'ops', '--roles', 'QA'])).code).toBe(2);
+    expect((await cli(['visibility', 'team-x', 'secret'])).code).toBe(2);
+    expect((await cli(['members', 'revoke', 'team-x', '--subject', 'carol'])).code).toBe(0);
+    const again = await cli(['members', 'revoke', 'team-x', '--subject', 'carol']);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toMatch(/carol held no grant in team-x/);
+    expect((await cliAs(carol, ['envs', 'team-x'])).code).toBe(3);
+    expect((await cli(['visibility', 'team-x', 'INTERNAL'])).code).toBe(0);
+    expect((await cliAs(viewer, ['envs', 'team-x'])).code).toBe(0);
+  });
+
   it('never prints a token', () => {
     expect(tokensUsed.size).toBeGreaterThan(3);
     for (const token of tokensUsed) for (const text of transcripts) expect(text.includes(token)).toBe(false);

@@ -274,6 +274,42 @@ describe('a PRIVATE project, to a principal with no role in it', () => {
   });
 });
 
+// Measured before the tests below start deployments (the counter is the process's).
+describe('what visibility costs', () => {
+  // The console's Pipeline document (console/src/operations.ts), as bench/query.ts sends it.
+  const PIPELINE = `query($slug: String!) { project(slug: $slug) { id slug name environments {
+    id slug name type position frozen promotesFrom { slug name }
+    policy { trigger branchPattern requiredApprovals approverRoles deployerRoles }
+    currentRelease { id version commitSha } policyReport { passed checks { id passed severity } }
+    activeDeployment { id status } deployments(first: 10) { edges { node { id status release { version } } } } }
+    deployments(first: 8) { edges { node { id status environment { name } release { version } } } } } }`;
+  const statements = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('stageplane_sql_statements_total'));
+    return Number(line?.split(' ').pop() ?? 0);
+  };
+  /** Statements of one request: the fewest of five (the counter is the process's, background work included). */
+  const perRequest = async (slug: string, token?: string) => {
+    let fewest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 5; i++) {
+      const before = await statements();
+      expect((await ok(PIPELINE, { slug }, token)).project?.slug).toBe(slug);
+      fewest = Math.min(fewest, (await statements()) - before);
+    }
+    return fewest;
+  };
+
+  it('adds no SQL statement to the Pipeline query: the filter is folded into the statement that loads the project', async () => {
+    const asAdmin = await perRequest(OPEN);
+    const asGlobal = await perRequest(OPEN, outsider());
+    expect(asGlobal).toBe(asAdmin);
+    // A member without global roles, in a PRIVATE project: only its grant lookup for the 'read' scope.
+    const asMember = await perRequest(HIDDEN, member());
+    expect(asMember).toBeLessThanOrEqual(asAdmin + 1);
+    console.log(`Pipeline SQL statements per request: ADMIN ${asAdmin}, global roles ${asGlobal}, member of a PRIVATE project ${asMember}`);
+  });
+});
+
 describe('project roles through the API', () => {
   const GRANT = `mutation($i: GrantProjectRolesInput!) { grantProjectRoles(input: $i) { subject group roles grantedBy createdAt } }`;
   const REVOKE = `mutation($i: RevokeProjectRolesInput!) { revokeProjectRoles(input: $i) }`;

@@ -69,6 +69,15 @@ describe('cli command line', () => {
       [['approve', DEP, '--comment', 'LGTM', '--wait'], 'approve', { deployment: DEP }, { comment: 'LGTM', wait: true }],
       [['reject', DEP, '--comment', 'no'], 'reject', { deployment: DEP }, { comment: 'no' }],
       [['cancel', DEP], 'cancel', { deployment: DEP }, {}],
+      [['members', 'shop'], 'members', { project: 'shop' }, {}],
+      [
+        ['members', 'grant', 'shop', '--subject', 'alice', '--roles', 'DEVELOPER,QA'],
+        'members grant',
+        { project: 'shop' },
+        { subject: 'alice', roles: 'DEVELOPER,QA' },
+      ],
+      [['members', 'revoke', 'shop', '--group', 'ops'], 'members revoke', { project: 'shop' }, { group: 'ops' }],
+      [['visibility', 'shop', 'PRIVATE'], 'visibility', { project: 'shop', visibility: 'PRIVATE' }, {}],
       [['watch', DEP, '--after-seq', '7', '--timeout', '10m'], 'watch', { deployment: DEP }, { 'after-seq': '7', timeout: '10m' }],
       [['notify', 'list', 'shop', '--deliveries', '5'], 'notify list', { project: 'shop' }, { deliveries: '5' }],
       [
