@@ -147,6 +147,15 @@ describe('console sign-in through the identity provider', () => {
     // The token sign-in stays for local use.
     expect(await page.getByLabel('Token').isVisible()).toBe(true);
     await page.screenshot({ path: join(OUT, 'signin-oidc.png'), fullPage: true });
+    // Accessibility (axe is not installed here): the page's structure as assistive technology
+    // reads it: one h1, a named section for the provider, every control named.
+    const tree = await page.locator('main').ariaSnapshot();
+    expect(tree).toContain('heading "Sign in to Stageplane" [level=1]');
+    expect(tree).toContain('region "Your organization’s account"');
+    expect(tree).toContain('button "Sign in with your identity provider"');
+    expect(tree).toContain('textbox "Token"');
+    expect(tree).toContain('button "Sign in"');
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
 
     // By keyboard: the provider's button is the first control.
     await page.keyboard.press('Tab');

@@ -5,7 +5,9 @@
 import { createPublicKey } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JWKS_COOLDOWN_MS } from '../../server/oidc.ts';
+import pino from 'pino';
+import { createDatabase } from '../../db/client.ts';
+import { JWKS_COOLDOWN_MS, OidcIdentity } from '../../server/oidc.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { startIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 import { codeOf, startTestServer, type TestServer } from '../support/server.ts';
@@ -15,6 +17,7 @@ let idp: TestIssuer;
 let other: TestIssuer;
 let server: TestServer;
 let dropDb: () => Promise<void>;
+let dbUrl: string;
 let apiToken: string;
 let secretToken: string;
 
@@ -39,6 +42,7 @@ beforeAll(async () => {
   other = await startIssuer([{ alg: 'RS256', kid: 'other-rsa' }]);
   const db = await createTestDatabase();
   dropDb = db.drop;
+  dbUrl = db.url;
   server = await startTestServer({ databaseUrl: db.url, env: { OIDC_ISSUER: idp.url, OIDC_AUDIENCE: AUDIENCE } });
   secretToken = await server.token('local-admin', ['ADMIN']);
   const created = await server.gql(`mutation { createApiToken(input: { name: "ci-classic", roles: [VIEWER] }) { token } }`);
@@ -70,6 +74,32 @@ describe('people signed in through OIDC_ISSUER', () => {
     const none = await viewerWith(await person({ sub: 'cy', roles: null }));
     // Authenticated (not UNAUTHENTICATED): with no role anywhere it may read nothing.
     expect(codeOf(none)).toBe('FORBIDDEN');
+  });
+
+  it('reads groups from OIDC_GROUPS_CLAIM and roles from OIDC_ROLES_CLAIM, whatever their names', async () => {
+    const handle = await createDatabase({ url: dbUrl, dataDir: '/tmp', poolSize: 1 });
+    try {
+      const log = pino({ level: 'silent' });
+      const standard = new OidcIdentity(handle.db, server.config.oidc, log);
+      const r = await standard.authenticate(await person({ groups: ['shop-team', 7, '', 'ops', 'ops'] }));
+      expect(r.principal).toEqual({
+        subject: 'ana@example.com',
+        roles: ['DEVELOPER'],
+        groups: ['shop-team', 'ops'],
+        kind: 'oidc',
+        issuer: idp.url,
+      });
+      expect(r.principal?.boundTo).toBeUndefined();
+      const custom = new OidcIdentity(
+        handle.db,
+        { ...server.config.oidc!, rolesClaim: 'https://stageplane.example.com/roles', groupsClaim: 'teams' },
+        log,
+      );
+      const token = await person({ 'https://stageplane.example.com/roles': ['QA'], teams: 'payments', roles: ['ADMIN'] });
+      expect((await custom.authenticate(token)).principal).toMatchObject({ roles: ['QA'], groups: ['payments'] });
+    } finally {
+      await handle.close();
+    }
   });
 
   it('uses the verified-token cache: the same token again is not fetched or verified anew, and stops at its exp', async () => {

@@ -5,6 +5,7 @@
 // the whole flow: a job with only its OIDC token pushes and promotes in its own project.
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRUST_POLICY_TTL_MS } from '../../server/oidc.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { openTestDatabase, type Sql } from '../support/db-state.ts';
 import { push, setupProject, sha, waitForStatus } from '../support/deployments.ts';
@@ -16,6 +17,7 @@ let github: TestIssuer;
 let gitlab: TestIssuer;
 let server: TestServer;
 let sql: Sql;
+let dbUrl: string;
 let dropDb: () => Promise<void>;
 let shop: Awaited<ReturnType<typeof setupProject>>;
 let billing: Awaited<ReturnType<typeof setupProject>>;
@@ -41,6 +43,7 @@ beforeAll(async () => {
   gitlab = await startIssuer([{ alg: 'EdDSA', kid: 'gl-1' }]);
   const db = await createTestDatabase();
   dropDb = db.drop;
+  dbUrl = db.url;
   sql = openTestDatabase(db.url);
   server = await startTestServer({ databaseUrl: db.url });
   shop = await setupProject(server, 'shop');
@@ -274,4 +277,35 @@ describe('workloads signing in through trust policies', () => {
     expect((await server.gql(VIEWER, {}, job)).data.viewer.roles).toEqual(['QA']);
     expect(shopMain.id).toBeTruthy();
   });
+
+  it('another replica sees a created or deleted policy within TRUST_POLICY_TTL_MS', async () => {
+    const replica = await startTestServer({ databaseUrl: dbUrl });
+    try {
+      const sub = 'repo:acme/shop:environment:replica';
+      const job = await githubJob(sub, { aud: 'replica-aud' });
+      // The replica has its snapshot (no policy for this audience yet).
+      expect(codeOf(await replica.gql(VIEWER, {}, job))).toBe('UNAUTHENTICATED');
+      const created = await createPolicyOk({
+        projectId: shop.id,
+        issuer: github.url,
+        audience: 'replica-aud',
+        subjectPattern: sub,
+        roles: ['QA'],
+      });
+      const seen = async (want: 'in' | 'out') => {
+        const t0 = Date.now();
+        for (;;) {
+          const r = await replica.gql(VIEWER, {}, job);
+          if ((want === 'in') === (r.data?.viewer?.subject === sub)) return Date.now() - t0;
+          if (Date.now() - t0 > TRUST_POLICY_TTL_MS + 2_000) throw new Error(`replica did not see the policy ${want} in time`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      expect(await seen('in')).toBeLessThanOrEqual(TRUST_POLICY_TTL_MS + 1_000);
+      expect((await server.gql(DELETE, { id: created.id })).errors).toBeUndefined();
+      expect(await seen('out')).toBeLessThanOrEqual(TRUST_POLICY_TTL_MS + 1_000);
+    } finally {
+      await replica.stop();
+    }
+  }, 60_000);
 });
