@@ -252,7 +252,7 @@ describe('workloads signing in through trust policies', () => {
 
   // Passes once per-project authorization (actorInProject in every use case, the authz branch)
   // is merged: until then use cases authorize with the principal's union of roles. Remove `.fails` then.
-  it.fails('is refused in any other project (FORBIDDEN)', async () => {
+  it('is refused in any other project (FORBIDDEN)', async () => {
     const job = await githubJob('repo:acme/shop:ref:refs/heads/main');
     const r = await push(server, billing.id, sha(102), 'main', job);
     expect(codeOf(r)).toBe('FORBIDDEN');

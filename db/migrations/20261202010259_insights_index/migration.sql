@@ -1,1 +1,0 @@
-CREATE INDEX "deployment_events_insights_idx" ON "deployment_events" ("project_id","created_at","deployment_id","type","status") WHERE "type" in ('SUCCEEDED', 'FAILED', 'APPROVED', 'REJECTED');
