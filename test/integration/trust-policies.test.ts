@@ -250,8 +250,8 @@ describe('workloads signing in through trust policies', () => {
     expect(codeOf(created)).toBe('FORBIDDEN');
   });
 
-  // Passes once per-project authorization (actorInProject in every use case, the authz branch)
-  // is merged: until then use cases authorize with the principal's union of roles. Remove `.fails` then.
+  // A workload holds its policies' roles in their project only (boundTo): use cases authorize
+  // with the roles in the project they act in (services/project-access.ts actorInProject).
   it('is refused in any other project (FORBIDDEN)', async () => {
     const job = await githubJob('repo:acme/shop:ref:refs/heads/main');
     const r = await push(server, billing.id, sha(102), 'main', job);

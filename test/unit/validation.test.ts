@@ -88,9 +88,11 @@ describe('MUTATION_INPUTS', () => {
       'archiveEnvironment',
       'cancelDeployment',
       'deleteFreezeWindow',
+      'deleteNotificationChannel',
       'deleteSecret',
       'deleteTrustPolicy',
       'revokeApiToken',
+      'testNotificationChannel',
     ]);
   });
 });
