@@ -142,6 +142,13 @@ async function environmentContext(globalId: string): Promise<EnvironmentAuthCont
     },
   };
 }
+/** The union of the deployerRoles of the project's environments, as notification rows see it. */
+async function projectDeployerRoles(): Promise<Role[]> {
+  const d = await adminOk(`query($id: ID!) { node(id: $id) { ... on Project { environments { policy { deployerRoles } } } } }`, {
+    id: fx.projectId,
+  });
+  return [...new Set<Role>(d.node.environments.flatMap((e: { policy: { deployerRoles: Role[] } }) => e.policy.deployerRoles))];
+}
 /** A deployment as the decision rows' authorize() sees it: requester and approvals that count. */
 async function deploymentContext(globalId: string) {
   const d = await adminOk(`query($id: ID!) { deployment(id: $id) { id status requestedBy approvals { approver } environment { id } } }`, {
@@ -620,6 +627,41 @@ const DRIVERS: Partial<Record<Action, Driver>> = {
         cleanup: async () => {
           await sql`update environments set auto_deploy_paused = false where id = ${env}`;
         },
+      };
+    },
+  },
+  // ---- v2: notification channels. Who may: a role in any environment's deployerRoles of the
+  // project (read through the API), or ADMIN. The receiver is never called by these rows' checks.
+  createNotificationChannel: {
+    prepare: async ({ caller: c }) => ({
+      query: `mutation($i: CreateNotificationChannelInput!) { createNotificationChannel(input: $i) { id } }`,
+      variables: {
+        i: { projectId: fx.projectId, name: `mx-channel-${next()}`, kind: 'WEBHOOK', url: `http://127.0.0.1:9/${c.key}`, events: ['TEST'] },
+      },
+      context: { projectDeployerRoles: await projectDeployerRoles() },
+    }),
+  },
+  deleteNotificationChannel: {
+    prepare: async () => {
+      const made = await adminOk(`mutation($i: CreateNotificationChannelInput!) { createNotificationChannel(input: $i) { id } }`, {
+        i: { projectId: fx.projectId, name: `mx-doomed-channel-${next()}`, kind: 'WEBHOOK', url: 'http://127.0.0.1:9/x', events: ['TEST'] },
+      });
+      return {
+        query: `mutation($id: ID!) { deleteNotificationChannel(id: $id) }`,
+        variables: { id: made.createNotificationChannel.id },
+        context: { projectDeployerRoles: await projectDeployerRoles() },
+      };
+    },
+  },
+  testNotificationChannel: {
+    prepare: async () => {
+      const made = await adminOk(`mutation($i: CreateNotificationChannelInput!) { createNotificationChannel(input: $i) { id } }`, {
+        i: { projectId: fx.projectId, name: `mx-test-channel-${next()}`, kind: 'WEBHOOK', url: 'http://127.0.0.1:9/x', events: ['TEST'] },
+      });
+      return {
+        query: `mutation($id: ID!) { testNotificationChannel(id: $id) { id status } }`,
+        variables: { id: made.createNotificationChannel.id },
+        context: { projectDeployerRoles: await projectDeployerRoles() },
       };
     },
   },
