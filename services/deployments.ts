@@ -8,15 +8,7 @@ import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent, type ProjectConfiguration } from '../db/configuration.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
-import {
-  deployments,
-  environments,
-  projects,
-  releaseQuarantines,
-  releases,
-  type EnvironmentRow,
-  type ReleaseRow,
-} from '../db/schema/index.ts';
+import { deployments, environments, releaseQuarantines, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
@@ -30,7 +22,7 @@ import type { RecordPushInput, ReportDeploymentStatusInput } from '../domain/val
 import { FINISHED_STEP_STATUSES, isOneOf } from '../domain/values.ts';
 import { reportWebhookOutcome, startDeploymentWorkflow, temporalUnavailable, type WorkflowGateway } from '../workflows/client.ts';
 import { workflowIdFor } from '../workflows/definitions.ts';
-import { lockEnvironment, lockEnvironmentFor } from './environments.ts';
+import { lockEnvironmentFor } from './environments.ts';
 import { previewForPush } from './previews.ts';
 import { actorInProject } from './project-access.ts';
 import { freezeGate, freezeOverrideAudit, liveFreezeWindows, recordFreezeOverride, type GrantedOverride } from './freeze-windows.ts';

@@ -52,13 +52,13 @@ describe('WebSocket next messages', () => {
     const texts = sockets.map(frames);
     // Four subscribers with one selection, two with another (the second pair shares its own result).
     const narrow = `subscription($id: ID!) { deploymentEvents(deploymentId: $id) { seq type } }`;
-    sockets.forEach((s, i) =>
+    sockets.forEach((s, i) => {
       s.send({
         id: `op-${i}`,
         type: 'subscribe',
         payload: { query: i < 4 ? DEPLOYMENT_EVENTS : narrow, variables: { id: d.globalId, after: 0 } },
-      }),
-    );
+      });
+    });
     await until(() => server.hub.subscribers(d) === 6, 5000, 'six subscribers');
     const before = await serializations();
     const row = await appendEvent(server.database, d.deploymentId, { type: 'LOG', status: 'RUNNING', message: 'shared "bytes" ✓' });
