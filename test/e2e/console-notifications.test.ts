@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.ts';
 import { freePort } from '../../server/temporal.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
@@ -169,6 +170,7 @@ describe('the project settings page', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
 
     // Send test, by keyboard: Tab until the button has focus, then Enter.
+    await expectAccessible(page, 'project settings');
     const sendTest = page.getByRole('button', { name: 'Send test to ops hook' });
     for (let i = 0; i < 40 && !(await sendTest.evaluate((b) => b === document.activeElement)); i++) await page.keyboard.press('Tab');
     await expect(sendTest.evaluate((b) => b === document.activeElement)).resolves.toBe(true);

@@ -14,6 +14,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.ts';
 import { freePort } from '../../server/temporal.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
@@ -147,6 +148,7 @@ describe('console sign-in through the identity provider', () => {
     // The token sign-in stays for local use.
     expect(await page.getByLabel('Token').isVisible()).toBe(true);
     await page.screenshot({ path: join(OUT, 'signin-oidc.png'), fullPage: true });
+    await expectAccessible(page, 'signin-oidc');
     // Accessibility (axe is not installed here): the page's structure as assistive technology
     // reads it: one h1, a named section for the provider, every control named.
     const tree = await page.locator('main').ariaSnapshot();
@@ -184,6 +186,7 @@ describe('console sign-in through the identity provider', () => {
     const viewer = await gqlAt(server.url, token, `{ viewer { subject roles issuer } }`);
     expect(viewer.data?.viewer).toEqual({ subject: 'ana@example.com', roles: ['VIEWER', 'DEVELOPER'], issuer });
     await page.screenshot({ path: join(OUT, 'signed-in-oidc.png'), fullPage: true });
+    await expectAccessible(page, 'signed-in-oidc');
 
     // Sign out forgets it; the provider button is there again.
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -15,6 +15,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bundleSizes } from '../../console/build.ts';
 import { freePort } from '../../server/temporal.ts';
+import { expectAccessible } from '../support/axe.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { spawnStageplane, type StageplaneProcess } from '../support/process.ts';
@@ -88,8 +89,10 @@ async function openSignedIn(token: string, path: string, viewport = DESKTOP): Pr
 
 const region = (page: Page, name: string) => page.getByRole('region', { name, exact: true });
 
+/** A screenshot of the page as it stands, and axe on it: every state photographed is held to WCAG 2.1 AA. */
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+  await expectAccessible(page, name);
 }
 
 async function text(locator: Locator) {

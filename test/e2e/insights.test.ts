@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.ts';
 import { freePort } from '../../server/temporal.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
 import { createTestDatabase } from '../support/database.ts';
@@ -172,6 +173,7 @@ describe('insights page in Chromium', () => {
     expect(cells.reduce((n, [, d]) => n + Number(d), 0)).toBe(3);
     expect(cells.reduce((n, [, , f]) => n + Number(f), 0)).toBe(1);
     await page.screenshot({ path: join(OUT, 'insights.png'), fullPage: true });
+    await expectAccessible(page, 'insights');
     expect(await accessibilityProblems(page)).toEqual([]);
 
     // Keyboard only: focus the environment select, choose staging with the arrow keys, then the
@@ -203,6 +205,7 @@ describe('insights page in Chromium', () => {
     // A phone-sized page.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(OUT, 'insights-phone.png'), fullPage: true });
+    await expectAccessible(page, 'insights-phone');
     expect(errors).toEqual([]);
     await context.close();
   });

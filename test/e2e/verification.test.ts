@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.ts';
 import { until } from '../../scripts/lib/until.ts';
 import { freePort } from '../../server/temporal.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
@@ -144,6 +145,7 @@ describe('verification in the console', () => {
       name: `the failed deployment of ${ids.badVersion}`,
     });
     await back.waitFor({ timeout: 20_000 });
+    await expectAccessible(page, 'deployment page with a rollback');
     expect((await page.getByRole('region', { name: 'Verification', exact: true }).innerText()).replace(/\s+/g, ' ')).toContain('Passed');
     await page.context().close();
   }, 60_000);
@@ -152,6 +154,7 @@ describe('verification in the console', () => {
     const page = await signedIn('/projects/guarded');
     const card = page.getByRole('region', { name: 'Development', exact: true });
     await card.getByText('Auto-deploy paused').waitFor({ timeout: 20_000 });
+    await expectAccessible(page, 'pipeline with quarantine and paused auto-deploy');
     expect(await card.innerText()).toContain(ids.badVersion);
     await pressByKeyboard(page, card.getByRole('button', { name: 'Resume auto-deploy' }));
     await card.getByRole('status').filter({ hasText: 'Auto-deploy resumed.' }).waitFor();
