@@ -70,6 +70,27 @@ export function afterConfigChange(after: AfterCommit, services: ServiceDeps, db:
   });
 }
 
+/**
+ * Inserts an environment at the end of its project's pipeline with its settings' version 1 (every
+ * environment has one: history and diffs start there). Shared by createEnvironment and previews.
+ */
+export async function insertEnvironment(
+  tx: Transaction,
+  changedBy: string,
+  values: Omit<typeof environments.$inferInsert, 'position'>,
+): Promise<EnvironmentRow> {
+  const [{ next } = { next: 0 }] = await tx
+    .select({ next: sql<number>`coalesce(${max(environments.position)} + 1, 0)`.mapWith(Number) })
+    .from(environments)
+    .where(and(eq(environments.projectId, values.projectId), isNull(environments.archivedAt)));
+  const [row] = await tx
+    .insert(environments)
+    .values({ ...values, position: next })
+    .returning();
+  await tx.insert(environmentSettingsVersions).values({ environmentId: row!.id, version: 1, settings: row!.settings, changedBy });
+  return row!;
+}
+
 export function createEnvironment<R = string>(
   scope: Scope,
   projectId: string,
@@ -89,28 +110,19 @@ export function createEnvironment<R = string>(
         ? (await activeEnvironmentBySlug(tx, projectId, input.copySettingsFrom, 'input.copySettingsFrom')).settings
         : defaultSettings(input.type);
       const policy = mergePolicy(defaultPolicy(input.type), input.policy ?? {});
-      const [{ next } = { next: 0 }] = await tx
-        .select({ next: sql<number>`coalesce(${max(environments.position)} + 1, 0)`.mapWith(Number) })
-        .from(environments)
-        .where(and(eq(environments.projectId, projectId), isNull(environments.archivedAt)));
-      const [row] = await tx
-        .insert(environments)
-        .values({
-          projectId,
-          slug: input.slug,
-          name: input.name,
-          type: input.type,
-          purpose: input.purpose ?? null,
-          position: next,
-          promotesFromId: upstream?.id ?? null,
-          region: input.region ?? null,
-          policy,
-          deployTarget: input.deployTarget ?? defaultDeployTarget(),
-          settings,
-          expiresAt: input.expiresAt ?? null,
-        })
-        .returning();
-      await tx.insert(environmentSettingsVersions).values({ environmentId: row!.id, version: 1, settings, changedBy: scope.actor.subject });
+      const row = await insertEnvironment(tx, scope.actor.subject, {
+        projectId,
+        slug: input.slug,
+        name: input.name,
+        type: input.type,
+        purpose: input.purpose ?? null,
+        promotesFromId: upstream?.id ?? null,
+        region: input.region ?? null,
+        policy,
+        deployTarget: input.deployTarget ?? defaultDeployTarget(),
+        settings,
+        expiresAt: input.expiresAt ?? null,
+      });
       return {
         result: row!.id,
         audit: {

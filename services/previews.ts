@@ -12,7 +12,7 @@ import { previewExpiry, previewName, previewPolicyFrom, uniquePreviewSlug } from
 import { branchMatches } from '../domain/releases.ts';
 import type { SetPreviewPolicyInput } from '../domain/validation.ts';
 import { checkPreviewNow, schedulePreviewExpiry, temporalUnavailable } from '../workflows/client.ts';
-import { archiveLocked, lockEnvironment } from './environments.ts';
+import { archiveLocked, insertEnvironment, lockEnvironment } from './environments.ts';
 import { actorInProject } from './project-access.ts';
 import type { Scope, ServiceDeps } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
@@ -167,31 +167,20 @@ async function createPreview(
     (await tx.select({ slug: environments.slug }).from(environments).where(eq(environments.projectId, projectId))).map((e) => e.slug),
   );
   const slug = uniquePreviewSlug(branch, taken);
-  const [{ next } = { next: 0 }] = await tx
-    .select({ next: sql<number>`coalesce(${max(environments.position)} + 1, 0)`.mapWith(Number) })
-    .from(environments)
-    .where(and(eq(environments.projectId, projectId), isNull(environments.archivedAt)));
-  const [row] = await tx
-    .insert(environments)
-    .values({
-      projectId,
-      slug,
-      name: previewName(branch),
-      type: 'CUSTOM',
-      purpose: 'FEATURE_BRANCH',
-      position: next,
-      promotesFromId: null,
-      region: source.region,
-      policy: previewPolicyFrom(source.policy, branch),
-      deployTarget: source.deployTarget,
-      settings: source.settings,
-      expiresAt,
-      previewBranch: branch,
-    })
-    .returning();
-  await tx
-    .insert(environmentSettingsVersions)
-    .values({ environmentId: row!.id, version: 1, settings: source.settings, changedBy: scope.actor.subject });
+  const row = await insertEnvironment(tx, scope.actor.subject, {
+    projectId,
+    slug,
+    name: previewName(branch),
+    type: 'CUSTOM',
+    purpose: 'FEATURE_BRANCH',
+    promotesFromId: null,
+    region: source.region,
+    policy: previewPolicyFrom(source.policy, branch),
+    deployTarget: source.deployTarget,
+    settings: source.settings,
+    expiresAt,
+    previewBranch: branch,
+  });
   // Secrets are defined per project, so every secret of the project exists here already; their
   // values are per environment and are not copied (secrets.all-set names the missing ones).
   return {
