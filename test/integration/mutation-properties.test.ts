@@ -61,6 +61,8 @@ let server: TestServer;
 let dropDb: () => Promise<void>;
 let sql: postgres.Sql;
 let closeReceiver: () => Promise<unknown>;
+/** The local receiver (answers 202): notification channels made here point at it. */
+let receiverUrl = '';
 /** deploymentId (global) -> callback token, from the WEBHOOK receiver. */
 const callbackTokens = new Map<string, string>();
 
@@ -126,6 +128,62 @@ async function ensureDeletableSecret() {
   const d = await ok(GQL.createSecret, { i: { projectId: fx.projectA, name: `DELETABLE_${serial++}` } });
   fx.deletableSecret = d.createSecret.id;
   await ok(GQL.setSecretValue, { i: { secretId: fx.deletableSecret, environment: 'development', value: 'to be deleted' } });
+}
+
+// v2 objects that delete mutations remove, made again when a run deleted them. They live in
+// project B, where nothing else happens: a window or channel there changes no other property.
+const FAR_WINDOW = { startsAt: '2099-01-01T00:00:00Z', endsAt: '2099-01-02T00:00:00Z' };
+async function ensureDeletable(key: string, table: string, make: () => Promise<string>, alive = 'true') {
+  const id = fx[key];
+  if (id) {
+    const [row] = await sql.unsafe(`select 1 from ${table} where id = $1 and ${alive}`, [local(id)]);
+    if (row) return;
+  }
+  fx[key] = await make();
+}
+const ensureDeletableTrustPolicy = () =>
+  ensureDeletable('deletableTrustPolicy', 'trust_policies', async () => {
+    const d = await ok(`mutation($i: CreateTrustPolicyInput!) { createTrustPolicy(input: $i) { id } }`, {
+      i: {
+        projectId: fx.projectB,
+        issuer: 'https://token.actions.githubusercontent.com',
+        audience: 'stageplane',
+        subjectPattern: `repo:acme/${serial++}:*`,
+        roles: ['DEVELOPER'],
+      },
+    });
+    return d.createTrustPolicy.id;
+  });
+const ensureDeletableFreezeWindow = () =>
+  ensureDeletable(
+    'deletableFreezeWindow',
+    'freeze_windows',
+    async () => {
+      const d = await ok(`mutation($i: CreateFreezeWindowInput!) { createFreezeWindow(input: $i) { id } }`, {
+        i: { projectId: fx.projectB, name: `doomed ${serial++}`, reason: 'properties', ...FAR_WINDOW },
+      });
+      return d.createFreezeWindow.id;
+    },
+    'deleted_at is null',
+  );
+const channelMaker = (key: string) => () =>
+  ensureDeletable(key, 'notification_channels', async () => {
+    const d = await ok(`mutation($i: CreateNotificationChannelInput!) { createNotificationChannel(input: $i) { id } }`, {
+      i: { projectId: fx.projectB, name: `channel ${serial++}`, kind: 'WEBHOOK', url: receiverUrl, events: ['TEST'] },
+    });
+    return d.createNotificationChannel.id;
+  });
+/**
+ * A TEST delivery is sent by the worker after its mutation answered: wait until none is on its
+ * way, so its row's later updates are not taken for writes of the next run.
+ */
+async function deliveriesSettled() {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await sql`select count(*)::int as n from notification_deliveries where status in ('PENDING', 'RETRYING')`;
+    if (row!.n === 0) return;
+    await sleep(100);
+  }
+  throw new Error('notification deliveries still pending after 20 s');
 }
 
 async function ensureRevocableToken() {
@@ -234,6 +292,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/deploy`;
+  receiverUrl = hookUrl;
   closeReceiver = () => new Promise((r) => receiver.close(r));
   server = await startTestServer({ databaseUrl: db.url, env: { WEBHOOK_SECRET } });
   sql = postgres(db.url, { max: 2, onnotice: () => {} });
@@ -632,6 +691,129 @@ const MUTATIONS: Record<string, MutationSpec> = {
     writes: ['preview_policies'],
     runs: RUNS,
   },
+  // v2: trust policies, freeze windows and notification channels, in project B (see ensureDeletable).
+  createTrustPolicy: {
+    document: `mutation($i: CreateTrustPolicyInput!) { createTrustPolicy(input: $i) { id subjectPattern } }`,
+    variable: 'i',
+    input: {
+      projectId: idField('Project', ['projectB'], ['envA_development', 'secretA', 'connA']),
+      issuer: {
+        kind: 'String',
+        required: true,
+        valid: fc.constantFrom('https://token.actions.githubusercontent.com', 'https://gitlab.example.com', 'http://127.0.0.1:9'),
+        bad: fc.oneof(badHttpUrl(), fc.constant('http://issuer.example.com')),
+        text: true,
+      },
+      audience: textField(1024, true),
+      subjectPattern: textField(1024, true),
+      roles: { kind: 'List', of: 'Enum', values: ROLES, required: true, valid: validRoles(1), bad: badRoles() },
+    },
+    writes: ['trust_policies'],
+    runs: RUNS,
+  },
+  deleteTrustPolicy: {
+    document: `mutation($id: ID!) { deleteTrustPolicy(id: $id) }`,
+    variable: 'id',
+    input: {
+      idArgument: {
+        valid: fc.constant(ref('deletableTrustPolicy')),
+        bad: fc.oneof(fc.constantFrom('envA_development', 'projectB').map(ref), unknownId('TrustPolicy')),
+      },
+    },
+    prepare: ensureDeletableTrustPolicy,
+    writes: ['trust_policies'],
+    runs: { typed: 20, hostile: 5, illTyped: 10 },
+  },
+  createFreezeWindow: {
+    document: `mutation($i: CreateFreezeWindowInput!) { createFreezeWindow(input: $i) { id nextOccurrence { startsAt } } }`,
+    variable: 'i',
+    input: {
+      projectId: idField('Project', ['projectB'], ['envA_development', 'secretA', 'connA']),
+      name: textField(200, true),
+      reason: textField(500, true),
+      startsAt: { kind: 'DateTime', required: true, valid: futureDateTime(), bad: pastDateTime() },
+      endsAt: dateField(),
+      recurrence: {
+        kind: 'String',
+        valid: fc.constantFrom('FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;BYMINUTE=0', 'FREQ=DAILY', 'FREQ=MONTHLY;BYMONTHDAY=1;COUNT=3'),
+        bad: fc.constantFrom('FREQ=SECONDLY', 'nonsense', 'FREQ=WEEKLY;BYDAY=XX', 'FREQ=MONTHLY;BYMONTHDAY=30;BYMONTH=2'),
+        text: true,
+      },
+      durationMinutes: intField(1, 44_640),
+      timeZone: {
+        kind: 'String',
+        valid: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'),
+        bad: fc.constantFrom('Mars/Olympus', '', 'UTC+99'),
+        text: true,
+      },
+      environmentTypes: {
+        kind: 'List',
+        of: 'Enum',
+        values: ENVIRONMENT_TYPES,
+        valid: fc.subarray([...ENVIRONMENT_TYPES]),
+        bad: fc.constant(['NOT_A_TYPE']),
+      },
+      allowRollback: { kind: 'Boolean' },
+    },
+    writes: ['freeze_windows'],
+    runs: RUNS,
+  },
+  deleteFreezeWindow: {
+    document: `mutation($id: ID!) { deleteFreezeWindow(id: $id) }`,
+    variable: 'id',
+    input: {
+      idArgument: {
+        valid: fc.constant(ref('deletableFreezeWindow')),
+        bad: fc.oneof(fc.constantFrom('envA_development', 'projectB').map(ref), unknownId('FreezeWindow')),
+      },
+    },
+    prepare: ensureDeletableFreezeWindow,
+    writes: ['freeze_windows'],
+    runs: { typed: 20, hostile: 5, illTyped: 10 },
+  },
+  createNotificationChannel: {
+    document: `mutation($i: CreateNotificationChannelInput!) { createNotificationChannel(input: $i) { id urlHost } }`,
+    variable: 'i',
+    input: {
+      projectId: idField('Project', ['projectB'], ['envA_development', 'secretA', 'connA']),
+      name: textField(200, true),
+      kind: { kind: 'Enum', values: ['WEBHOOK', 'SLACK'], required: true },
+      url: { kind: 'String', required: true, valid: validHttpUrl(), bad: badHttpUrl(), text: true },
+      // TEST only: nothing in project B makes another event, so no delivery follows a channel made here.
+      events: { kind: 'List', of: 'Enum', values: ['TEST'], required: true, valid: fc.constant(['TEST']), bad: fc.constant([]) },
+    },
+    writes: ['notification_channels'],
+    runs: RUNS,
+  },
+  deleteNotificationChannel: {
+    document: `mutation($id: ID!) { deleteNotificationChannel(id: $id) }`,
+    variable: 'id',
+    input: {
+      idArgument: {
+        valid: fc.constant(ref('deletableChannel')),
+        bad: fc.oneof(fc.constantFrom('envA_development', 'projectB').map(ref), unknownId('NotificationChannel')),
+      },
+    },
+    prepare: channelMaker('deletableChannel'),
+    writes: ['notification_channels', 'notification_deliveries'],
+    runs: { typed: 20, hostile: 5, illTyped: 10 },
+  },
+  testNotificationChannel: {
+    document: `mutation($id: ID!) { testNotificationChannel(id: $id) { id status } }`,
+    variable: 'id',
+    input: {
+      idArgument: {
+        valid: fc.constant(ref('testableChannel')),
+        bad: fc.oneof(fc.constantFrom('envA_development', 'projectB').map(ref), unknownId('NotificationChannel')),
+      },
+    },
+    prepare: async () => {
+      await channelMaker('testableChannel')();
+      await deliveriesSettled();
+    },
+    writes: ['notification_deliveries'],
+    runs: { typed: 10, hostile: 5, illTyped: 10 },
+  },
   recordPush: {
     document: `mutation($i: RecordPushInput!) { recordPush(input: $i) { release { id version } deployments { id } } }`,
     variable: 'i',
@@ -881,6 +1063,7 @@ const CODES = new Set<string>(CONTRACT_ERROR_CODES);
 
 async function checkRun(name: string, spec: MutationSpec, raw: unknown) {
   await spec.prepare?.();
+  await deliveriesSettled();
   if (spec.workflow || (await moving()) > 0) await settle();
   const value = raw === ABSENT ? ABSENT : await resolveInput(raw);
   const variables = value === ABSENT ? {} : { [spec.variable]: value };

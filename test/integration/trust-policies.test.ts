@@ -24,7 +24,8 @@ let billing: Awaited<ReturnType<typeof setupProject>>;
 
 const CREATE = `mutation($i: CreateTrustPolicyInput!) { createTrustPolicy(input: $i) { id issuer audience subjectPattern roles createdBy createdAt } }`;
 const DELETE = `mutation($id: ID!) { deleteTrustPolicy(id: $id) }`;
-const VIEWER = `query { viewer { subject roles issuer } }`;
+// A workload holds no global role (Viewer.roles is []): its roles are in its policies' projects.
+const VIEWER = `query { viewer { subject roles issuer shop: projectRoles(projectSlug: "shop") billing: projectRoles(projectSlug: "billing") } }`;
 const policyCount = async () => Number((await sql`select count(*)::int as n from trust_policies`)[0]!.n);
 
 async function createPolicy(input: Record<string, unknown>, token?: string) {
@@ -162,10 +163,12 @@ describe('workloads signing in through trust policies', () => {
     expect(main.errors).toBeUndefined();
     expect(main.data.viewer.subject).toBe('repo:acme/shop:ref:refs/heads/main');
     expect(main.data.viewer.issuer).toBe(github.url);
-    expect([...main.data.viewer.roles].sort()).toEqual(['DEVELOPER', 'QA', 'VIEWER']);
+    expect(main.data.viewer.roles).toEqual([]);
+    expect([...main.data.viewer.shop].sort()).toEqual(['DEVELOPER', 'QA', 'VIEWER']);
+    expect(main.data.viewer.billing).toEqual([]);
     // `*` spans `:` and `/`: a pull request ref matches only the wider policy.
     const pr = await server.gql(VIEWER, {}, await githubJob('repo:acme/shop:pull_request/refs/pull/7/merge'));
-    expect([...pr.data.viewer.roles].sort()).toEqual(['QA', 'VIEWER']);
+    expect([...pr.data.viewer.shop].sort()).toEqual(['QA', 'VIEWER']);
     // The second issuer, with its own keys (Ed25519) and audience, at the same time.
     const gl = await server.gql(
       VIEWER,
@@ -174,8 +177,10 @@ describe('workloads signing in through trust policies', () => {
     );
     expect(gl.data.viewer).toEqual({
       subject: 'project_path:acme/billing:ref_type:branch:ref:main',
-      roles: ['DEVELOPER', 'QA'],
+      roles: [],
       issuer: gitlab.url,
+      shop: [],
+      billing: ['DEVELOPER', 'QA'],
     });
     expect(github.hits.get('/.well-known/openid-configuration')).toBe(1);
     expect(gitlab.hits.get('/.well-known/openid-configuration')).toBe(1);
@@ -261,11 +266,11 @@ describe('workloads signing in through trust policies', () => {
   it('deleting a policy takes effect the instant the mutation answers, for a token already cached', async () => {
     const sub = 'repo:acme/shop:ref:refs/heads/feature';
     const job = await githubJob(sub);
-    expect([...(await server.gql(VIEWER, {}, job)).data.viewer.roles].sort()).toEqual(['QA', 'VIEWER']);
+    expect([...(await server.gql(VIEWER, {}, job)).data.viewer.shop].sort()).toEqual(['QA', 'VIEWER']);
     expect((await server.gql(DELETE, { id: shopBranches.id })).errors).toBeUndefined();
     expect(codeOf(await server.gql(VIEWER, {}, job))).toBe('UNAUTHENTICATED');
     // The main branch keeps its narrower policy.
-    expect((await server.gql(VIEWER, {}, await githubJob('repo:acme/shop:ref:refs/heads/main'))).data.viewer.roles).toEqual(['DEVELOPER']);
+    expect((await server.gql(VIEWER, {}, await githubJob('repo:acme/shop:ref:refs/heads/main'))).data.viewer.shop).toEqual(['DEVELOPER']);
     // A new policy works at once too.
     await createPolicyOk({
       projectId: shop.id,
@@ -274,7 +279,7 @@ describe('workloads signing in through trust policies', () => {
       subjectPattern: 'repo:acme/shop:ref:refs/heads/feat*',
       roles: ['QA'],
     });
-    expect((await server.gql(VIEWER, {}, job)).data.viewer.roles).toEqual(['QA']);
+    expect((await server.gql(VIEWER, {}, job)).data.viewer.shop).toEqual(['QA']);
     expect(shopMain.id).toBeTruthy();
   });
 
