@@ -55,6 +55,7 @@ const HARVEST = `query($slug: String!) { project(slug: $slug) {
   deployments(first: 20) { edges { node { id release { id } environment { id } } } }
   auditLog(first: 50) { edges { node { action } } }
   members { subject group roles grantedBy }
+  trustPolicies { id } freezeWindows { id } notificationChannels { id }
   compareEnvironments(base: "development", target: "staging") { identical differences { path } }
 } }`;
 
@@ -77,6 +78,22 @@ beforeAll(async () => {
   }
   await ok(`mutation($i: CreateDatabaseConnectionInput!) { createDatabaseConnection(input: $i) { id } }`, {
     i: { projectId: hidden.id, name: 'main' },
+  });
+  // One of each v2 Node type inside the project, so node(id) is walked for them too.
+  await ok(`mutation($i: CreateTrustPolicyInput!) { createTrustPolicy(input: $i) { id } }`, {
+    i: {
+      projectId: hidden.id,
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'stageplane',
+      subjectPattern: 'repo:acme/hidden:*',
+      roles: ['DEVELOPER'],
+    },
+  });
+  await ok(`mutation($i: CreateFreezeWindowInput!) { createFreezeWindow(input: $i) { id } }`, {
+    i: { projectId: hidden.id, name: 'later', reason: 'visibility test', startsAt: '2099-01-01T00:00:00Z', endsAt: '2099-01-02T00:00:00Z' },
+  });
+  await ok(`mutation($i: CreateNotificationChannelInput!) { createNotificationChannel(input: $i) { id } }`, {
+    i: { projectId: hidden.id, name: 'ops', kind: 'WEBHOOK', url: 'https://hooks.example.com/secret-path', events: ['TEST'] },
   });
   const pushed = await push(server, hidden.id, sha(0x51));
   deploymentId = pushed.data.recordPush.deployments[0].id;
@@ -101,6 +118,7 @@ beforeAll(async () => {
     ]),
     ...d.secrets.map((s: any) => s.id),
     ...d.databaseConnections.map((c: any) => c.id),
+    ...[...d.trustPolicies, ...d.freezeWindows, ...d.notificationChannels].map((x: any) => x.id),
     ...d.releases.edges.map((x: any) => x.node.id),
     ...d.deployments.edges.flatMap((x: any) => [x.node.id, x.node.release.id, x.node.environment.id]),
   ]);
