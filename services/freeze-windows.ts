@@ -82,7 +82,7 @@ export async function freezeGate(
   const freeze = await freezeHolding(tx, env, { kind: request.rollback ? 'ROLLBACK' : 'MANUAL' });
   if (!freeze) return null;
   if (!request.overrideFreeze) refuseFrozen(env.slug, freeze);
-  const decision = authorizeFreezeOverride(await actorInProject(scope, env.projectId), env);
+  const decision = authorizeFreezeOverride(await actorInProject(scope, env.projectId, { db: tx }), env);
   if (!decision.allowed) throw forbidden(decision.reason);
   return { freeze, reason: request.overrideFreeze.reason, by: scope.actor.subject };
 }
@@ -121,7 +121,7 @@ export function refuseFrozen(envSlug: string, freeze: ActiveFreeze): never {
 
 async function projectOrNotFound(tx: Queryable, scope: Scope, projectId: string) {
   const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
-  const actor = project ? await actorInProject(scope, projectId) : null;
+  const actor = project ? await actorInProject(scope, projectId, { db: tx }) : null;
   // A PRIVATE project is invisible to a principal with no role in it.
   if (!project || (project.visibility === 'PRIVATE' && actor!.roles.length === 0)) {
     throw notFound(`No Project with id ${JSON.stringify(publicId('Project', projectId))}`);

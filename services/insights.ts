@@ -28,6 +28,7 @@ import { changeFailureRate, perDay } from '../domain/insights.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
 import type { InsightsArgs } from '../domain/validation.ts';
 import { INSIGHT_DECISION_EVENTS, INSIGHT_EVENTS, INSIGHT_OUTCOME_EVENTS } from '../domain/values.ts';
+import { actorInProject } from './project-access.ts';
 import type { Scope } from './scope.ts';
 
 export interface Percentiles {
@@ -74,8 +75,8 @@ interface InsightsRow {
 
 /** The insights of `environment` (a slug of the project, archived ones included) over [from, to). */
 export async function projectInsights(scope: Scope, project: { id: string; slug: string }, args: InsightsArgs): Promise<Insights> {
-  // project-roles: authorize with actorInProject(scope, project.id) once services/project-access.ts exists.
-  assertAuthorized('read', scope.actor);
+  // With the roles in this project: a member granted there, or a project token, reads it too.
+  assertAuthorized('read', await actorInProject(scope, project.id));
   const [environment] = await scope.db
     .select({ id: environments.id, slug: environments.slug })
     .from(environments)

@@ -1,10 +1,10 @@
 // Preview environments (v2): the project's preview policy, the preview a push makes or renews,
 // its archiving when its branch is deleted, and its expiry (run by its Temporal workflow,
 // workflows/preview.workflow.ts, a durable timer per preview). The rules are domain/previews.ts.
-import { and, eq, isNull, max, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { AuditEntry } from '../db/audit.ts';
 import type { Database, Transaction } from '../db/client.ts';
-import { environments, environmentSettingsVersions, previewPolicies, projects, type EnvironmentRow } from '../db/schema/index.ts';
+import { environments, previewPolicies, projects, type EnvironmentRow } from '../db/schema/index.ts';
 import { AppError, badInput, notFound } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized, type Principal } from '../domain/permissions.ts';
@@ -201,7 +201,7 @@ async function createPreview(
  */
 export function archiveBranchPreview(scope: Scope, projectId: string, branch: string): Promise<string | null> {
   return transact(scope, async (tx, after) => {
-    assertAuthorized('recordPush', scope.actor);
+    assertAuthorized('recordPush', await actorInProject({ ...scope, db: tx }, projectId));
     const env = await activePreview(tx, projectId, branch);
     if (!env) return { result: null, audit: [] };
     await archiveLocked(tx, env, { after, services: scope.services, db: scope.db });

@@ -7,8 +7,7 @@ import { environments, releaseQuarantines, releases } from '../db/schema/index.t
 import { notFound, preconditionFailed } from '../domain/errors.ts';
 import { publicId } from '../domain/ids.ts';
 import { assertAuthorized } from '../domain/permissions.ts';
-import { lockEnvironment } from './environments.ts';
-import { actorInProject } from './project-access.ts';
+import { lockEnvironmentFor } from './environments.ts';
 import type { Scope } from './scope.ts';
 import { transact, type ReadBack } from './transaction.ts';
 
@@ -22,8 +21,8 @@ export function releaseQuarantine<R = string>(
   return transact(
     scope,
     async (tx) => {
-      const env = await lockEnvironment(tx, environmentId);
-      assertAuthorized('releaseQuarantine', await actorInProject(scope, env.projectId), { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, environmentId);
+      assertAuthorized('releaseQuarantine', actor, { environment: env });
       const [release] = await tx
         .select()
         .from(releases)
@@ -53,8 +52,8 @@ export function resumeAutoDeploy<R = string>(scope: Scope, environmentId: string
   return transact(
     scope,
     async (tx) => {
-      const env = await lockEnvironment(tx, environmentId);
-      assertAuthorized('resumeAutoDeploy', await actorInProject(scope, env.projectId), { environment: env });
+      const { env, actor } = await lockEnvironmentFor(scope, tx, environmentId);
+      assertAuthorized('resumeAutoDeploy', actor, { environment: env });
       if (!env.autoDeployPaused) throw preconditionFailed(`Auto-deploy is not paused in ${env.slug}`);
       await tx.update(environments).set({ autoDeployPaused: false }).where(eq(environments.id, env.id));
       return {
