@@ -4,7 +4,7 @@ import { policyReport } from '../domain/policy.ts';
 import type { SnapshotContent } from '../domain/snapshot.ts';
 import type { DatabaseValueSnapshot, EnvironmentSettings, EnvironmentType } from '../domain/types.ts';
 import type { Queryable } from './client.ts';
-import type { EnvironmentRow } from './schema/index.ts';
+import type { EnvironmentRow, FreezeWindowRow } from './schema/index.ts';
 
 export interface EnvironmentConfiguration {
   environment: EnvironmentRow;
@@ -24,6 +24,8 @@ export interface ProjectConfiguration {
   production(): EnvironmentRow | undefined;
   /** Every feature-flag key known in any environment of the project. */
   flagKeys(): string[];
+  /** The project's freeze windows that are not deleted (v2; Environment.activeFreeze reads them from here). */
+  freezeWindows: FreezeWindowRow[];
 }
 
 export async function loadProjectConfiguration(db: Queryable, projectId: string): Promise<ProjectConfiguration> {
@@ -42,6 +44,8 @@ export async function loadProjectConfiguration(db: Queryable, projectId: string)
         orderBy: { name: 'asc' },
         with: { values: { columns: { secretId: true, environmentId: true, versionId: true } } },
       },
+      // In the same statement: a pipeline page asks each environment's active freeze too.
+      freezeWindows: { where: { deletedAt: { isNull: true } } },
     },
   });
   const envRows = project?.environments ?? [];
@@ -54,6 +58,7 @@ export async function loadProjectConfiguration(db: Queryable, projectId: string)
   const active = envRows.filter((e) => e.archivedAt === null);
   return {
     environments: active,
+    freezeWindows: project?.freezeWindows ?? [],
     production: () => active.find((e) => e.type === ('PRODUCTION' satisfies EnvironmentType)),
     flagKeys: () => [...new Set(active.flatMap((e) => e.settings.featureFlags.map((f) => f.key)))].sort(),
     of(environmentId) {

@@ -6,16 +6,19 @@ import type { FreezeWindowRow } from '../db/schema/index.ts';
 import { activeFreezeFor, nextOccurrence, type FreezeOccurrence } from '../domain/freeze.ts';
 import type { EnvironmentType } from '../domain/types.ts';
 import { CreateFreezeWindowInputSchema, parseInput } from '../domain/validation.ts';
-import { createFreezeWindow, deleteFreezeWindow, freezeRuleOf, liveFreezeWindows } from '../services/freeze-windows.ts';
+import { createFreezeWindow, deleteFreezeWindow, freezeRuleOf } from '../services/freeze-windows.ts';
 import { builder, localId } from './builder.ts';
 import { cached, scopeOf, type Context } from './context.ts';
 import { DeploymentRef } from './deployments.ts';
-import { EnvironmentRef, EnvironmentTypeEnum } from './environments.ts';
+import { EnvironmentRef, EnvironmentTypeEnum, projectConfiguration } from './environments.ts';
 import { ProjectRef } from './projects.ts';
 
-/** The project's live windows, once per request. */
+/**
+ * The project's live windows, once per request, from the project configuration the policy
+ * reports read too (db/configuration.ts): no statement of their own on the pipeline page.
+ */
 const projectWindows = (ctx: Context, projectId: string) =>
-  cached(ctx, `freeze-windows:${projectId}`, () => liveFreezeWindows(ctx.db, projectId));
+  cached(ctx, `freeze-windows:${projectId}`, async () => (await projectConfiguration(ctx, projectId)).freezeWindows.map(freezeRuleOf));
 /** One "now" per request: every field of one answer agrees on what is in force. */
 const requestNow = (ctx: Context) => cached(ctx, 'freeze-now', async () => new Date());
 
