@@ -5,6 +5,7 @@ import { ErrorList, Loading, PageTitle } from '../components/ui.tsx';
 import { COMPARE, PROJECT_ENVIRONMENTS } from '../operations.ts';
 import { Link, navigate, paths, useLocation } from '../router.tsx';
 import { useLoader, useSession } from '../session.tsx';
+import { ScrollBox } from '../components/ScrollBox.tsx';
 
 const show = (value: unknown) => (value === undefined || value === null ? '—' : typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -111,7 +112,7 @@ function Differences({ slug, base, target }: { slug: string; base: string; targe
     );
   }
   return (
-    <div className="table-scroll">
+    <ScrollBox label="Differences">
       <table className="diff">
         <caption>
           {comparison.differences.length} difference{comparison.differences.length === 1 ? '' : 's'} between {comparison.base.name} and{' '}
@@ -140,6 +141,6 @@ function Differences({ slug, base, target }: { slug: string; base: string; targe
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }

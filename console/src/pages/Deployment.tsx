@@ -10,6 +10,7 @@ import { patchDeployment } from '../live-patch.ts';
 import { APPROVE, CANCEL, DEPLOYMENT, DEPLOYMENT_EVENTS, REJECT } from '../operations.ts';
 import { Link, paths } from '../router.tsx';
 import { useLoader, useSession, type Loaded } from '../session.tsx';
+import { ScrollBox } from '../components/ScrollBox.tsx';
 
 type DeploymentData = ResultOf<typeof DEPLOYMENT>;
 type Deployment = NonNullable<DeploymentData['deployment']>;
@@ -288,7 +289,7 @@ export function DeploymentPage({ id }: { id: string }) {
               : `${approvals} of ${d.requiredApprovals} required${d.environment.policy.preventSelfApproval ? '; the requester may not approve' : ''}.`}
           </p>
           {d.approvals.length > 0 ? (
-            <div className="table-scroll">
+            <ScrollBox label="Approvals">
               <table>
                 <thead>
                   <tr>
@@ -311,7 +312,7 @@ export function DeploymentPage({ id }: { id: string }) {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </ScrollBox>
           ) : d.requiredApprovals > 0 ? (
             <p>No approvals yet.</p>
           ) : null}
@@ -335,7 +336,7 @@ export function DeploymentPage({ id }: { id: string }) {
 
       <section aria-labelledby="timeline-heading" className="card">
         <h2 id="timeline-heading">Event timeline</h2>
-        <div className="table-scroll">
+        <ScrollBox label="Timeline">
           <table className="timeline">
             <thead>
               <tr>
@@ -367,7 +368,7 @@ export function DeploymentPage({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       </section>
       {dialog ? <ConfirmDialog request={dialog} onClose={() => setDialog(null)} /> : null}
     </>

@@ -11,6 +11,7 @@ import { INSIGHTS, PROJECT_ENVIRONMENTS } from '../operations.ts';
 import type { ResultOf } from '../graphql.ts';
 import { Link, navigate, paths, useLocation } from '../router.tsx';
 import { useLoader, useSession } from '../session.tsx';
+import { ScrollBox } from '../components/ScrollBox.tsx';
 
 const RANGES = [7, 30, 90] as const;
 const DAY_MS = 86_400_000;
@@ -184,7 +185,7 @@ function Chart({ insights }: { insights: InsightsData }) {
 
 function DayTable({ insights }: { insights: InsightsData }) {
   return (
-    <div className="table-scroll">
+    <ScrollBox label="Per day">
       <table>
         <caption>Finished deployments and failures per UTC day</caption>
         <thead>
@@ -204,6 +205,6 @@ function DayTable({ insights }: { insights: InsightsData }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }

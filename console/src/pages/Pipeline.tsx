@@ -10,6 +10,7 @@ import { APPROVE, CANCEL, PIPELINE, PROJECT_EVENTS, PROMOTE, RECORD_PUSH, REJECT
 import { ReleaseSafety } from '../components/release-safety.tsx';
 import { Link, paths } from '../router.tsx';
 import { useLoader, useSession, type Loaded } from '../session.tsx';
+import { ScrollBox } from '../components/ScrollBox.tsx';
 
 type PipelineData = ResultOf<typeof PIPELINE>;
 type Project = NonNullable<PipelineData['project']>;
@@ -600,7 +601,7 @@ function RecentDeployments({ project }: { project: Project }) {
     // A plain block, not a region: the page's regions are its environments.
     <div className="recent">
       <h2>Recent deployments</h2>
-      <div className="table-scroll">
+      <ScrollBox label="Recent deployments">
         <table>
           <thead>
             <tr>
@@ -635,7 +636,7 @@ function RecentDeployments({ project }: { project: Project }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
     </div>
   );
 }

@@ -4,6 +4,7 @@ import { ErrorList, Loading, PageTitle } from '../components/ui.tsx';
 import { POLICY } from '../operations.ts';
 import { Link, paths } from '../router.tsx';
 import { useLoader, useSession } from '../session.tsx';
+import { ScrollBox } from '../components/ScrollBox.tsx';
 
 export function PolicyPage({ slug, env }: { slug: string; env: string }) {
   const { token } = useSession();
@@ -40,7 +41,7 @@ export function PolicyPage({ slug, env }: { slug: string; env: string }) {
           ? `Passed: no failed check of severity error${failed.length ? ` (${failed.length} warning${failed.length === 1 ? '' : 's'})` : ''}.`
           : `Failed: ${errors} check${errors === 1 ? '' : 's'} of severity error fail; deploy, promote and roll back into ${environment.name} are refused.`}
       </p>
-      <div className="table-scroll">
+      <ScrollBox label="Policy checks">
         <table className="policy">
           <caption>
             {report.checks.length} checks for a {environment.type.toLowerCase()} environment
@@ -75,7 +76,7 @@ export function PolicyPage({ slug, env }: { slug: string; env: string }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
     </>
   );
 }

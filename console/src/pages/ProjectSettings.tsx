@@ -13,6 +13,7 @@ import {
 } from '../operations.ts';
 import { Link, paths } from '../router.tsx';
 import { useLoader, useSession } from '../session.tsx';
+import { ScrollBox } from '../components/ScrollBox.tsx';
 
 const EVENTS = [
   'APPROVAL_REQUESTED',
@@ -112,7 +113,7 @@ export function ProjectSettingsPage({ slug }: { slug: string }) {
             {c.deliveries.length === 0 ? (
               <p>No deliveries yet.</p>
             ) : (
-              <div className="table-scroll">
+              <ScrollBox label="Deliveries">
                 <table>
                   <caption>Recent deliveries to {c.name}, newest first</caption>
                   <thead>
@@ -142,7 +143,7 @@ export function ProjectSettingsPage({ slug }: { slug: string }) {
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </ScrollBox>
             )}
           </article>
         ))}
