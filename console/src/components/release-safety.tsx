@@ -59,14 +59,15 @@ export function ReleaseSafety({
                   type="button"
                   className="button-secondary"
                   disabled={busy}
-                  aria-label={`Release ${r.version} from quarantine in ${env.name}`}
                   onClick={() =>
                     void run(`${r.version} released from quarantine.`, () =>
                       request(RELEASE_QUARANTINE, { input: { environmentId: env.id, releaseId: r.id } }, token),
                     )
                   }
                 >
-                  Release from quarantine
+                  {/* The name says which release and where; what shows is its visible part (WCAG 2.5.3). */}
+                  Release <span className="visually-hidden">{r.version} </span>from quarantine
+                  <span className="visually-hidden"> in {env.name}</span>
                 </button>
               </li>
             ))}

@@ -150,7 +150,7 @@ function Chart({ insights }: { insights: InsightsData }) {
     const x = insights.series.map((b) => Date.parse(`${b.day}T00:00:00Z`) / 1000);
     const plot = new uPlot(
       {
-        width: Math.max(320, Math.min(900, el.clientWidth || 700)),
+        width: Math.max(200, Math.min(900, el.clientWidth || 700)), // never wider than its box: a phone does not scroll it
         height: 240,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
         scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
@@ -177,6 +177,8 @@ function Chart({ insights }: { insights: InsightsData }) {
     <div
       ref={box}
       className="insights-chart"
+      // biome-ignore lint/a11y/noNoninteractiveTabindex: on a narrow screen the chart scrolls in its box, which must take focus to scroll by keyboard (WCAG 2.1.1).
+      tabIndex={0}
       role="img"
       aria-label={`Chart of deployments and failures per UTC day: ${total} deployments, ${failures} failures over ${insights.series.length} days. The table below has the same figures.`}
     />
