@@ -485,7 +485,10 @@ describe('ops console in Chromium', () => {
       async () => expect(await text(page.getByRole('status').filter({ hasText: /^(Live|Reconnecting…|Connecting…)$/ }))).toBe('Live'),
       30_000,
     );
-    await eventually(async () => expect(await text(page.locator('.status-line').filter({ hasText: 'Status' }))).toContain('Succeeded'), 60_000);
+    await eventually(
+      async () => expect(await text(page.locator('.status-line').filter({ hasText: 'Status' }))).toContain('Succeeded'),
+      60_000,
+    );
     const d = (await gql(DEPLOYMENT, { id })).data.deployment;
     expect(d.status).toBe('SUCCEEDED');
     await eventually(async () => {

@@ -640,7 +640,9 @@ describe('stageplane CLI against a real server', () => {
     const npm = await cli(['run', '--silent', 'cli', '--', 'projects', '--json'], { command: ['npm'] });
     expect(npm.code).toBe(0);
     // Every project the server has (other tests of this file make some), as the API lists them.
-    const listed = (await server.gql(`{ projects(first: 100) { edges { node { slug } } } }`)).data.projects.edges.map((e: any) => e.node.slug);
+    const listed = (await server.gql(`{ projects(first: 100) { edges { node { slug } } } }`)).data.projects.edges.map(
+      (e: any) => e.node.slug,
+    );
     expect(JSON.parse(npm.stdout).map((p: any) => p.slug)).toEqual(listed);
     expect(listed).toContain('shop');
     // As npm installs a bin: a symlink to cli/stageplane.js, run from elsewhere.
