@@ -183,8 +183,18 @@ export async function startLocalTemporal(options: {
 
   launch();
   const deadline = Date.now() + 60_000;
+  let startAttempts = 1;
   for (;;) {
-    if (exited) throw new Error('the local Temporal dev server exited during start-up');
+    if (exited) {
+      // Right after a crash of the previous run (SIGKILL of the whole machine's processes), the
+      // dev server may find its port or database file still held for a moment: try again, briefly.
+      if (startAttempts >= 4 || Date.now() > deadline) throw new Error('the local Temporal dev server exited during start-up');
+      log.warn({ attempt: startAttempts }, 'local Temporal dev server exited during start-up; trying again');
+      await new Promise((r) => setTimeout(r, 1000 * startAttempts));
+      startAttempts++;
+      launch();
+      continue;
+    }
     try {
       await pingTemporal(address, options.namespace, 2000);
       break;
