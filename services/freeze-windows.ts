@@ -4,7 +4,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { AuditEntry } from '../db/audit.ts';
 import type { Queryable, Transaction } from '../db/client.ts';
 import { appendDeploymentEvent } from '../db/event-log.ts';
-import { type EnvironmentRow, environments, type FreezeWindowRow, freezeOverrides, freezeWindows, projects } from '../db/schema/index.ts';
+import { type EnvironmentRow, environments, type FreezeWindowRow, freezeOverrides, freezeWindows } from '../db/schema/index.ts';
 import { forbidden, notFound, preconditionFailed } from '../domain/errors.ts';
 import { type ActiveFreeze, activeFreezeFor, type FreezeWindowRule, frozenMessage } from '../domain/freeze.ts';
 import { publicId } from '../domain/ids.ts';
@@ -119,22 +119,12 @@ export function refuseFrozen(envSlug: string, freeze: ActiveFreeze): never {
   });
 }
 
-async function projectOrNotFound(tx: Queryable, scope: Scope, projectId: string) {
-  const [project] = await tx.select().from(projects).where(eq(projects.id, projectId));
-  const actor = project ? await actorInProject(scope, projectId, { db: tx }) : null;
-  // A PRIVATE project is invisible to a principal with no role in it.
-  if (!project || (project.visibility === 'PRIVATE' && actor!.roles.length === 0)) {
-    throw notFound(`No Project with id ${JSON.stringify(publicId('Project', projectId))}`);
-  }
-  return { project, actor: actor! };
-}
-
 /** createFreezeWindow: any role in the project but VIEWER. Answers the window's id. */
 export function createFreezeWindow<R = string>(scope: Scope, input: CreateFreezeWindowInput, readBack?: ReadBack<string, R>): Promise<R> {
   return transact(
     scope,
     async (tx: Transaction) => {
-      const { actor } = await projectOrNotFound(tx, scope, input.projectId);
+      const actor = await actorInProject(scope, input.projectId, { db: tx });
       assertAuthorized('createFreezeWindow', actor);
       // The project's environment rows, locked as every deploy decision locks its own: a
       // deployment starting right now either started before this window exists, or sees it.
@@ -194,9 +184,7 @@ export function deleteFreezeWindow(scope: Scope, id: string): Promise<string> {
       .for('update');
     const missing = () => notFound(`No FreezeWindow with id ${JSON.stringify(publicId('FreezeWindow', id))}`);
     if (!row) throw missing();
-    const { actor } = await projectOrNotFound(tx, scope, row.projectId).catch(() => {
-      throw missing();
-    });
+    const actor = await actorInProject(scope, row.projectId, { db: tx, hidden: missing });
     assertAuthorized('deleteFreezeWindow', actor, { freezeWindow: { createdBy: row.createdBy } });
     await tx.update(freezeWindows).set({ deletedAt: new Date() }).where(eq(freezeWindows.id, id));
     return {

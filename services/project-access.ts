@@ -107,22 +107,6 @@ export async function projectAccess(
   return { project, roles, visible: project.visibility === 'INTERNAL' || roles.length > 0 };
 }
 
-/** The grants of `projectId` that can apply to `principal` (its subject, its groups). */
-export async function grantsFor(db: Queryable, principal: Principal, projectId: string): Promise<ProjectGrant[]> {
-  const grantee = granteeCondition(principal);
-  if (!grantee) return [];
-  const rows = await db
-    .select({ subject: projectMembers.subject, group: projectMembers.group, roles: projectMembers.roles })
-    .from(projectMembers)
-    .where(and(eq(projectMembers.projectId, projectId), grantee));
-  return rows.map((r) => ({ subject: r.subject, group: r.group, roles: r.roles.filter((role) => isOneOf(ROLES, role)) }));
-}
-
-/** The roles `principal` has in `projectId`; [] when the project does not exist. */
-export async function projectRolesOf(db: Queryable, principal: Principal, projectId: string): Promise<Role[]> {
-  return (await projectAccess(db, principal, { id: projectId }))?.roles ?? [];
-}
-
 export interface InProjectOptions {
   /** The use case's transaction (else scope.db: a second connection while the transaction holds one). */
   db?: Queryable;
@@ -147,14 +131,6 @@ export async function actorInProject(
   const access = await projectAccess(options.db ?? scope.db, scope.actor, { id: projectId });
   if (!access?.visible) throw options.hidden?.() ?? projectNotFound(projectId);
   return inProject(scope.actor, access.roles);
-}
-
-/**
- * Whether `principal` may see `projectId` at all: with any role in it (rolesInProject already
- * keeps global non-ADMIN roles out of PRIVATE projects).
- */
-export async function canSeeProject(db: Queryable, principal: Principal, projectId: string): Promise<boolean> {
-  return (await projectRolesOf(db, principal, projectId)).length > 0;
 }
 
 // ---------------------------------------------------------------- use cases
