@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Services } from '../services/scope.ts';
 import { corsHeaders } from './cors.ts';
-import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
+import { createGraphQLHandler, type GraphQLHandler, type GraphQLHandlerOptions } from './yoga.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -63,8 +63,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.end(text);
 }
 
-export function createApp(services: Services): App {
-  const yoga = createGraphQLHandler(services);
+export function createApp(services: Services, options: GraphQLHandlerOptions = {}): App {
+  const yoga = createGraphQLHandler(services, options);
   const { config, log } = services;
   let started = false;
   let shuttingDown = false;

@@ -17,7 +17,6 @@ import { attachWebSocket, type WebSocketEndpoint } from './websocket.ts';
 import { connectTemporal, startLocalTemporal } from './temporal.ts';
 import type { Telemetry, TelemetryOptions } from './telemetry.ts';
 import { checkTemporalTls } from '../workflows/connection.ts';
-import { ensureRotationSchedule } from '../workflows/rotation-schedule.ts';
 import { startNotificationRelay } from '../workflows/notification-relay.ts';
 import { createCredentialSealer } from '../secrets/credentials.ts';
 
@@ -85,7 +84,10 @@ async function startParts(
         })
       : null;
   // The worker's module (the Temporal worker SDK) loads while the database opens.
-  const workerModule = mode === 'all' || mode === 'worker' ? import('../workflows/worker.ts') : null;
+  // The worker's modules (the Temporal SDK's worker, ~1 s to load) load early only where start-up
+  // waits for Temporal anyway; `npm start` loads them once the API answers (startTemporalParts).
+  const readyFirst = localTemporal !== null;
+  let workerModule = (mode === 'all' || mode === 'worker') && !readyFirst ? import('../workflows/worker.ts') : null;
   workerModule?.catch(() => {}); // awaited below
   if (localTemporal) {
     localTemporal.catch(() => {}); // awaited below; a failure before then is not unhandled
@@ -125,7 +127,7 @@ async function startParts(
   let websocket: WebSocketEndpoint | null = null;
 
   if (mode === 'all' || mode === 'api') {
-    app = createApp(services);
+    app = createApp(services, { tracing: telemetry?.graphqlPlugin });
     app.routes.push(pushWebhookRoute(services));
     const signIn = config.oidc?.consoleClientId ? { issuer: config.oidc.issuer, clientId: config.oidc.consoleClientId } : null;
     app.routes.push(consoleRoute({ log, signIn })); // the ops console at / (server/console.ts)
@@ -165,7 +167,7 @@ async function startParts(
     }
 
     if (mode === 'all' || mode === 'worker') {
-      const { startWorker } = await workerModule!;
+      const { startWorker } = await (workerModule ??= import('../workflows/worker.ts'));
       const worker = await startWorker({
         bundleCacheDir: join(config.dataDir, 'cache'),
         address: temporalAddress,
@@ -200,6 +202,7 @@ async function startParts(
       // Scheduled secret rotation: the task queue's Temporal Schedule, created or updated idempotently.
       const scheduler = await connectTemporal(temporalAddress, config.temporal.namespace, config.temporal.taskQueue, temporalConnection);
       own(() => scheduler.close());
+      const { ensureRotationSchedule } = await import('../workflows/rotation-schedule.ts'); // the Temporal client's schedules
       const schedule = await ensureRotationSchedule(scheduler.client, {
         taskQueue: config.temporal.taskQueue,
         intervalSeconds: config.secretRotationIntervalSeconds,

@@ -3,11 +3,13 @@
 // instrumentation in the code base sees @opentelemetry/api's no-op tracer (or is not installed at
 // all: the database wrapper, the Yoga plugin and the Temporal interceptors are added only when
 // this returns a Telemetry).
+import { useOpenTelemetry } from '@envelop/opentelemetry';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource, envDetectorSync } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config/index.ts';
 
 export type ProcessMode = 'all' | 'api' | 'worker';
@@ -17,6 +19,8 @@ export interface Telemetry {
   /** The processor every span goes through, the workflow isolates' spans included (worker sinks). */
   spanProcessor: SpanProcessor;
   resource: Resource;
+  /** The GraphQL span-per-operation plugin (server/yoga.ts places it among its plugins). */
+  graphqlPlugin: Plugin;
   /** Exports every ended span now (tests; shutdown does it too). */
   flush(): Promise<void>;
   /** Flushes, then unregisters the global provider, context manager and propagator. */
@@ -49,6 +53,7 @@ export function startTelemetry(settings: Config['telemetry'], mode: ProcessMode,
     provider,
     spanProcessor,
     resource,
+    graphqlPlugin: graphqlTracing(),
     flush: () => provider.forceFlush(),
     async shutdown() {
       if (stopped) return;
@@ -63,4 +68,21 @@ export function startTelemetry(settings: Config['telemetry'], mode: ProcessMode,
       }
     },
   };
+}
+
+/**
+ * A span per operation, under the request's span. Never the variables or the result: either may
+ * hold a secret value. The document is recorded only when it has no inline arguments (the
+ * plugin's rule), for the same reason. No resolver spans: one per field of every list item costs
+ * more than it tells; the database spans under the operation show where its time goes. Here, not
+ * in server/yoga.ts, so the plugin loads only when tracing is configured (start-up time).
+ */
+function graphqlTracing(): Plugin {
+  return useOpenTelemetry(
+    { document: true, variables: false, result: false, resolvers: false },
+    trace.getTracerProvider(), // the global one registered above (without it, the plugin makes its own)
+    undefined,
+    undefined,
+    'stageplane.graphql',
+  ) as Plugin;
 }

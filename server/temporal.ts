@@ -5,8 +5,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+// The Temporal client (and its protobuf definitions, ~0.5 s to load) is imported when the first
+// connection is made, not when the server starts: `npm start` answers before Temporal is up.
+import type { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { TemporalConnection } from '../config/temporal.ts';
 import { connectOptions } from '../workflows/connection.ts';
@@ -233,6 +234,7 @@ export async function startLocalTemporal(options: {
 
 /** Resolves when the frontend answers and the namespace exists. */
 export async function pingTemporal(address: string, namespace: string, timeoutMs = 2000): Promise<void> {
+  const { Connection } = await import('@temporalio/client');
   const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
   try {
     await connection.workflowService.describeNamespace({ namespace });
@@ -260,14 +262,16 @@ export async function connectTemporal(
   settings?: TemporalConnection,
   extra: { tracing?: boolean } = {},
 ): Promise<TemporalClient> {
+  const { Client, Connection } = await import('@temporalio/client');
   const options = connectOptions(address, settings);
   const connection = Connection.lazy(options);
   // With tracing, starting a workflow and sending it updates and signals are spans whose context
   // travels in the workflow's headers, so the workflow's spans join the mutation's trace.
+  const tracing = extra.tracing ? await import('@temporalio/interceptors-opentelemetry') : null;
   const client = new Client({
     connection,
     namespace,
-    ...(extra.tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+    ...(tracing ? { interceptors: { workflow: [new tracing.OpenTelemetryWorkflowClientInterceptor()] } } : {}),
   });
   // Readiness asks whether Temporal answers now. The client's connection retries unavailable
   // calls with backoff, so a ping through it would wait out a short outage (a dev server being

@@ -3,8 +3,6 @@
 // same plugins, auth and limits.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
-import { useOpenTelemetry } from '@envelop/opentelemetry';
-import { trace } from '@opentelemetry/api';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { translateDatabaseError } from '../db/errors.ts';
@@ -51,26 +49,14 @@ function useRequireAuthentication(): Plugin<Context> {
   };
 }
 
-/**
- * A span per operation (OpenTelemetry, only when tracing is configured), under the request's span.
- * Never the variables or the result: either may hold a secret value. The document is recorded
- * only when it has no inline arguments (the plugin's rule), for the same reason. No resolver
- * spans: one per field of every list item costs more than it tells; the database spans under the
- * operation show where its time goes.
- */
-function useTracing(): Plugin<Context> {
-  return useOpenTelemetry(
-    { document: true, variables: false, result: false, resolvers: false },
-    trace.getTracerProvider(), // the global one server/telemetry.ts registered (without it, the plugin makes its own)
-    undefined,
-    undefined,
-    'stageplane.graphql',
-  ) as Plugin<Context>;
-}
-
 const hasCode = (e: unknown) => typeof (e as { extensions?: { code?: unknown } }).extensions?.code === 'string';
 
-export function createGraphQLHandler(services: Services) {
+export interface GraphQLHandlerOptions {
+  /** The span-per-operation plugin (server/telemetry.ts), when tracing is configured. */
+  tracing?: Plugin | undefined;
+}
+
+export function createGraphQLHandler(services: Services, options: GraphQLHandlerOptions = {}) {
   const yoga = createYoga<RequestServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -123,7 +109,7 @@ export function createGraphQLHandler(services: Services) {
       useRequireAuthentication(),
       useRedactInvalidValues(),
       // After the redaction above: the plugin records the (redacted) errors of a failed operation.
-      ...(services.config.telemetry ? [useTracing()] : []),
+      ...(options.tracing ? [options.tracing as Plugin<Context>] : []),
       useRequestErrorCodes(),
       usePrometheus({
         endpoint: '/metrics',

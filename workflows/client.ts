@@ -1,6 +1,8 @@
 // The API's side of deployment workflows: start them, and send them decisions, cancellations and
 // notices. Refusals from a workflow's validators become contract errors.
-import { ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+// Only the client's type here: the module itself is loaded by whoever made the Client
+// (server/temporal.ts, lazily), so `refusal` imports it from the module cache.
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
@@ -47,8 +49,9 @@ export async function startDeploymentWorkflow(gw: WorkflowGateway, deploymentId:
  * Every way Temporal can turn a decision or a cancellation down, as a contract error: a client
  * never sees an internal error for a request the contract allows.
  */
-function refusal(error: unknown): never {
+async function refusal(error: unknown): Promise<never> {
   if (error instanceof AppError) throw error;
+  const { ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } = await import('@temporalio/client');
   if (error instanceof WorkflowUpdateFailedError) {
     let innermost: unknown = error;
     for (let e: unknown = error.cause; e; e = (e as { cause?: unknown }).cause) {
