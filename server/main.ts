@@ -167,6 +167,15 @@ async function startParts(
     }
 
     if (mode === 'all' || mode === 'worker') {
+      const notificationDeps = {
+        db: database.db,
+        log,
+        credentials,
+        webhookSecret: config.webhookSecret,
+        publicUrl: config.publicUrl,
+        timeoutMs: config.notify.timeoutMs,
+        outbound: config.outbound,
+      };
       const { startWorker } = await (workerModule ??= import('../workflows/worker.ts'));
       const worker = await startWorker({
         bundleCacheDir: join(config.dataDir, 'cache'),
@@ -185,15 +194,7 @@ async function startParts(
           webhookTimeoutSeconds: config.webhookTimeoutSeconds,
         },
         rotation: { db: database.db, log, store: secrets },
-        notifications: {
-          db: database.db,
-          log,
-          credentials,
-          webhookSecret: config.webhookSecret,
-          publicUrl: config.publicUrl,
-          timeoutMs: config.notify.timeoutMs,
-          outbound: config.outbound,
-        },
+        notifications: notificationDeps,
         ...(telemetry ? { tracing: { spanProcessor: telemetry.spanProcessor, resource: telemetry.resource } } : {}),
         shutdownGraceMs: config.shutdown.graceSeconds * 1000,
       });
@@ -208,13 +209,16 @@ async function startParts(
         intervalSeconds: config.secretRotationIntervalSeconds,
       });
       log.info({ schedule, everySeconds: config.secretRotationIntervalSeconds }, 'secret rotation schedule');
-      // The notification outbox's relay: starts a workflow per delivery row once it has committed.
+      // The notification outbox's relay: attempts each delivery row once it has committed, and
+      // hands the ones to retry to a workflow.
+      const { createNotificationActivities } = await import('../workflows/activities/notifications.ts');
       const relay = startNotificationRelay({
         db: database.db,
         client: scheduler.client,
         taskQueue: config.temporal.taskQueue,
         log,
         notify: config.notify,
+        attempt: createNotificationActivities(notificationDeps).attemptDelivery,
       });
       own(() => relay.stop());
     }

@@ -253,15 +253,51 @@ export async function giveUpDelivery(db: Queryable, deliveryId: string): Promise
     .where(and(eq(notificationDeliveries.id, deliveryId), inArray(notificationDeliveries.status, ['PENDING', 'RETRYING'])));
 }
 
-/** Rows whose workflow may not have started (the relay's queue), oldest first. */
-export async function undispatchedDeliveries(db: Queryable, limit = 100): Promise<{ id: string; createdAt: Date }[]> {
-  return (
-    db
-      .select({ id: notificationDeliveries.id, createdAt: notificationDeliveries.createdAt })
-      .from(notificationDeliveries)
-      // Spelled as notification_deliveries_undispatched_idx's predicate (literals, not parameters).
-      .where(sql`${notificationDeliveries.dispatchedAt} is null and ${notificationDeliveries.status} in ('PENDING', 'RETRYING')`)
-      .orderBy(notificationDeliveries.createdAt)
-      .limit(limit)
-  );
+/**
+ * The relay's queue: claims up to `limit` rows nobody has claimed or handed to a workflow, oldest
+ * first, in one statement. SKIP LOCKED: two relays polling at once never get the same row, so
+ * a first attempt is made by one worker only.
+ */
+export async function claimDeliveries(db: Queryable, limit: number): Promise<{ id: string; createdAt: Date; attempts: number }[]> {
+  if (limit <= 0) return [];
+  const queue = db
+    .select({ id: notificationDeliveries.id })
+    .from(notificationDeliveries)
+    // Spelled as notification_deliveries_undispatched_idx's predicate (literals, not parameters).
+    .where(sql`${notificationDeliveries.dispatchedAt} is null and ${notificationDeliveries.status} in ('PENDING', 'RETRYING')`)
+    .orderBy(notificationDeliveries.createdAt)
+    .limit(limit)
+    .for('update', { skipLocked: true });
+  const rows = await db
+    .update(notificationDeliveries)
+    .set({ dispatchedAt: sql`now()` })
+    .where(inArray(notificationDeliveries.id, queue))
+    .returning({ id: notificationDeliveries.id, createdAt: notificationDeliveries.createdAt, attempts: notificationDeliveries.attempts });
+  return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+}
+
+/**
+ * Hands back rows claimed more than `leaseMs` ago and still never attempted: the worker that
+ * claimed them died (or lost its database) between the claim and the record of the attempt.
+ * A row whose workflow was started but has not run yet (no worker for a while) is handed back
+ * too; its workflow finds it attempted, or attempts it once more with the same Idempotency-Key.
+ */
+export async function releaseStaleClaims(db: Queryable, leaseMs: number): Promise<number> {
+  const released = await db
+    .update(notificationDeliveries)
+    .set({ dispatchedAt: null })
+    .where(
+      and(
+        sql`${notificationDeliveries.status} = 'PENDING'`, // notification_deliveries_pending_idx
+        sql`${notificationDeliveries.dispatchedAt} < now() - make_interval(secs => ${leaseMs / 1000})`,
+      ),
+    )
+    .returning({ id: notificationDeliveries.id });
+  return released.length;
+}
+
+/** Hands rows back to the relays' queue (their workflow could not be started). */
+export async function releaseClaims(db: Queryable, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.update(notificationDeliveries).set({ dispatchedAt: null }).where(inArray(notificationDeliveries.id, ids));
 }

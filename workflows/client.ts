@@ -179,13 +179,21 @@ export async function startNotificationWorkflow(
   deliveryId: string,
   deadlineMs: number,
   backoff: { initialBackoffMs: number; maxBackoffMs: number },
+  attempted = 0,
 ): Promise<'started' | 'already'> {
+  const input: NotificationWorkflowInput = {
+    deliveryId,
+    deadlineMs,
+    initialBackoffMs: backoff.initialBackoffMs,
+    maxBackoffMs: backoff.maxBackoffMs,
+    ...(attempted > 0 ? { attempted } : {}),
+  };
   try {
     await gw.client.workflow.start(NOTIFICATION_WORKFLOW, {
       taskQueue: notificationTaskQueue(gw.taskQueue),
       workflowId: notificationWorkflowId(deliveryId),
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      args: [{ deliveryId, deadlineMs, ...backoff } satisfies NotificationWorkflowInput],
+      args: [input],
     });
     return 'started';
   } catch (error) {

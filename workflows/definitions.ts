@@ -81,4 +81,9 @@ export interface NotificationWorkflowInput {
   deadlineMs: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /**
+   * Attempts already made before the workflow started (the relay's first one): it waits the
+   * backoff after the last of them first. Absent in workflows started before the relay attempted.
+   */
+  attempted?: number;
 }

@@ -1,5 +1,6 @@
-// One workflow per notification delivery (workflows/notification-relay.ts starts it once its row
-// has committed): attempt, and after a failure wait with exponential backoff and attempt again,
+// The retries of one notification delivery (workflows/notification-relay.ts makes the first
+// attempt and starts this when it failed; testNotificationChannel starts it for its first):
+// attempt, and after a failure wait with exponential backoff and attempt again,
 // until a 2xx or the deadline (NOTIFY_RETRY_HOURS after the row was written). The activity records
 // every attempt and refuses to send once a 2xx is recorded, so a replay, a duplicate start or a
 // retried activity never sends twice after delivery. Deterministic: the workflow's clock only.
@@ -21,7 +22,11 @@ const acts = proxyActivities<NotificationActivities>({
 export type NotificationOutcome = 'DELIVERED' | 'FAILED' | 'GONE';
 
 export async function notificationDeliveryWorkflow(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
-  for (let attempt = 1; ; attempt++) {
+  // The input decides the path, so histories started without `attempted` replay unchanged.
+  let attempt = input.attempted ?? 0;
+  if (attempt > 0 && !(await waitBeforeAttempt(attempt))) return 'FAILED';
+  for (;;) {
+    attempt++;
     let result: Awaited<ReturnType<NotificationActivities['attemptDelivery']>>;
     try {
       result = await acts.attemptDelivery(input.deliveryId, input.deadlineMs);
@@ -32,11 +37,17 @@ export async function notificationDeliveryWorkflow(input: NotificationWorkflowIn
     if (result.outcome === 'delivered') return 'DELIVERED';
     if (result.outcome === 'gone') return 'GONE';
     if (result.outcome === 'failed') return 'FAILED';
-    const delay = retryDelayMs(attempt, input.initialBackoffMs, input.maxBackoffMs);
+    if (!(await waitBeforeAttempt(attempt))) return 'FAILED';
+  }
+
+  /** The backoff after attempt `n`; false (and the delivery FAILED) when it would pass the deadline. */
+  async function waitBeforeAttempt(n: number): Promise<boolean> {
+    const delay = retryDelayMs(n, input.initialBackoffMs, input.maxBackoffMs);
     if (Date.now() + delay > input.deadlineMs) {
       await acts.giveUp(input.deliveryId);
-      return 'FAILED';
+      return false;
     }
     await sleep(delay);
+    return true;
   }
 }

@@ -63,7 +63,10 @@ export const notificationDeliveries = pgTable(
     lastError: text('last_error'),
     createdAt: createdAt(),
     deliveredAt: timestamptz('delivered_at'),
-    /** Set once the relay has started its workflow; null rows are the relay's to start. */
+    /**
+     * Set once a relay has claimed the row (it attempts it at once, and starts a workflow for
+     * the retries) or started its workflow; null rows are the relays' to claim.
+     */
     dispatchedAt: timestamptz('dispatched_at'),
   },
   (t) => [
@@ -72,6 +75,9 @@ export const notificationDeliveries = pgTable(
     index('notification_deliveries_undispatched_idx')
       .on(t.createdAt)
       .where(sql`${t.dispatchedAt} is null and ${t.status} in (${sqlLiterals(['PENDING', 'RETRYING'])})`),
+    // Claimed but never attempted (the claiming worker died mid-attempt): PENDING rows are few
+    // and short-lived, so the sweep reads a small index.
+    index('notification_deliveries_pending_idx').on(t.dispatchedAt).where(sql`${t.status} = 'PENDING'`),
   ],
 );
 

@@ -25,6 +25,7 @@ const server = createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     hits.push({ path: req.url ?? '', headers: req.headers, at: Date.now() });
+    if (req.url === '/held' && !healthy) return; // no answer: the attempt is in flight when its worker dies
     res.writeHead(healthy ? 204 : 500).end();
   });
 });
@@ -71,6 +72,8 @@ beforeAll(async () => {
     // A window long enough to outlive a worker restart; attempts 0.5 s, 1 s, 2 s, 4 s apart (at most 4 s... then doubling).
     NOTIFY_RETRY_HOURS: '0.05',
     NOTIFY_RETRY_INITIAL_SECONDS: '0.5',
+    // A claim's lease is twice this and 5 s: 7 s before a lost worker's claims are handed back.
+    NOTIFY_TIMEOUT_SECONDS: '1',
   };
   api = await spawnStageplane('api', env);
   worker = await spawnWorker();
@@ -153,5 +156,36 @@ describe('notification deliveries across SIGKILL of the worker', () => {
     expect(both.map((d) => d.event).sort()).toEqual(['DEPLOYMENT_SUCCEEDED', 'TEST']);
     await new Promise((r) => setTimeout(r, 1500));
     expect(hits.filter((h) => h.path === '/outbox')).toHaveLength(2);
+  }, 240_000);
+
+  it('attempts again a first attempt whose worker died mid-request (its claim is handed back), once delivered', async () => {
+    healthy = false;
+    const c = await gql(`mutation($i: CreateNotificationChannelInput!) { createNotificationChannel(input: $i) { id } }`, {
+      i: { projectId, name: 'held', kind: 'WEBHOOK', url: `${base}/held`, events: ['DEPLOYMENT_SUCCEEDED'] },
+    });
+    expect(c.errors).toBeUndefined();
+    // The relay (not a workflow) makes a delivery's first attempt: kill its worker while the
+    // receiver holds that request.
+    const pushed = await gql(`mutation($i: RecordPushInput!) { recordPush(input: $i) { deployments { id } } }`, {
+      i: { projectId, branch: 'main', commitSha: 'feed0002' },
+    });
+    expect(pushed.errors).toBeUndefined();
+    const held = () => hits.filter((h) => h.path === '/held');
+    await waitFor('the first attempt to reach the receiver', async () => held().length >= 1);
+    await worker!.killHard();
+    worker = null;
+    const [lost] = await deliveries('held');
+    expect(lost).toMatchObject({ status: 'PENDING', attempts: 0 }); // claimed, never recorded
+    healthy = true;
+    worker = await spawnWorker();
+    const done = await waitFor('DELIVERED once the lease ran out', async () => {
+      const [d] = await deliveries('held');
+      return d?.status === 'DELIVERED' ? d : null;
+    });
+    expect(done).toMatchObject({ id: lost!.id, attempts: 1, lastStatusCode: 204 });
+    expect(held()).toHaveLength(2);
+    expect(new Set(held().map((h) => h.headers['idempotency-key']))).toEqual(new Set([lost!.id]));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(held()).toHaveLength(2);
   }, 240_000);
 });
