@@ -118,22 +118,29 @@ try {
   if (JSON.stringify(same) !== JSON.stringify({ data: answer.data })) throw new Error('the baseline does not answer the same JSON');
 
   // SQL statements per request: the driver's logger (/metrics) and pg_stat_statements, over the
-  // same SAMPLE sequential requests; pg_stat_statements also over an idle window of the same
-  // length first, so statements the process sends on its own (readiness, LISTEN) are subtracted.
+  // same SAMPLE sequential requests; both also over an idle window of the same length first, so
+  // statements the process sends on its own (readiness, LISTEN, the notification relay's poll)
+  // are subtracted.
   const database = new URL(rig.db.url).pathname.slice(1);
   let idle = 0;
   const t0 = performance.now();
+  if (statsAvailable) await pg.reset();
+  const idleBefore = await counter(rig.api.url, 'stageplane_sql_statements_total');
+  const tIdle = performance.now();
+  for (let i = 0; i < SAMPLE; i++) await gqlAt(rig.api.url, token, `{ __typename }`); // no SQL of its own
+  await new Promise((r) => setTimeout(r, Math.max(0, performance.now() - tIdle)));
+  const idleLogged = (await counter(rig.api.url, 'stageplane_sql_statements_total')) - idleBefore;
+  const idleMs = performance.now() - tIdle;
   if (statsAvailable) {
-    await pg.reset();
-    const tIdle = performance.now();
-    for (let i = 0; i < SAMPLE; i++) await gqlAt(rig.api.url, token, `{ __typename }`); // no SQL of its own
-    await new Promise((r) => setTimeout(r, Math.max(0, performance.now() - tIdle)));
     idle = (await pg.statements(database)).reduce((n, s) => n + s.calls, 0);
     await pg.reset();
   }
   const before = await counter(rig.api.url, 'stageplane_sql_statements_total');
+  const tSample = performance.now();
   for (let i = 0; i < SAMPLE; i++) await gqlAt(rig.api.url, token, PIPELINE, { slug: 'bench' });
-  const logged = ((await counter(rig.api.url, 'stageplane_sql_statements_total')) - before) / SAMPLE;
+  // The idle window's rate, scaled to the sample's length.
+  const background = (idleLogged * (performance.now() - tSample)) / idleMs;
+  const logged = Number((((await counter(rig.api.url, 'stageplane_sql_statements_total')) - before - background) / SAMPLE).toFixed(2));
   let byStats: number | null = null;
   let topStatements: { calls: number; query: string }[] = [];
   if (statsAvailable) {
