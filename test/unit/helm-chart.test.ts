@@ -421,6 +421,7 @@ describe.skipIf(!helmBinary)('the Helm chart', () => {
     expect(withRequired('api.autoscaling.enabled=true', 'api.autoscaling.minReplicas=5', 'api.autoscaling.maxReplicas=2')).toContain(
       'api.autoscaling.minReplicas must not exceed api.autoscaling.maxReplicas',
     );
+    expect(withRequired('oidc.issuer=https://login.example.com/')).toContain('oidc.audience is required with oidc.issuer');
   });
 
   it('sets no field Kubernetes does not know, in any of the renders above', () => {
@@ -461,6 +462,21 @@ describe.skipIf(!helmBinary)('the Helm chart', () => {
         expect(config.temporal.address).toBe('temporal-frontend.temporal.svc.cluster.local:7233');
         expect(config.dataDir).toBe('/var/lib/stageplane');
         if (deployment.metadata.name === 'stageplane-api') expect([config.host, config.port]).toEqual(['0.0.0.0', 4000]);
+        if (values.includes(everything)) {
+          // Sign-in, the outbound allow-list and the delivery timeout reach both processes.
+          expect(config.oidc).toEqual({
+            issuer: 'https://login.example.com/',
+            audience: 'stageplane',
+            rolesClaim: 'roles',
+            groupsClaim: 'teams',
+            consoleClientId: 'stageplane-console',
+          });
+          expect(config.outbound.allowCidrs).toEqual(['10.20.0.0/16']);
+          expect(config.notify.timeoutMs).toBe(5000);
+        } else {
+          expect(config.oidc).toBeNull();
+          expect(config.outbound.allowCidrs).toEqual([]);
+        }
       }
     }
   });

@@ -110,6 +110,9 @@ Included by every template that needs them, so `helm template` fails before writ
 {{- if and .Values.api.autoscaling.enabled (gt (int .Values.api.autoscaling.minReplicas) (int .Values.api.autoscaling.maxReplicas)) }}
 {{- fail "api.autoscaling.minReplicas must not exceed api.autoscaling.maxReplicas" }}
 {{- end }}
+{{- if and .Values.oidc.issuer (not .Values.oidc.audience) }}
+{{- fail "oidc.audience is required with oidc.issuer (the tokens' aud)" }}
+{{- end }}
 {{- end }}
 
 {{/* The environment both Deployments share (README, Configuration). */}}
@@ -154,6 +157,24 @@ Included by every template that needs them, so `helm template` fails before writ
   value: {{ .Values.secretRotationIntervalSeconds | int64 | quote }}
 - name: NOTIFY_RETRY_HOURS
   value: {{ .Values.notifyRetryHours | quote }}
+- name: NOTIFY_TIMEOUT_SECONDS
+  value: {{ .Values.notifyTimeoutSeconds | quote }}
+{{- with .Values.oidc }}
+{{- range $name, $value := dict "OIDC_ISSUER" .issuer "OIDC_AUDIENCE" .audience "OIDC_ROLES_CLAIM" .rolesClaim "OIDC_GROUPS_CLAIM" .groupsClaim "OIDC_CONSOLE_CLIENT_ID" .consoleClientId }}
+{{- if $value }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.outbound.allowCidrs }}
+- name: OUTBOUND_ALLOW_CIDRS
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.outbound.denyCidrs }}
+- name: OUTBOUND_DENY_CIDRS
+  value: {{ . | quote }}
+{{- end }}
 {{- $secret := include "stageplane.secretName" . }}
 {{- $own := not .Values.existingSecret }}
 - name: DATABASE_URL
