@@ -1,11 +1,12 @@
 // The deployment event log: the one way events are written. Each append takes the next seq of
 // its deployment in the same transaction as the status change it records, and NOTIFYs listeners
 // (delivered by PostgreSQL only if that transaction commits).
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { notificationEventOf } from '../domain/notifications.ts';
+import { INSIGHT_DECISION_EVENTS, INSIGHT_OUTCOME_EVENTS, isOneOf } from '../domain/values.ts';
 import type { Queryable } from './client.ts';
 import { enqueueNotifications } from './notification-outbox.ts';
-import { deploymentEvents, deployments, type DeploymentEventRow } from './schema/index.ts';
+import { deploymentEvents, deployments, releases, type DeploymentEventRow } from './schema/index.ts';
 
 /** The NOTIFY channel; the payload is a JSON `EventNotification`. */
 export const EVENTS_CHANNEL = 'stageplane_deployment_events';
@@ -36,10 +37,11 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
       .where(and(eq(deploymentEvents.deploymentId, deploymentId), eq(deploymentEvents.idempotencyKey, event.idempotencyKey)));
     if (existing) return existing;
   }
-  // Bumping last_seq locks the deployment row, so concurrent appends get consecutive seqs.
+  // Bumping last_seq locks the deployment row, so concurrent appends get consecutive seqs. The
+  // same statement keeps the instants this event defines on the row.
   const [bumped] = await tx
     .update(deployments)
-    .set({ lastSeq: sql`${deployments.lastSeq} + 1` })
+    .set({ lastSeq: sql`${deployments.lastSeq} + 1`, ...instantsOf(event) })
     .where(eq(deployments.id, deploymentId))
     .returning({ seq: deployments.lastSeq, projectId: deployments.projectId, environmentId: deployments.environmentId });
   if (!bumped) throw new Error(`deployment ${deploymentId} does not exist`);
@@ -73,6 +75,27 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
     });
   }
   return row!;
+}
+
+/**
+ * The columns of the deployment's row that `event` defines (db/schema/deployments.ts), as the
+ * migration insights_deployment_instants derived them from the log. now() is the transaction's
+ * start: the very instant the event's created_at defaults to, in the insert right after.
+ */
+function instantsOf(event: NewDeploymentEvent): Partial<Record<keyof typeof deployments.$inferInsert, SQL>> {
+  const set: Partial<Record<keyof typeof deployments.$inferInsert, SQL>> = {};
+  if (isOneOf(INSIGHT_OUTCOME_EVENTS, event.type)) {
+    set.outcomeAt = sql`now()`;
+    set.releaseCreatedAt = sql`(select ${releases.createdAt} from ${releases} where ${releases.id} = ${deployments.releaseId})`;
+  }
+  if (event.status === 'PENDING_APPROVAL') set.approvalRequestedAt = sql`coalesce(${deployments.approvalRequestedAt}, now())`;
+  if (isOneOf(INSIGHT_DECISION_EVENTS, event.type) && event.status !== 'PENDING_APPROVAL') {
+    // least/greatest, not "first/last appended": a transaction that began earlier (an earlier
+    // now()) may take the row lock later.
+    set.approvalFirstDecidedAt = sql`least(${deployments.approvalFirstDecidedAt}, now())`;
+    set.approvalDecidedAt = sql`greatest(${deployments.approvalDecidedAt}, now())`;
+  }
+  return set;
 }
 
 const defaultMessage = (type: string, status: string) => `${type.replace(/_/g, ' ').toLowerCase()} (${status})`;

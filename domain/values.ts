@@ -63,11 +63,12 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'FROZEN_WAIT',
 ] as const;
 
-/** Insights: the events that end a deployment (counted, timed) and those that decide an approval. */
+/**
+ * Insights: the events that end a deployment (counted, timed) and those that decide an approval
+ * (with a status other than PENDING_APPROVAL); their instants are kept on the deployment's row.
+ */
 export const INSIGHT_OUTCOME_EVENTS = ['SUCCEEDED', 'FAILED'] as const satisfies readonly (typeof DEPLOYMENT_EVENT_TYPES)[number][];
 export const INSIGHT_DECISION_EVENTS = ['APPROVED', 'REJECTED'] as const satisfies readonly (typeof DEPLOYMENT_EVENT_TYPES)[number][];
-/** Every event insights read in a range (the partial index deployment_events_insights_idx). */
-export const INSIGHT_EVENTS = [...INSIGHT_OUTCOME_EVENTS, ...INSIGHT_DECISION_EVENTS] as const;
 /** Post-deploy verification (v2): SKIPPED when the deploy target has none. */
 export const VERIFICATION_STATUSES = ['PENDING', 'RUNNING', 'PASSED', 'FAILED', 'SKIPPED'] as const;
 // Notifications (v2): channel kinds, the events a channel subscribes to, a delivery's status.

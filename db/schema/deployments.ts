@@ -20,7 +20,6 @@ import {
   DEPLOYMENT_EVENT_TYPES,
   DEPLOYMENT_KINDS,
   DEPLOYMENT_STATUSES,
-  INSIGHT_EVENTS,
   TERMINAL_STATUSES,
 } from '../../domain/values.ts';
 import { createdAt, sqlLiterals, timestamptz } from './common.ts';
@@ -88,6 +87,18 @@ export const deployments = pgTable(
     createdAt: createdAt(),
     startedAt: timestamptz('started_at'),
     finishedAt: timestamptz('finished_at'),
+    // What Project.insights reads of the event log, one row per deployment: the `at` of the events
+    // that define them, written by appendDeploymentEvent (db/event-log.ts) in the transaction that
+    // appends the event (the migration backfilled them the same way). The SUCCEEDED or FAILED
+    // event (at most one: both are terminal), with its release's creation (releases never change).
+    outcomeAt: timestamptz('outcome_at'),
+    releaseCreatedAt: timestamptz('release_created_at'),
+    // The first event with status PENDING_APPROVAL (by seq).
+    approvalRequestedAt: timestamptz('approval_requested_at'),
+    // The earliest and the latest decision: an APPROVED that ended PENDING_APPROVAL, or REJECTED.
+    // Two differ only when approvals were voided after the quorum and it was decided again.
+    approvalFirstDecidedAt: timestamptz('approval_first_decided_at'),
+    approvalDecidedAt: timestamptz('approval_decided_at'),
   },
   (t) => [
     unique('deployments_workflow_id_unique').on(t.workflowId),
@@ -117,6 +128,19 @@ export const deployments = pgTable(
     // retried; and Deployment.rolledBackBy's lookup.
     uniqueIndex('deployments_rollback_of_unique').on(t.rollbackOfId),
     uniqueIndex('deployments_one_running_per_environment').on(t.environmentId).where(sql`${t.status} = 'RUNNING'`),
+    // Project.insights (services/insights.ts): an environment's outcomes and decisions in a time
+    // range. What the statement reads of each rides along in the key (drizzle-kit writes no
+    // INCLUDE), so both ranges are index-only scans; id orders equal instants as the statement does.
+    index('deployments_environment_outcome_idx')
+      .on(t.environmentId, t.outcomeAt, t.id, t.status, t.kind, t.releaseCreatedAt)
+      .where(sql`${t.outcomeAt} is not null`),
+    index('deployments_environment_decided_idx')
+      .on(t.environmentId, t.approvalDecidedAt, t.approvalRequestedAt)
+      .where(sql`${t.approvalDecidedAt} is not null`),
+    // The few decided more than once, whose earlier decisions a range may hold without the last.
+    index('deployments_environment_redecided_idx')
+      .on(t.environmentId, t.approvalDecidedAt)
+      .where(sql`${t.approvalFirstDecidedAt} < ${t.approvalDecidedAt}`),
   ],
 );
 
@@ -171,12 +195,6 @@ export const deploymentEvents = pgTable(
     // project foreign key's cascade. Deployment.events and deploymentEvents' replay after a seq
     // are served by deployment_events_seq_unique (deployment_id, seq).
     index('deployment_events_project_id_idx').on(t.projectId, t.id),
-    // Project.insights (services/insights.ts): the outcomes and approval decisions of a project in
-    // a time range, read in time order. deployment_id, type and status ride along in the key so
-    // the scan can be index-only; the predicate is the one the query states word for word.
-    index('deployment_events_insights_idx')
-      .on(t.projectId, t.at, t.deploymentId, t.type, t.status)
-      .where(sql`${t.type} in (${sqlLiterals(INSIGHT_EVENTS)})`),
     check('deployment_events_seq_positive', sql`${t.seq} >= 1`),
   ],
 );

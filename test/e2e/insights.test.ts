@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEPLOYMENT_INSTANTS_BACKFILL } from '../../db/deployment-instants.ts';
 import { expectAccessible } from '../support/axe.ts';
 import { freePort } from '../../server/temporal.ts';
 import { gqlAt, jwtFor } from '../support/client.ts';
@@ -81,6 +82,8 @@ beforeAll(async () => {
         (${d!.id}, ${project!.id}, 1, 'CREATED', 'QUEUED', ${ago(days + 0.01)}),
         (${d!.id}, ${project!.id}, 2, ${status}, ${status}, ${ago(days)})`;
     }
+    // The instants insights read, derived from those events as the migration derived them.
+    for (const statement of DEPLOYMENT_INSTANTS_BACKFILL) await sql.unsafe(statement);
   } finally {
     await sql.end();
   }

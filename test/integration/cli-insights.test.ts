@@ -1,10 +1,12 @@
 // `stageplane insights` end to end, in the style of cli.test.ts: the real CLI (cli/main.ts) as a
 // child process against a real server and PostgreSQL, over a history written with timestamps a
-// few days back: the --json shape, the table, --days (the range it asks for) and the exit statuses.
+// few days back (the deployments' instants derived from it by the migration's backfill): the
+// --json shape, the table, --days (the range it asks for) and the exit statuses.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEPLOYMENT_INSTANTS_BACKFILL } from '../../db/deployment-instants.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -60,6 +62,8 @@ beforeAll(async () => {
       (${d!.id}, ${project!.id}, 1, 'CREATED', 'QUEUED', ${ago(days + 0.01)}),
       (${d!.id}, ${project!.id}, 2, ${status}, ${status}, ${ago(days)})`;
   }
+  // The instants insights read, derived from those events as the migration derived them.
+  for (const statement of DEPLOYMENT_INSTANTS_BACKFILL) await sql.unsafe(statement);
 }, 120_000);
 afterAll(async () => {
   await sql?.end();

@@ -3,17 +3,21 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { createHmac, randomUUID } from 'node:crypto';
 import githubExamples from '@octokit/webhooks-examples';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
 import { createTestDatabase } from '../support/database.ts';
+import { instantsOfEveryDeployment } from '../support/deployment-instants.ts';
 import { DEPLOYMENT_FIELDS, deployment, expectGaplessEvents, push, setupProject, waitForStatus } from '../support/deployments.ts';
 import { codeOf, startTestServer, type TestServer } from '../support/server.ts';
 
 const WEBHOOK_SECRET = 'webhook-secret-for-tests-0123456789';
 let server: TestServer;
 let dropDb: () => Promise<void>;
+let dbUrl: string;
 
 beforeAll(async () => {
   const db = await createTestDatabase();
   dropDb = db.drop;
+  dbUrl = db.url;
   server = await startTestServer({ databaseUrl: db.url, env: { WEBHOOK_SECRET, WEBHOOK_TIMEOUT_SECONDS: '4' } });
 });
 afterAll(async () => {
@@ -553,6 +557,23 @@ describe('determinism', () => {
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, done.workflowId);
     } finally {
       await connection.close();
+    }
+  });
+});
+
+// Last: it reads what the tests above made through the API (approved, rejected, expired,
+// re-approved after a configuration change, failed, rolled back, cancelled).
+describe('the instants Project.insights reads', () => {
+  it("are, for every deployment made above, what the deployment's event log says", async () => {
+    const client = postgres(dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      const all = await instantsOfEveryDeployment(async (text) => [...(await client.unsafe(text))]);
+      expect(all.filter((d) => d.expected.outcome_at !== null).length).toBeGreaterThan(10);
+      expect(all.filter((d) => d.expected.approval_decided_at !== null).length).toBeGreaterThan(3);
+      for (const d of all)
+        expect({ id: d.id, status: d.status, instants: d.actual }).toEqual({ id: d.id, status: d.status, instants: d.expected });
+    } finally {
+      await client.end();
     }
   });
 });

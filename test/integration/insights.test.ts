@@ -1,9 +1,11 @@
 // Project.insights over a known history: deployments, releases and events written with fixed
-// timestamps straight into the database, then every figure checked exactly through the GraphQL
+// timestamps straight into the database (the deployments' instants derived from those events by
+// the migration's backfill), then every figure checked exactly through the GraphQL
 // API — on PostgreSQL and on PGlite (what `npm start` runs without DATABASE_URL). Percentiles are
 // PostgreSQL's percentile_cont: linear interpolation, so p50 of two values is their mean and p90
 // of 1800, 3600, 14400 is 3600 + 0.8 × (14400 − 3600).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEPLOYMENT_INSTANTS_BACKFILL } from '../../db/deployment-instants.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { rows, startHistoryApi, type HistoryApi } from '../support/history.ts';
 
@@ -138,6 +140,8 @@ for (const driver of ['postgres', 'pglite'] as const) {
       await deployment('production', r3, 'MANUAL', [queued('2026-03-03T12:00:00Z'), ['STARTED', 'RUNNING', '2026-03-03T12:01:00Z']]);
       await deployment('staging', r2, 'PUSH', [queued('2026-03-02T00:00:00Z'), ['SUCCEEDED', 'SUCCEEDED', '2026-03-02T00:10:00Z']]);
       await deployment('staging', r2, 'PUSH', [queued('2026-03-02T00:20:00Z'), ['FAILED', 'FAILED', '2026-03-02T00:30:00Z']]);
+      // The instants insights read, derived from these events as the migration derived them.
+      for (const statement of DEPLOYMENT_INSTANTS_BACKFILL) await rows(api.database, statement);
     }
 
     const insights = async (environment: string, from: string, to: string) =>

@@ -1,6 +1,7 @@
 // A long, generated deployment history with the events insights read (outcomes, approvals), for
 // the insights plan test (test/integration/insights-plans.test.ts) and bench/insights.ts.
 import type { DatabaseHandle } from '../../db/client.ts';
+import { DEPLOYMENT_INSTANTS_BACKFILL } from '../../db/deployment-instants.ts';
 import { rows } from './history.ts';
 
 export interface InsightsHistoryOptions {
@@ -18,8 +19,10 @@ export interface InsightsHistoryOptions {
 /**
  * `deployments` finished deployments, oldest first, one release per 10 (created an hour before its
  * first deployment); every 10th FAILED, every 50th a ROLLBACK; production's wait for an approval
- * (APPROVAL_REQUESTED, then APPROVED 0..60 minutes later). Each has CREATED, STARTED,
- * `progressEvents` STEP_PROGRESS and SUCCEEDED or FAILED five minutes after starting. ANALYZEd.
+ * (APPROVAL_REQUESTED, then APPROVED 0..60 minutes later; every 300th has its approvals voided
+ * right after and is approved again 30 seconds later). Each has CREATED, STARTED,
+ * `progressEvents` STEP_PROGRESS and SUCCEEDED or FAILED five minutes after starting. The
+ * deployments' instants are derived from these events as the migration derived them. VACUUMed.
  */
 export async function seedInsightsHistory(database: DatabaseHandle, o: InsightsHistoryOptions): Promise<void> {
   const n = o.deployments;
@@ -40,7 +43,7 @@ export async function seedInsightsHistory(database: DatabaseHandle, o: InsightsH
       (case when i % 50 = 0 then 'ROLLBACK' when i % 3 = 2 then 'PROMOTION' else 'PUSH' end)::deployment_kind,
       (case when i % 10 = 3 then 'FAILED' else 'SUCCEEDED' end)::deployment_status,
       'dev', (case when i % 3 = 2 then 1 else 0 end), '{}'::jsonb, 'insights-' || i,
-      ${progress} + 3 + (case when i % 3 = 2 then 2 else 0 end),
+      ${progress} + 3 + (case when i % 300 = 2 then 4 when i % 3 = 2 then 2 else 0 end),
       ${t('i')}, ${t('i')}, ${t('i')} + interval '1 hour', ${t('i')} + interval '65 minutes'
     from generate_series(1, ${n}) i
     join releases rel on rel.project_id = '${o.projectId}' and rel.commit_sha = lpad(to_hex(1 + (i - 1) / 10), 12, '0')`);
@@ -58,7 +61,11 @@ export async function seedInsightsHistory(database: DatabaseHandle, o: InsightsH
       union all select ${progress} + 3, d.status::text, d.status::text, interval '65 minutes'
       union all select ${approval}, 'APPROVAL_REQUESTED', 'PENDING_APPROVAL', interval '1 millisecond' where d.required_approvals > 0
       union all select ${approval} + 1, 'APPROVED', 'QUEUED', interval '1 minute' * (g.i % 61) where d.required_approvals > 0
+      union all select ${approval} + 2, 'APPROVALS_INVALIDATED', 'PENDING_APPROVAL', interval '1 minute' * (g.i % 61) + interval '1 millisecond' where g.i % 300 = 2
+      union all select ${approval} + 3, 'APPROVED', 'QUEUED', interval '1 minute' * (g.i % 61) + interval '30 seconds' where g.i % 300 = 2
     ) ev
     where d.project_id = '${o.projectId}' and d.workflow_id like 'insights-%'`);
-  await exec('analyze');
+  for (const statement of DEPLOYMENT_INSTANTS_BACKFILL) await exec(statement);
+  // Index-only scans need the visibility map: autovacuum would set it on a real server.
+  await exec('vacuum analyze');
 }
