@@ -17,7 +17,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 
 export const CONSOLE_DIST = fileURLToPath(new URL('../console/dist', import.meta.url));
@@ -60,10 +61,20 @@ const contentSecurityPolicy = (issuerOrigin: string | null) =>
     "frame-ancestors 'none'",
   ].join('; ');
 
+const brotliAsync = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
+
 interface StaticFile {
   body: Buffer;
-  gzip?: Buffer;
-  br?: Buffer;
+  /** Worth compressing: text of more than 512 bytes. */
+  compress: boolean;
+  /**
+   * The compressed bodies, made on the first request that accepts each encoding, in libuv's
+   * thread pool: brotli at quality 11 of the console's scripts takes most of a second of CPU,
+   * which on the event loop (as it once was, synchronously at the first page load) stalls every
+   * request and live subscriber of the process meanwhile.
+   */
+  encoded: Map<'br' | 'gzip', Promise<Buffer>>;
   type: string;
   etag: string;
   cacheControl: string;
@@ -88,17 +99,30 @@ function load(dist: string, stamp: number): Build {
     const urlPath = '/' + relative(dist, path).split(sep).join('/');
     const ext = extname(path).toLowerCase();
     const body = readFileSync(path);
-    const compress = COMPRESSIBLE.has(ext) && body.length > 512;
     files.set(urlPath, {
       body,
-      gzip: compress ? gzipSync(body, { level: 9 }) : undefined,
-      br: compress ? brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }) : undefined,
+      compress: COMPRESSIBLE.has(ext) && body.length > 512,
+      encoded: new Map(),
       type: TYPES[ext] ?? 'application/octet-stream',
       etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
       cacheControl: urlPath.startsWith('/assets/') ? IMMUTABLE : REVALIDATE,
     });
   }
   return { stamp, files };
+}
+
+/** `file`'s body in `encoding`, compressed once (a failure is forgotten, and the plain body served). */
+function encodedBody(file: StaticFile, encoding: 'br' | 'gzip'): Promise<Buffer> {
+  let body = file.encoded.get(encoding);
+  if (!body) {
+    body =
+      encoding === 'br'
+        ? brotliAsync(file.body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: file.body.length } })
+        : gzipAsync(file.body, { level: 9 });
+    body.catch(() => file.encoded.delete(encoding));
+    file.encoded.set(encoding, body);
+  }
+  return body;
 }
 
 const NOT_BUILT = `<!doctype html>
@@ -212,13 +236,11 @@ export function consoleRoute(options: ConsoleRouteOptions = {}) {
       return true;
     }
     const accepted = String(req.headers['accept-encoding'] ?? '');
+    const encoding = !file.compress ? null : /\bbr\b/.test(accepted) ? 'br' : /\bgzip\b/.test(accepted) ? 'gzip' : null;
     let body = file.body;
-    if (file.br && /\bbr\b/.test(accepted)) {
-      body = file.br;
-      headers['content-encoding'] = 'br';
-    } else if (file.gzip && /\bgzip\b/.test(accepted)) {
-      body = file.gzip;
-      headers['content-encoding'] = 'gzip';
+    if (encoding) {
+      body = await encodedBody(file, encoding).catch(() => file.body);
+      if (body !== file.body) headers['content-encoding'] = encoding;
     }
     send(req, res, 200, headers, body);
     return true;
