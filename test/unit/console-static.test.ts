@@ -20,7 +20,10 @@ let port = 0;
 beforeAll(async () => {
   const route = consoleRoute({ dist });
   server = createServer((req, res) => {
-    route(req, res).then((handled) => handled || res.writeHead(404).end());
+    route(req, res).then(
+      (handled) => handled || res.writeHead(404).end(),
+      () => res.writeHead(500).end(),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   port = (server.address() as { port: number }).port;
