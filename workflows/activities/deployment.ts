@@ -137,6 +137,13 @@ function deploymentActivities(deps: ActivityDeps) {
       await runs.recordStep(id, index, { kind: 'succeeded' });
     },
 
+    /**
+     * Every SIMULATED step in one transaction when they take no time, the same events as
+     * runSimulatedStep's (services/deployment-runs.ts); false when they take time, recording
+     * nothing. Run as a local activity: it neither sleeps nor heartbeats.
+     */
+    recordInstantSteps: (id: string) => runs.recordInstantSteps(id),
+
     /** POSTs the signed payload once per deployment (Idempotency-Key), retried with backoff. */
     async sendWebhook(id: string): Promise<void> {
       const ctx = Context.current();
