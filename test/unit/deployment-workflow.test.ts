@@ -62,6 +62,8 @@ interface Row {
   violations: string[];
   /** loadDeployment fails: the creating transaction never committed. */
   missing: boolean;
+  /** The target's steps take no time: recordInstantSteps records them all (else it declines). */
+  instantSteps: boolean;
   /** Runs inside the named activity (after its write, for repinSnapshot): gates, mostly. */
   hooks: Partial<Record<ActivityName, (...args: unknown[]) => Promise<void>>>;
   calls: Partial<Record<ActivityName, number>>;
@@ -122,7 +124,9 @@ const stubActivities = {
   },
   async repinSnapshot(id: string) {
     const row = rowOf(id);
-    let invalidated = false;
+    // Asked again right after its own invalidation (a retry, or a local activity run again): the
+    // same answer, as services/deployment-runs.ts gives it.
+    let invalidated = row.status === 'PENDING_APPROVAL' && row.events.at(-1) === 'APPROVALS_INVALIDATED';
     if ((row.status === 'PENDING_APPROVAL' || row.status === 'QUEUED') && row.configVersion !== row.pinnedVersion) {
       row.decisions.clear();
       row.pinnedVersion = row.configVersion;
@@ -154,6 +158,16 @@ const stubActivities = {
     apply(row, { kind: 'step-started' }, index);
     await enter(row, 'runSimulatedStep', index);
     apply(row, { kind: 'step-succeeded' }, index);
+  },
+  async recordInstantSteps(id: string) {
+    const row = rowOf(id);
+    await enter(row, 'recordInstantSteps');
+    if (!row.instantSteps) return false;
+    for (let index = 0; index < row.plan.stepCount; index++) {
+      apply(row, { kind: 'step-started' }, index);
+      apply(row, { kind: 'step-succeeded' }, index);
+    }
+    return true;
   },
   async sendWebhook(id: string) {
     const row = rowOf(id);
@@ -215,6 +229,10 @@ const onCall = (n: number, g: Gate) => {
 // The dev server, the worker (real workflow bundle, stub activities) and a client
 
 const TASK_QUEUE = 'deployment-workflow-unit';
+// The workflow's short transitions are local activities: an update sent while one is held at a
+// gate reaches the workflow when the SDK heartbeats the workflow task (at 80% of this timeout),
+// so a short one keeps gates held for seconds, well within the activities' own timeouts.
+const WORKFLOW_TASK_TIMEOUT = '3 seconds';
 let dataDir: string;
 let temporal: LocalTemporal;
 let worker: Worker;
@@ -277,9 +295,10 @@ type Setup = Partial<Row['plan']> & {
   hooks?: Row['hooks'];
   decisions?: [string, 'APPROVE' | 'REJECT'][];
   missing?: boolean;
+  instantSteps?: boolean;
 };
 
-function newRow({ status, initial: _initial, hooks, decisions, missing, ...plan }: Setup): Row {
+function newRow({ status, initial: _initial, hooks, decisions, missing, instantSteps, ...plan }: Setup): Row {
   const full: Row['plan'] = {
     requestedBy: 'rita',
     requiredApprovals: 2,
@@ -301,6 +320,7 @@ function newRow({ status, initial: _initial, hooks, decisions, missing, ...plan 
     pinnedVersion: 1,
     violations: [],
     missing: missing ?? false,
+    instantSteps: instantSteps ?? false,
     hooks: hooks ?? {},
     calls: {},
   };
@@ -320,6 +340,7 @@ async function start(setup: Setup = {}): Promise<Started> {
   rows.set(id, row);
   const handle = await client.workflow.start(DEPLOYMENT_WORKFLOW, {
     taskQueue: TASK_QUEUE,
+    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     workflowId: workflowIdFor(id),
     args: [inputFor(id, row, setup)],
   });
@@ -369,6 +390,17 @@ describe('the deployment workflow, with stub activities', () => {
     const d = await start({ requiredApprovals: 0 });
     expect(await d.handle.result()).toBe('SUCCEEDED');
     expect(d.row.events).toEqual(STEPS_THEN_SUCCESS);
+    expect(d.row.violations).toEqual([]);
+    // The target's steps take time here: each ran as an activity of its own.
+    expect(d.row.calls).toMatchObject({ recordInstantSteps: 1, runSimulatedStep: 3 });
+  }, 60_000);
+
+  it('records steps that take no time at once, in one local activity, with the same events', async () => {
+    const d = await start({ requiredApprovals: 0, instantSteps: true });
+    expect(await d.handle.result()).toBe('SUCCEEDED');
+    expect(d.row.events).toEqual(STEPS_THEN_SUCCESS);
+    expect(d.row.calls.recordInstantSteps).toBe(1);
+    expect(d.row.calls.runSimulatedStep).toBeUndefined();
     expect(d.row.violations).toEqual([]);
   }, 60_000);
 
@@ -610,6 +642,7 @@ describe('the deployment workflow, with stub activities', () => {
       // Update-with-start: the update is in the workflow's very first task, with the start itself.
       const startOp = new WithStartWorkflowOperation(DEPLOYMENT_WORKFLOW, {
         taskQueue: TASK_QUEUE,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         workflowId: workflowIdFor(id),
         args: [inputFor(id, row, {})],
         workflowIdConflictPolicy: 'FAIL',
