@@ -274,12 +274,19 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     // ---- the environment's queue, then the policy gate, then RUNNING -------------------------
     let verify = false; // v2: the deployment pinned a verification as it started
     const freezeAware = freezeWindowsPatched();
+    // First one attempt at once, in this workflow task: a deployment nothing is ahead of starts
+    // without a round trip. Only when it has to wait does the long poll (an activity) take over.
+    let atOnce = local;
     for (;;) {
       if (cancelRequestedBy) return finishCancelled();
       let lease;
       try {
         lease = await running.run(() =>
-          freezeAware ? queue.acquireLease(deploymentId, { holdForFreeze: true }) : queue.acquireLease(deploymentId),
+          atOnce
+            ? dbLocal.tryLease(deploymentId, { holdForFreeze: true })
+            : freezeAware
+              ? queue.acquireLease(deploymentId, { holdForFreeze: true })
+              : queue.acquireLease(deploymentId),
         );
       } catch (error) {
         if (isCancellation(error) || cancelRequestedBy) return finishCancelled();
@@ -293,6 +300,10 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
       verify = lease.verify === true;
       if (lease.outcome === 'started') break;
       if (lease.outcome === 'blocked') return status; // FAILED by the gate
+      if (atOnce) {
+        atOnce = false; // 'waiting': on to the long poll
+        continue;
+      }
       await sleep('1 second'); // 'waiting': the long poll timed out; ask again
     }
 

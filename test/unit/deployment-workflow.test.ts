@@ -64,6 +64,8 @@ interface Row {
   missing: boolean;
   /** The target's steps take no time: recordInstantSteps records them all (else it declines). */
   instantSteps: boolean;
+  /** Another deployment is ahead in the queue: the at-once attempt at the lease has to wait. */
+  queued: boolean;
   /** Runs inside the named activity (after its write, for repinSnapshot): gates, mostly. */
   hooks: Partial<Record<ActivityName, (...args: unknown[]) => Promise<void>>>;
   calls: Partial<Record<ActivityName, number>>;
@@ -151,6 +153,13 @@ const stubActivities = {
     const row = rowOf(id);
     await enter(row, 'acquireLease');
     if (isTerminal(row.status)) return { outcome: 'blocked' as const, status: row.status };
+    return { outcome: 'started' as const, ...apply(row, { kind: 'start' }) };
+  },
+  async tryLease(id: string) {
+    const row = rowOf(id);
+    await enter(row, 'tryLease');
+    if (isTerminal(row.status)) return { outcome: 'blocked' as const, status: row.status };
+    if (row.queued) return { outcome: 'waiting' as const, ...apply(row, { kind: 'wait' }) };
     return { outcome: 'started' as const, ...apply(row, { kind: 'start' }) };
   },
   async runSimulatedStep(id: string, index: number) {
@@ -296,9 +305,10 @@ type Setup = Partial<Row['plan']> & {
   decisions?: [string, 'APPROVE' | 'REJECT'][];
   missing?: boolean;
   instantSteps?: boolean;
+  queued?: boolean;
 };
 
-function newRow({ status, initial: _initial, hooks, decisions, missing, instantSteps, ...plan }: Setup): Row {
+function newRow({ status, initial: _initial, hooks, decisions, missing, instantSteps, queued, ...plan }: Setup): Row {
   const full: Row['plan'] = {
     requestedBy: 'rita',
     requiredApprovals: 2,
@@ -321,6 +331,7 @@ function newRow({ status, initial: _initial, hooks, decisions, missing, instantS
     violations: [],
     missing: missing ?? false,
     instantSteps: instantSteps ?? false,
+    queued: queued ?? false,
     hooks: hooks ?? {},
     calls: {},
   };
@@ -393,6 +404,17 @@ describe('the deployment workflow, with stub activities', () => {
     expect(d.row.violations).toEqual([]);
     // The target's steps take time here: each ran as an activity of its own.
     expect(d.row.calls).toMatchObject({ recordInstantSteps: 1, runSimulatedStep: 3 });
+    // Nothing was ahead: the at-once attempt took the lease, no long poll.
+    expect(d.row.calls).toMatchObject({ tryLease: 1 });
+    expect(d.row.calls.acquireLease).toBeUndefined();
+  }, 60_000);
+
+  it('waits in the long poll when the at-once attempt at the lease finds the queue taken', async () => {
+    const d = await start({ requiredApprovals: 0, queued: true });
+    expect(await d.handle.result()).toBe('SUCCEEDED');
+    expect(d.row.events).toEqual(['WAITING', ...STEPS_THEN_SUCCESS]);
+    expect(d.row.calls).toMatchObject({ tryLease: 1, acquireLease: 1 });
+    expect(d.row.violations).toEqual([]);
   }, 60_000);
 
   it('records steps that take no time at once, in one local activity, with the same events', async () => {
@@ -409,7 +431,7 @@ describe('the deployment workflow, with stub activities', () => {
       // The lease waits until every update is answered: the later ones meet a deployment that has
       // moved on but not yet ended.
       const lease = gate();
-      const d = await start({ requiredApprovals: 3, hooks: { acquireLease: lease.hook } });
+      const d = await start({ requiredApprovals: 3, hooks: { tryLease: lease.hook } });
       const approvers = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
       const outcomes = await Promise.all(approvers.map((a) => outcome(approve(d, a))));
       lease.open();
@@ -542,7 +564,7 @@ describe('the deployment workflow, with stub activities', () => {
     it('refuses PRECONDITION_FAILED a decision sent while the post-quorum re-pin runs when that re-pin keeps the approvals', async () => {
       const repin = gate();
       const lease = gate();
-      const d = await start({ requiredApprovals: 1, hooks: { repinSnapshot: repin.hook, acquireLease: lease.hook } });
+      const d = await start({ requiredApprovals: 1, hooks: { repinSnapshot: repin.hook, tryLease: lease.hook } });
       expect(await outcome(approve(d, 'alice'))).toBe('answered QUEUED');
       await repin.reached;
       const bob = await acceptedApproval(d, 'bob');
@@ -618,7 +640,7 @@ describe('the deployment workflow, with stub activities', () => {
     it('answers two cancels with one cancellation, by the first; a cancel after the end is refused', async () => {
       const lease = gate();
       const finish = gate();
-      const d = await start({ requiredApprovals: 0, hooks: { acquireLease: lease.hook, finish: finish.hook } });
+      const d = await start({ requiredApprovals: 0, hooks: { tryLease: lease.hook, finish: finish.hook } });
       await lease.reached;
       const first = await acceptedCancel(d, 'carol');
       await finish.reached; // the cancellation is being written: not ended yet

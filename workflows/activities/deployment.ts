@@ -123,6 +123,22 @@ function deploymentActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * One attempt at the lease, joining the queue first: what acquireLease's long poll does
+     * first, answered at once ('waiting' when it would poll). A local activity, so a deployment
+     * nothing is ahead of starts without a round trip; the long poll takes over when it waits.
+     */
+    async tryLease(
+      id: string,
+      options: { holdForFreeze?: boolean } = {},
+    ): Promise<
+      | { outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }
+      | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string }
+    > {
+      await runs.joinQueue(id);
+      return (await runs.tryStart(id, options)) ?? { outcome: 'waiting', status: 'WAITING' };
+    },
+
     /** One SIMULATED step; resumes from its last heartbeat after a worker restart. */
     async runSimulatedStep(id: string, index: number): Promise<void> {
       const ctx = Context.current();
