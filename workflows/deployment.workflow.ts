@@ -88,6 +88,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
   let cancelRequestedBy: string | null = null;
   let configChanged = false;
   let webhookOutcome: { status: 'SUCCEEDED' | 'FAILED'; message: string | null } | null = null;
+  let updated = false; // an accepted decision or cancel: see the end
   let busy = false; // one transition at a time: validators run before a handler's activity ends
   // A re-pin after the last approval may put the deployment back to PENDING_APPROVAL; the
   // database (which clients read) says so before this workflow hears it, so decisions sent in
@@ -135,6 +136,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     busy = false;
   };
   const decide = (decision: 'APPROVE' | 'REJECT') => async (request: DecisionRequest) => {
+    updated = true;
     await lock();
     try {
       if (loadFailed) throw refuse(REFUSAL.precondition, 'The deployment does not exist');
@@ -160,6 +162,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
   setHandler(
     cancelUpdate,
     async ({ subject }) => {
+      updated = true;
       cancelRequestedBy ??= subject;
       running.cancel();
       await condition(() => isTerminal(status));
@@ -184,6 +187,11 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
   // Decisions and cancellations still waiting for the lock are answered (refused, now that the
   // deployment has ended) before the workflow completes.
   await condition(allHandlersFinished);
+  // With local transitions, the workflow task that accepts a decision or a cancel can run the
+  // deployment to its end. Should the server refuse that task's completion (an event arrived
+  // meanwhile: UnhandledCommand), the update accepted in it is lost and its client told the
+  // update failed, though its handler ran. A timer first gives the completion a task of its own.
+  if (local && updated) await sleep(1);
   return final;
 
   async function run(): Promise<DeploymentStatus> {
