@@ -2,9 +2,9 @@
 // names were recorded by the deployment workflow as it was before decisions were taken from the
 // first moment (the workflow then requested approval itself and registered its handlers after its
 // first activity); `remote-transitions-*` by the workflow as it was before its short database
-// transitions became local activities (scripts/record-workflow-histories.ts, two of them still
-// open: one approval of two, a wait timer). Replaying them with today's bundle fails on any
-// nondeterminism. Stored as
+// transitions became local activities, `local-transitions-*` right after
+// (scripts/record-workflow-histories.ts; two of each still open: one approval of two, a wait
+// timer). Replaying them with today's bundle fails on any nondeterminism. Stored as
 // binary protobuf (History.encode): the SDK's historyFromJSON meets two protobufjs versions in
 // this dependency tree and refuses the History type.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -24,6 +24,13 @@ describe('replay of histories recorded by earlier workflow code', () => {
       'approval-half-approved.binpb',
       'approval-invalidated-succeeded.binpb',
       'approval-rejected.binpb',
+      'local-transitions-approved-succeeded.binpb',
+      'local-transitions-half-approved-open.binpb',
+      'local-transitions-push-succeeded.binpb',
+      'local-transitions-running-cancelled.binpb',
+      'local-transitions-verification-failed-rolled-back.binpb',
+      'local-transitions-verification-passed.binpb',
+      'local-transitions-wait-timer-open.binpb',
       'push-succeeded.binpb',
       'remote-transitions-approved-succeeded.binpb',
       'remote-transitions-half-approved-open.binpb',
