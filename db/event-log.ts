@@ -1,7 +1,7 @@
 // The deployment event log: the one way events are written. Each append takes the next seq of
 // its deployment in the same transaction as the status change it records, and NOTIFYs listeners
 // (delivered by PostgreSQL only if that transaction commits).
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { notificationEventOf } from '../domain/notifications.ts';
 import { INSIGHT_DECISION_EVENTS, INSIGHT_OUTCOME_EVENTS, isOneOf } from '../domain/values.ts';
 import type { Queryable } from './client.ts';
@@ -96,6 +96,83 @@ function instantsOf(event: NewDeploymentEvent): Partial<Record<keyof typeof depl
     set.approvalDecidedAt = sql`greatest(${deployments.approvalDecidedAt}, now())`;
   }
   return set;
+}
+
+/**
+ * Appends several events of one deployment, in order, as `appendDeploymentEvent` would one by one
+ * (consecutive seqs, a NOTIFY each, in seq order, their outbox rows), in a handful of statements
+ * instead of five or six per event: a run of SIMULATED steps that take no time is 18 events. An
+ * event whose idempotency key this deployment has used already is left out. Returns the events
+ * appended now.
+ */
+export async function appendDeploymentEvents(
+  tx: Queryable,
+  deploymentId: string,
+  events: NewDeploymentEvent[],
+): Promise<DeploymentEventRow[]> {
+  const keys = events.flatMap((e) => (e.idempotencyKey ? [e.idempotencyKey] : []));
+  const used = new Set(
+    keys.length === 0
+      ? []
+      : (
+          await tx
+            .select({ key: deploymentEvents.idempotencyKey })
+            .from(deploymentEvents)
+            .where(and(eq(deploymentEvents.deploymentId, deploymentId), inArray(deploymentEvents.idempotencyKey, keys)))
+        ).map((r) => r.key),
+  );
+  const fresh = events.filter((e) => !e.idempotencyKey || !used.has(e.idempotencyKey));
+  if (fresh.length === 0) return [];
+  // Bumping last_seq by the count locks the deployment row, so the seqs are consecutive.
+  const [bumped] = await tx
+    .update(deployments)
+    // The instants insights reads, as one event at a time would have set them.
+    .set({ lastSeq: sql`${deployments.lastSeq} + ${fresh.length}`, ...Object.assign({}, ...fresh.map(instantsOf)) })
+    .where(eq(deployments.id, deploymentId))
+    .returning({ seq: deployments.lastSeq, projectId: deployments.projectId, environmentId: deployments.environmentId });
+  if (!bumped) throw new Error(`deployment ${deploymentId} does not exist`);
+  const first = bumped.seq - fresh.length + 1;
+  const rows = (
+    await tx
+      .insert(deploymentEvents)
+      .values(
+        fresh.map((event, i) => ({
+          deploymentId,
+          projectId: bumped.projectId,
+          seq: first + i,
+          type: event.type,
+          status: event.status,
+          step: event.step ?? null,
+          progress: event.progress ?? null,
+          message: event.message ?? null,
+          idempotencyKey: event.idempotencyKey ?? null,
+        })),
+      )
+      .returning()
+  ).sort((a, b) => a.seq - b.seq);
+  // A select list is evaluated left to right, so the notifications go out in seq order; 100 a
+  // statement keeps it far below PostgreSQL's limit of columns.
+  const notes = rows.map((row) => {
+    const note: EventNotification = { id: row.id, deploymentId, projectId: bumped.projectId, seq: row.seq };
+    return sql`pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(note)})`;
+  });
+  for (let i = 0; i < notes.length; i += 100) await tx.execute(sql`select ${sql.join(notes.slice(i, i + 100), sql`, `)}`);
+  for (const [i, row] of rows.entries()) {
+    const event = fresh[i]!;
+    const notification = notificationEventOf(event.type);
+    if (notification) {
+      await enqueueNotifications(tx, {
+        projectId: bumped.projectId,
+        environmentId: bumped.environmentId,
+        deploymentId,
+        event: notification,
+        status: event.status,
+        message: event.message ?? defaultMessage(event.type, event.status),
+        at: row.at,
+      });
+    }
+  }
+  return rows;
 }
 
 const defaultMessage = (type: string, status: string) => `${type.replace(/_/g, ' ').toLowerCase()} (${status})`;

@@ -3,11 +3,11 @@
 // event, keyed so that a retried activity never records anything twice. The activities
 // (workflows/activities/deployment.ts) call these and keep only what is Temporal's: heartbeats,
 // sleeping, retries and the HTTP call to a deploy target.
-import { and, count, eq, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull, isNull, like, lt, ne, or, sql } from 'drizzle-orm';
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
-import { appendDeploymentEvent } from '../db/event-log.ts';
+import { appendDeploymentEvent, appendDeploymentEvents, type NewDeploymentEvent } from '../db/event-log.ts';
 import {
   approvals,
   deploymentEvents,
@@ -91,6 +91,50 @@ interface Record {
   step?: string | null;
   progress?: number | null;
   set?: (d: DeploymentRow) => Partial<typeof deployments.$inferInsert>;
+}
+
+type StepHappening = { kind: 'started' } | { kind: 'progress'; tick: number } | { kind: 'succeeded' };
+
+/** One event of SIMULATED step `index`: what happens, its key, and what it changes on the row. */
+function stepEvent(index: number, what: StepHappening): { happening: Happening; record: Record & { step: string; progress: number } } {
+  const name = SIMULATED_STEPS[index]!;
+  const total = SIMULATED_STEPS.length;
+  const setStep = (patch: Partial<DeploymentStep>, overall?: number) => (d: DeploymentRow) => ({
+    steps: d.steps.map((s, i) => (i === index ? { ...s, ...patch } : s)),
+    ...(overall !== undefined ? { progress: overall } : {}),
+  });
+  if (what.kind === 'started') {
+    return {
+      happening: { kind: 'step-started' },
+      record: {
+        key: `step:${index}:started`,
+        step: name,
+        progress: 0,
+        set: setStep({ status: 'RUNNING', startedAt: new Date().toISOString() }),
+      },
+    };
+  }
+  if (what.kind === 'progress') {
+    const stepProgress = what.tick / SIMULATED_TICKS;
+    return {
+      happening: { kind: 'step-progress' },
+      record: {
+        key: `step:${index}:progress:${what.tick}`,
+        step: name,
+        progress: stepProgress,
+        set: setStep({ progress: stepProgress }, Math.min(1, (index + stepProgress) / total)),
+      },
+    };
+  }
+  return {
+    happening: { kind: 'step-succeeded' },
+    record: {
+      key: `step:${index}:succeeded`,
+      step: name,
+      progress: 1,
+      set: setStep({ status: 'SUCCEEDED', progress: 1, finishedAt: new Date().toISOString() }, (index + 1) / total),
+    },
+  };
 }
 
 export function deploymentRuns(db: Database) {
@@ -242,7 +286,17 @@ export function deploymentRuns(db: Database) {
         const d = await lockDeployment(tx, id);
         if (d.status !== 'PENDING_APPROVAL' && d.status !== 'QUEUED') return { status: d.status, invalidated: false };
         const current = snapshotContent(await loadProjectConfiguration(tx, d.projectId), d.environmentId);
-        if (sameConfiguration(d.snapshot, current)) return { status: d.status, invalidated: false };
+        if (sameConfiguration(d.snapshot, current)) {
+          // Asked again right after this re-pin's own invalidation committed (a retried activity
+          // whose answer was lost, or a local activity run again after a worker died): the same
+          // answer, so the workflow forgets the voided approvals too. Nothing can come between
+          // the two: decisions wait for the workflow's lock, which a re-pin holds.
+          const [last] = await tx
+            .select({ key: deploymentEvents.idempotencyKey })
+            .from(deploymentEvents)
+            .where(and(eq(deploymentEvents.deploymentId, id), eq(deploymentEvents.seq, d.lastSeq)));
+          return { status: d.status, invalidated: d.status === 'PENDING_APPROVAL' && last?.key === `repin:${d.snapshot.digest}` };
+        }
         const voided = await tx
           .update(approvals)
           .set({ invalidatedAt: new Date() })
@@ -384,52 +438,53 @@ export function deploymentRuns(db: Database) {
     },
 
     /** A SIMULATED step's events: started, progress tick `tick` of SIMULATED_TICKS, succeeded. Each once. */
-    async recordStep(
-      id: string,
-      index: number,
-      what: { kind: 'started' } | { kind: 'progress'; tick: number } | { kind: 'succeeded' },
-    ): Promise<void> {
-      const name = SIMULATED_STEPS[index]!;
-      const total = SIMULATED_STEPS.length;
-      const setStep = (patch: Partial<DeploymentStep>, overall?: number) => (d: DeploymentRow) => ({
-        steps: d.steps.map((s, i) => (i === index ? { ...s, ...patch } : s)),
-        ...(overall !== undefined ? { progress: overall } : {}),
+    async recordStep(id: string, index: number, what: StepHappening): Promise<void> {
+      const { happening, record } = stepEvent(index, what);
+      await apply(id, happening, record);
+    },
+
+    /**
+     * Every SIMULATED step at once when the target's steps take no time (stepSeconds 0): the
+     * events recordStep records one transaction each (per step STEP_STARTED, SIMULATED_TICKS ×
+     * STEP_PROGRESS, STEP_SUCCEEDED: same keys, order and seqs, so a client reads the same log),
+     * in one transaction of a few statements. False, recording nothing, when the steps take
+     * time: each then runs as an activity of its own (heartbeats, resumable). Once per key, like
+     * every transition: a retry records nothing again.
+     */
+    async recordInstantSteps(id: string): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const d = await lockDeployment(tx, id);
+        const [env] = await tx.select({ target: environments.deployTarget }).from(environments).where(eq(environments.id, d.environmentId));
+        if ((env?.target.stepSeconds ?? 1) > 0) return false;
+        const recorded = new Set(
+          (
+            await tx
+              .select({ key: deploymentEvents.idempotencyKey })
+              .from(deploymentEvents)
+              .where(and(eq(deploymentEvents.deploymentId, id), like(deploymentEvents.idempotencyKey, 'step:%')))
+          ).map((e) => e.key),
+        );
+        let row = d;
+        const events: NewDeploymentEvent[] = [];
+        for (let index = 0; index < SIMULATED_STEPS.length; index++) {
+          const whats: StepHappening[] = [
+            { kind: 'started' },
+            ...Array.from({ length: SIMULATED_TICKS }, (_, t) => ({ kind: 'progress' as const, tick: t + 1 })),
+            { kind: 'succeeded' },
+          ];
+          for (const what of whats) {
+            const { happening, record } = stepEvent(index, what);
+            if (recorded.has(record.key)) continue;
+            const t = transition(row.status, happening);
+            row = { ...row, status: t.status, ...record.set?.(row) };
+            events.push({ type: t.event, status: t.status, step: record.step, progress: record.progress, idempotencyKey: record.key });
+          }
+        }
+        if (events.length === 0) return true;
+        await tx.update(deployments).set({ status: row.status, steps: row.steps, progress: row.progress }).where(eq(deployments.id, id));
+        await appendDeploymentEvents(tx, id, events);
+        return true;
       });
-      if (what.kind === 'started') {
-        await apply(
-          id,
-          { kind: 'step-started' },
-          {
-            key: `step:${index}:started`,
-            step: name,
-            progress: 0,
-            set: setStep({ status: 'RUNNING', startedAt: new Date().toISOString() }),
-          },
-        );
-      } else if (what.kind === 'progress') {
-        const stepProgress = what.tick / SIMULATED_TICKS;
-        await apply(
-          id,
-          { kind: 'step-progress' },
-          {
-            key: `step:${index}:progress:${what.tick}`,
-            step: name,
-            progress: stepProgress,
-            set: setStep({ progress: stepProgress }, Math.min(1, (index + stepProgress) / total)),
-          },
-        );
-      } else {
-        await apply(
-          id,
-          { kind: 'step-succeeded' },
-          {
-            key: `step:${index}:succeeded`,
-            step: name,
-            progress: 1,
-            set: setStep({ status: 'SUCCEEDED', progress: 1, finishedAt: new Date().toISOString() }, (index + 1) / total),
-          },
-        );
-      }
     },
 
     /** What a WEBHOOK target is sent, and whether it was delivered already. */

@@ -10,8 +10,10 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
+  TemporalFailure,
 } from '@temporalio/workflow';
 import { personalDecisionRefusal } from '../domain/decisions.ts';
 import { textProblem, toStorableText } from '../domain/text.ts';
@@ -36,6 +38,27 @@ const db = proxyActivities<DeploymentActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', backoffCoefficient: 2 },
 });
+const loader = proxyActivities<DeploymentActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '5 seconds', maximumAttempts: 15 },
+});
+// The same short transitions as local activities ('local-transitions'): each runs in the
+// workflow task that asks for it and is recorded there as a marker, with no activity task and no
+// second workflow task, which halve a deployment's round trips through Temporal. Each is one short
+// transaction, once per key (services/deployment-runs.ts), because a worker that dies before its
+// workflow task completes leaves the marker unrecorded and the next worker runs it again. Every
+// backoff stays below localRetryThreshold (1 minute), so retries wait in the worker, not on timers
+// in the history; a workflow task held that long is heartbeated by the SDK.
+const dbLocal = proxyLocalActivities<DeploymentActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', backoffCoefficient: 2 },
+});
+// loadDeployment now runs the instant the workflow starts, often before the creating transaction
+// (which starts the workflow) has committed: retried soon, then for about a minute as before.
+const loaderLocal = proxyLocalActivities<DeploymentActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '100 ms', maximumInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 18 },
+});
 // Long-polls the environment's queue; heartbeats so cancellation and worker loss are seen fast.
 const queue = proxyActivities<DeploymentActivities>({
   startToCloseTimeout: '2 minutes',
@@ -49,6 +72,10 @@ const provider = proxyActivities<DeploymentActivities>({
 });
 
 export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWorkflowInput): Promise<DeploymentStatus> {
+  // Asked once, here, and kept: a run recorded before local transitions keeps remote ones to its
+  // end (its history replays), one started since uses local ones throughout; no run mixes them.
+  const local = patched('local-transitions');
+  const transitions = local ? dbLocal : db;
   // Every handler is registered before the first await: an update or signal sent the instant the
   // deployment exists reaches the workflow's first activation, and must find its handler there.
   // Until the plan is loaded, the validators judge from `initial`, which the creating transaction
@@ -61,6 +88,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
   let cancelRequestedBy: string | null = null;
   let configChanged = false;
   let webhookOutcome: { status: 'SUCCEEDED' | 'FAILED'; message: string | null } | null = null;
+  let updated = false; // an accepted decision or cancel: see the end
   let busy = false; // one transition at a time: validators run before a handler's activity ends
   // A re-pin after the last approval may put the deployment back to PENDING_APPROVAL; the
   // database (which clients read) says so before this workflow hears it, so decisions sent in
@@ -108,6 +136,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     busy = false;
   };
   const decide = (decision: 'APPROVE' | 'REJECT') => async (request: DecisionRequest) => {
+    updated = true;
     await lock();
     try {
       if (loadFailed) throw refuse(REFUSAL.precondition, 'The deployment does not exist');
@@ -115,7 +144,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
       deciders.add(request.subject);
       let result;
       try {
-        result = await db.recordDecision(deploymentId, { ...request, decision, required: plan!.requiredApprovals });
+        result = await transitions.recordDecision(deploymentId, { ...request, decision, required: plan!.requiredApprovals });
       } catch (error) {
         // Not recorded (e.g. the database refused the comment, a non-retryable failure): the
         // update fails, and this person may still decide.
@@ -133,6 +162,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
   setHandler(
     cancelUpdate,
     async ({ subject }) => {
+      updated = true;
       cancelRequestedBy ??= subject;
       running.cancel();
       await condition(() => isTerminal(status));
@@ -157,17 +187,21 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
   // Decisions and cancellations still waiting for the lock are answered (refused, now that the
   // deployment has ended) before the workflow completes.
   await condition(allHandlersFinished);
+  // With local transitions, the workflow task that accepts a decision or a cancel can run the
+  // deployment to its end. Should the server refuse that task's completion (an event arrived
+  // meanwhile: UnhandledCommand), the update accepted in it is lost and its client told the
+  // update failed, though its handler ran. A timer first gives the completion a task of its own.
+  if (local && updated) await sleep(1);
   return final;
 
   async function run(): Promise<DeploymentStatus> {
     try {
-      plan = await proxyActivities<DeploymentActivities>({
-        startToCloseTimeout: '10 seconds',
-        retry: { initialInterval: '1 second', maximumInterval: '5 seconds', maximumAttempts: 15 },
-      }).loadDeployment(deploymentId);
+      plan = await (local ? loaderLocal : loader).loadDeployment(deploymentId);
     } catch (error) {
-      // The creating transaction never committed: there is no deployment to run.
-      if (error instanceof ActivityFailure) {
+      // The creating transaction never committed: there is no deployment to run. (A local
+      // activity's failure reaches the workflow as itself, an ApplicationFailure or a timeout,
+      // not wrapped in an ActivityFailure.)
+      if (error instanceof ActivityFailure || (local && error instanceof TemporalFailure)) {
         loadFailed = true;
         return (status = 'CANCELLED');
       }
@@ -181,7 +215,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     const finishCancelled = async () => {
       await lock();
       try {
-        status = (await db.finish(deploymentId, { outcome: 'CANCELLED', actor: cancelRequestedBy, message: null })).status;
+        status = (await transitions.finish(deploymentId, { outcome: 'CANCELLED', actor: cancelRequestedBy, message: null })).status;
         return status;
       } finally {
         unlock();
@@ -192,7 +226,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
       repinning = true;
       await lock();
       try {
-        const r = await db.repinSnapshot(deploymentId);
+        const r = await transitions.repinSnapshot(deploymentId);
         status = r.status;
         if (r.invalidated) deciders.clear();
         return r;
@@ -208,7 +242,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     // Deployments created since decisions are taken from the first moment are PENDING_APPROVAL
     // already; older ones (and their replays) request approval here.
     if (p.requiredApprovals > 0) {
-      if (status === 'QUEUED') status = (await db.requestApproval(deploymentId)).status;
+      if (status === 'QUEUED') status = (await transitions.requestApproval(deploymentId)).status;
       for (;;) {
         const decided = await condition(
           () => cancelRequestedBy !== null || configChanged || (!busy && status !== 'PENDING_APPROVAL'),
@@ -224,7 +258,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
           await lock();
           try {
             // A decision may have taken the lock first: time out only what still waits.
-            if (status === 'PENDING_APPROVAL') status = (await db.expire(deploymentId)).status;
+            if (status === 'PENDING_APPROVAL') status = (await transitions.expire(deploymentId)).status;
           } finally {
             unlock();
           }
@@ -240,7 +274,7 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     // ---- wait timer --------------------------------------------------------------------------
     if (p.waitTimerSeconds > 0) {
       if (cancelRequestedBy) return finishCancelled();
-      status = (await db.startWaitTimer(deploymentId)).status;
+      status = (await transitions.startWaitTimer(deploymentId)).status;
       await condition(() => cancelRequestedBy !== null, `${p.waitTimerSeconds} seconds`);
       if (cancelRequestedBy) return finishCancelled();
     }
@@ -248,12 +282,19 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
     // ---- the environment's queue, then the policy gate, then RUNNING -------------------------
     let verify = false; // v2: the deployment pinned a verification as it started
     const freezeAware = freezeWindowsPatched();
+    // First one attempt at once, in this workflow task: a deployment nothing is ahead of starts
+    // without a round trip. Only when it has to wait does the long poll (an activity) take over.
+    let atOnce = local;
     for (;;) {
       if (cancelRequestedBy) return finishCancelled();
       let lease;
       try {
         lease = await running.run(() =>
-          freezeAware ? queue.acquireLease(deploymentId, { holdForFreeze: true }) : queue.acquireLease(deploymentId),
+          atOnce
+            ? dbLocal.tryLease(deploymentId, { holdForFreeze: true })
+            : freezeAware
+              ? queue.acquireLease(deploymentId, { holdForFreeze: true })
+              : queue.acquireLease(deploymentId),
         );
       } catch (error) {
         if (isCancellation(error) || cancelRequestedBy) return finishCancelled();
@@ -267,6 +308,10 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
       verify = lease.verify === true;
       if (lease.outcome === 'started') break;
       if (lease.outcome === 'blocked') return status; // FAILED by the gate
+      if (atOnce) {
+        atOnce = false; // 'waiting': on to the long poll
+        continue;
+      }
       await sleep('1 second'); // 'waiting': the long poll timed out; ask again
     }
 
@@ -283,20 +328,23 @@ export async function deploymentWorkflow({ deploymentId, initial }: DeploymentWo
             throw ApplicationFailure.nonRetryable(webhookOutcome!.message ?? 'The deploy target reported a failure', 'WebhookFailed');
           }
         } else {
-          for (let step = 0; step < p.stepCount; step++) await provider.runSimulatedStep(deploymentId, step);
+          // Steps that take no time are recorded all at once, in this workflow task; others run an
+          // activity each (heartbeats, resumable from the last tick).
+          const first = local && (await dbLocal.recordInstantSteps(deploymentId)) ? p.stepCount : 0;
+          for (let step = first; step < p.stepCount; step++) await provider.runSimulatedStep(deploymentId, step);
         }
         if (verify) verdict.failed = await verifyDeployment(deploymentId);
       });
     } catch (error) {
       if (cancelRequestedBy || isCancellation(error)) return CancellationScope.nonCancellable(finishCancelled);
       const message = error instanceof ActivityFailure ? (error.cause?.message ?? error.message) : (error as Error).message;
-      status = (await db.finish(deploymentId, { outcome: 'FAILED', actor: null, message })).status;
+      status = (await transitions.finish(deploymentId, { outcome: 'FAILED', actor: null, message })).status;
       return status;
     }
     // A verdict recorded before a cancel arrived stands: its rollback happens, then FAILED.
-    if (verdict.failed) return (status = await failVerified(deploymentId, verdict.failed));
+    if (verdict.failed) return (status = await failVerified(deploymentId, verdict.failed, transitions));
     if (cancelRequestedBy) return finishCancelled();
-    status = (await db.finish(deploymentId, { outcome: 'SUCCEEDED', actor: null, message: null })).status;
+    status = (await transitions.finish(deploymentId, { outcome: 'SUCCEEDED', actor: null, message: null })).status;
     return status;
   }
 
@@ -338,9 +386,10 @@ async function verifyDeployment(deploymentId: string): Promise<VerificationVerdi
  * ROLLBACK_STARTED lands before this deployment's FAILED, so subscribers see both), then FAILED.
  * Not cancellable: once the verdict is recorded, the rollback it calls for happens.
  */
-async function failVerified(deploymentId: string, verdict: VerificationVerdict): Promise<DeploymentStatus> {
+async function failVerified(deploymentId: string, verdict: VerificationVerdict, transitions: typeof db): Promise<DeploymentStatus> {
   return CancellationScope.nonCancellable(async () => {
+    // Not local: it creates a deployment and starts its workflow, more than a short transition.
     if (verdict.autoRollback) await db.startAutoRollback(deploymentId);
-    return (await db.finish(deploymentId, { outcome: 'FAILED', actor: null, message: verdict.message })).status;
+    return (await transitions.finish(deploymentId, { outcome: 'FAILED', actor: null, message: verdict.message })).status;
   });
 }

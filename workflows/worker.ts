@@ -190,6 +190,11 @@ export async function startWorker(options: {
       await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
     }
   }
+  // Concurrency: the SDK's defaults (40 workflow tasks, 100 activities and 100 local activities at
+  // once), by measurement (bench/promotions.ts): 100 workflow task slots, more or autoscaling
+  // pollers, 10 local activity slots (the pool's size) or a pool of 20 did no better beyond the
+  // noise of a shared machine; 10 workflow task slots halved throughput, as a task holds its slot
+  // while its local transitions run.
   const worker = await Worker.create({
     connection,
     namespace: options.namespace,

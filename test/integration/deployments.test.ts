@@ -2,8 +2,12 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { createHmac, randomUUID } from 'node:crypto';
 import githubExamples from '@octokit/webhooks-examples';
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
+import { createDatabase } from '../../db/client.ts';
+import { createDeploymentActivities } from '../../workflows/activities/deployment.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { instantsOfEveryDeployment } from '../support/deployment-instants.ts';
 import { DEPLOYMENT_FIELDS, deployment, expectGaplessEvents, push, setupProject, waitForStatus } from '../support/deployments.ts';
@@ -37,6 +41,24 @@ async function promoteToStaging(p: Awaited<ReturnType<typeof setupProject>>, com
   return waitForStatus(server, staged.data.promote.id, ['SUCCEEDED']);
 }
 
+/** The deployment activities on a connection of their own, as a worker would run them. */
+async function withActivities(use: (activities: ReturnType<typeof createDeploymentActivities>) => Promise<void>) {
+  const handle = await createDatabase({ url: server.config.databaseUrl, poolSize: 1 });
+  try {
+    await use(
+      createDeploymentActivities({
+        db: handle.db,
+        log: pino({ level: 'silent' }),
+        webhookSecret: undefined,
+        callbackKey: server.config.jwtSecret,
+        publicUrl: server.config.publicUrl,
+      }),
+    );
+  } finally {
+    await handle.close();
+  }
+}
+
 describe('push', () => {
   it('records the release once and deploys development to SUCCEEDED with a gapless event log', async () => {
     const p = await setupProject(server, 'push-basic');
@@ -52,6 +74,15 @@ describe('push', () => {
     expect(done.steps.every((s: any) => s.status === 'SUCCEEDED')).toBe(true);
     expect(done.progress).toBe(1);
     expect(done.workflowId).toContain('deployment-');
+    // Its local transitions run again (a worker died before its workflow task completed): each
+    // key is recorded once, nothing is appended, nothing refused.
+    await withActivities(async (activities) => {
+      const uuid = decodeGlobalID(done.id).id;
+      expect(await activities.recordInstantSteps(uuid)).toBe(true);
+      expect(await activities.tryLease(uuid, { holdForFreeze: true })).toMatchObject({ outcome: 'blocked', status: 'SUCCEEDED' });
+      expect(await activities.finish(uuid, { outcome: 'SUCCEEDED', actor: null, message: null })).toEqual({ status: 'SUCCEEDED' });
+      expect((await deployment(server, done.id)).events).toEqual(done.events);
+    });
 
     const again = await push(server, p.id, 'ABCDEF0123456');
     expect(again.data.recordPush.release.id).toBe(first.data.recordPush.release.id);
@@ -294,9 +325,19 @@ describe('promotion and approval', () => {
     expect(d.snapshot.settingsVersion).toBe(2);
     expect(d.snapshot.settings.readReplicas).toBe(3);
     expect(d.snapshot.digest).not.toBe(before.digest);
+    // The re-pin run again (its answer lost: a retry, a local activity after a worker died)
+    // answers as the run it repeats, so that workflow forgets the voided approvals too; once a
+    // decision came after it, an unchanged configuration keeps them.
+    await withActivities(async (activities) => {
+      expect(await activities.repinSnapshot(decodeGlobalID(id).id)).toEqual({ status: 'PENDING_APPROVAL', invalidated: true });
+      expect((await deployment(server, id)).events).toHaveLength(d.events.length);
+    });
     // bob may approve again: the earlier approval no longer counts.
     const carol = await server.token('carol', ['APPROVER']);
     expect((await server.gql(APPROVE, { i: { deploymentId: id } }, bob)).errors).toBeUndefined();
+    await withActivities(async (activities) => {
+      expect(await activities.repinSnapshot(decodeGlobalID(id).id)).toEqual({ status: 'PENDING_APPROVAL', invalidated: false });
+    });
     expect((await server.gql(APPROVE, { i: { deploymentId: id } }, carol)).errors).toBeUndefined();
     const done = await waitForStatus(server, id, ['SUCCEEDED']);
     expect(done.snapshot.settingsVersion).toBe(2);

@@ -194,8 +194,9 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
         expect(executed.length, scheduled.name).toBeGreaterThanOrEqual(1);
         return scheduled.name.slice('StartActivity:'.length);
       });
-    expect(activities).toEqual(expect.arrayContaining(['loadDeployment', 'acquireLease', 'runSimulatedStep', 'finish']));
-    expect(activities.filter((a) => a === 'runSimulatedStep')).toHaveLength(3); // prepare, deploy, verify
+    // Local activities (the short transitions, and the three steps, which take no time here, in
+    // one) have the same pair of spans.
+    expect([...activities].sort()).toEqual(['finish', 'loadDeployment', 'recordInstantSteps', 'tryLease']);
 
     // Every span of the promotion is in this one trace, and the activities' queries are under them.
     const runActivity = one(

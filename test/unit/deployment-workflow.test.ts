@@ -62,6 +62,10 @@ interface Row {
   violations: string[];
   /** loadDeployment fails: the creating transaction never committed. */
   missing: boolean;
+  /** The target's steps take no time: recordInstantSteps records them all (else it declines). */
+  instantSteps: boolean;
+  /** Another deployment is ahead in the queue: the at-once attempt at the lease has to wait. */
+  queued: boolean;
   /** Runs inside the named activity (after its write, for repinSnapshot): gates, mostly. */
   hooks: Partial<Record<ActivityName, (...args: unknown[]) => Promise<void>>>;
   calls: Partial<Record<ActivityName, number>>;
@@ -122,7 +126,9 @@ const stubActivities = {
   },
   async repinSnapshot(id: string) {
     const row = rowOf(id);
-    let invalidated = false;
+    // Asked again right after its own invalidation (a retry, or a local activity run again): the
+    // same answer, as services/deployment-runs.ts gives it.
+    let invalidated = row.status === 'PENDING_APPROVAL' && row.events.at(-1) === 'APPROVALS_INVALIDATED';
     if ((row.status === 'PENDING_APPROVAL' || row.status === 'QUEUED') && row.configVersion !== row.pinnedVersion) {
       row.decisions.clear();
       row.pinnedVersion = row.configVersion;
@@ -149,11 +155,28 @@ const stubActivities = {
     if (isTerminal(row.status)) return { outcome: 'blocked' as const, status: row.status };
     return { outcome: 'started' as const, ...apply(row, { kind: 'start' }) };
   },
+  async tryLease(id: string) {
+    const row = rowOf(id);
+    await enter(row, 'tryLease');
+    if (isTerminal(row.status)) return { outcome: 'blocked' as const, status: row.status };
+    if (row.queued) return { outcome: 'waiting' as const, ...apply(row, { kind: 'wait' }) };
+    return { outcome: 'started' as const, ...apply(row, { kind: 'start' }) };
+  },
   async runSimulatedStep(id: string, index: number) {
     const row = rowOf(id);
     apply(row, { kind: 'step-started' }, index);
     await enter(row, 'runSimulatedStep', index);
     apply(row, { kind: 'step-succeeded' }, index);
+  },
+  async recordInstantSteps(id: string) {
+    const row = rowOf(id);
+    await enter(row, 'recordInstantSteps');
+    if (!row.instantSteps) return false;
+    for (let index = 0; index < row.plan.stepCount; index++) {
+      apply(row, { kind: 'step-started' }, index);
+      apply(row, { kind: 'step-succeeded' }, index);
+    }
+    return true;
   },
   async sendWebhook(id: string) {
     const row = rowOf(id);
@@ -215,6 +238,10 @@ const onCall = (n: number, g: Gate) => {
 // The dev server, the worker (real workflow bundle, stub activities) and a client
 
 const TASK_QUEUE = 'deployment-workflow-unit';
+// The workflow's short transitions are local activities: an update sent while one is held at a
+// gate reaches the workflow when the SDK heartbeats the workflow task (at 80% of this timeout),
+// so a short one keeps gates held for seconds, well within the activities' own timeouts.
+const WORKFLOW_TASK_TIMEOUT = '3 seconds';
 let dataDir: string;
 let temporal: LocalTemporal;
 let worker: Worker;
@@ -277,9 +304,11 @@ type Setup = Partial<Row['plan']> & {
   hooks?: Row['hooks'];
   decisions?: [string, 'APPROVE' | 'REJECT'][];
   missing?: boolean;
+  instantSteps?: boolean;
+  queued?: boolean;
 };
 
-function newRow({ status, initial: _initial, hooks, decisions, missing, ...plan }: Setup): Row {
+function newRow({ status, initial: _initial, hooks, decisions, missing, instantSteps, queued, ...plan }: Setup): Row {
   const full: Row['plan'] = {
     requestedBy: 'rita',
     requiredApprovals: 2,
@@ -301,6 +330,8 @@ function newRow({ status, initial: _initial, hooks, decisions, missing, ...plan 
     pinnedVersion: 1,
     violations: [],
     missing: missing ?? false,
+    instantSteps: instantSteps ?? false,
+    queued: queued ?? false,
     hooks: hooks ?? {},
     calls: {},
   };
@@ -320,6 +351,7 @@ async function start(setup: Setup = {}): Promise<Started> {
   rows.set(id, row);
   const handle = await client.workflow.start(DEPLOYMENT_WORKFLOW, {
     taskQueue: TASK_QUEUE,
+    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     workflowId: workflowIdFor(id),
     args: [inputFor(id, row, setup)],
   });
@@ -370,6 +402,28 @@ describe('the deployment workflow, with stub activities', () => {
     expect(await d.handle.result()).toBe('SUCCEEDED');
     expect(d.row.events).toEqual(STEPS_THEN_SUCCESS);
     expect(d.row.violations).toEqual([]);
+    // The target's steps take time here: each ran as an activity of its own.
+    expect(d.row.calls).toMatchObject({ recordInstantSteps: 1, runSimulatedStep: 3 });
+    // Nothing was ahead: the at-once attempt took the lease, no long poll.
+    expect(d.row.calls).toMatchObject({ tryLease: 1 });
+    expect(d.row.calls.acquireLease).toBeUndefined();
+  }, 60_000);
+
+  it('waits in the long poll when the at-once attempt at the lease finds the queue taken', async () => {
+    const d = await start({ requiredApprovals: 0, queued: true });
+    expect(await d.handle.result()).toBe('SUCCEEDED');
+    expect(d.row.events).toEqual(['WAITING', ...STEPS_THEN_SUCCESS]);
+    expect(d.row.calls).toMatchObject({ tryLease: 1, acquireLease: 1 });
+    expect(d.row.violations).toEqual([]);
+  }, 60_000);
+
+  it('records steps that take no time at once, in one local activity, with the same events', async () => {
+    const d = await start({ requiredApprovals: 0, instantSteps: true });
+    expect(await d.handle.result()).toBe('SUCCEEDED');
+    expect(d.row.events).toEqual(STEPS_THEN_SUCCESS);
+    expect(d.row.calls.recordInstantSteps).toBe(1);
+    expect(d.row.calls.runSimulatedStep).toBeUndefined();
+    expect(d.row.violations).toEqual([]);
   }, 60_000);
 
   describe('approval', () => {
@@ -377,7 +431,7 @@ describe('the deployment workflow, with stub activities', () => {
       // The lease waits until every update is answered: the later ones meet a deployment that has
       // moved on but not yet ended.
       const lease = gate();
-      const d = await start({ requiredApprovals: 3, hooks: { acquireLease: lease.hook } });
+      const d = await start({ requiredApprovals: 3, hooks: { tryLease: lease.hook } });
       const approvers = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
       const outcomes = await Promise.all(approvers.map((a) => outcome(approve(d, a))));
       lease.open();
@@ -510,7 +564,7 @@ describe('the deployment workflow, with stub activities', () => {
     it('refuses PRECONDITION_FAILED a decision sent while the post-quorum re-pin runs when that re-pin keeps the approvals', async () => {
       const repin = gate();
       const lease = gate();
-      const d = await start({ requiredApprovals: 1, hooks: { repinSnapshot: repin.hook, acquireLease: lease.hook } });
+      const d = await start({ requiredApprovals: 1, hooks: { repinSnapshot: repin.hook, tryLease: lease.hook } });
       expect(await outcome(approve(d, 'alice'))).toBe('answered QUEUED');
       await repin.reached;
       const bob = await acceptedApproval(d, 'bob');
@@ -586,7 +640,7 @@ describe('the deployment workflow, with stub activities', () => {
     it('answers two cancels with one cancellation, by the first; a cancel after the end is refused', async () => {
       const lease = gate();
       const finish = gate();
-      const d = await start({ requiredApprovals: 0, hooks: { acquireLease: lease.hook, finish: finish.hook } });
+      const d = await start({ requiredApprovals: 0, hooks: { tryLease: lease.hook, finish: finish.hook } });
       await lease.reached;
       const first = await acceptedCancel(d, 'carol');
       await finish.reached; // the cancellation is being written: not ended yet
@@ -610,6 +664,7 @@ describe('the deployment workflow, with stub activities', () => {
       // Update-with-start: the update is in the workflow's very first task, with the start itself.
       const startOp = new WithStartWorkflowOperation(DEPLOYMENT_WORKFLOW, {
         taskQueue: TASK_QUEUE,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         workflowId: workflowIdFor(id),
         args: [inputFor(id, row, {})],
         workflowIdConflictPolicy: 'FAIL',

@@ -123,6 +123,22 @@ function deploymentActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * One attempt at the lease, joining the queue first: what acquireLease's long poll does
+     * first, answered at once ('waiting' when it would poll). A local activity, so a deployment
+     * nothing is ahead of starts without a round trip; the long poll takes over when it waits.
+     */
+    async tryLease(
+      id: string,
+      options: { holdForFreeze?: boolean } = {},
+    ): Promise<
+      | { outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }
+      | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string }
+    > {
+      await runs.joinQueue(id);
+      return (await runs.tryStart(id, options)) ?? { outcome: 'waiting', status: 'WAITING' };
+    },
+
     /** One SIMULATED step; resumes from its last heartbeat after a worker restart. */
     async runSimulatedStep(id: string, index: number): Promise<void> {
       const ctx = Context.current();
@@ -136,6 +152,13 @@ function deploymentActivities(deps: ActivityDeps) {
       }
       await runs.recordStep(id, index, { kind: 'succeeded' });
     },
+
+    /**
+     * Every SIMULATED step in one transaction when they take no time, the same events as
+     * runSimulatedStep's (services/deployment-runs.ts); false when they take time, recording
+     * nothing. Run as a local activity: it neither sleeps nor heartbeats.
+     */
+    recordInstantSteps: (id: string) => runs.recordInstantSteps(id),
 
     /** POSTs the signed payload once per deployment (Idempotency-Key), retried with backoff. */
     async sendWebhook(id: string): Promise<void> {
