@@ -258,7 +258,11 @@ export async function giveUpDelivery(db: Queryable, deliveryId: string): Promise
  * first, in one statement. SKIP LOCKED: two relays polling at once never get the same row, so
  * a first attempt is made by one worker only.
  */
-export async function claimDeliveries(db: Queryable, limit: number): Promise<{ id: string; createdAt: Date; attempts: number }[]> {
+export async function claimDeliveries(
+  db: Queryable,
+  limit: number,
+  leaseMs: number,
+): Promise<{ id: string; createdAt: Date; attempts: number }[]> {
   if (limit <= 0) return [];
   const queue = db
     .select({ id: notificationDeliveries.id })
@@ -270,34 +274,37 @@ export async function claimDeliveries(db: Queryable, limit: number): Promise<{ i
     .for('update', { skipLocked: true });
   const rows = await db
     .update(notificationDeliveries)
-    .set({ dispatchedAt: sql`now()` })
+    .set({ dispatchedAt: sql`now()`, claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
     .where(inArray(notificationDeliveries.id, queue))
     .returning({ id: notificationDeliveries.id, createdAt: notificationDeliveries.createdAt, attempts: notificationDeliveries.attempts });
   return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
 }
 
 /**
- * Hands back rows claimed more than `leaseMs` ago and still never attempted: the worker that
- * claimed them died (or lost its database) between the claim and the record of the attempt.
- * A row whose workflow was started but has not run yet (no worker for a while) is handed back
- * too; its workflow finds it attempted, or attempts it once more with the same Idempotency-Key.
+ * Hands back rows whose claim ran out before they were handed to a workflow or delivered: the
+ * worker that claimed them died (or lost its database) between the claim and the record of the
+ * attempt, or before it could start the retries' workflow. Rows handed to a workflow hold no
+ * claim, so the sweep never gives a relay a row a workflow will send.
  */
-export async function releaseStaleClaims(db: Queryable, leaseMs: number): Promise<number> {
+export async function releaseStaleClaims(db: Queryable): Promise<number> {
   const released = await db
     .update(notificationDeliveries)
-    .set({ dispatchedAt: null })
+    .set({ dispatchedAt: null, claimedUntil: null })
     .where(
-      and(
-        sql`${notificationDeliveries.status} = 'PENDING'`, // notification_deliveries_pending_idx
-        sql`${notificationDeliveries.dispatchedAt} < now() - make_interval(secs => ${leaseMs / 1000})`,
-      ),
+      // notification_deliveries_claimed_idx
+      sql`${notificationDeliveries.claimedUntil} is not null and ${notificationDeliveries.status} in ('PENDING', 'RETRYING') and ${notificationDeliveries.claimedUntil} < now()`,
     )
     .returning({ id: notificationDeliveries.id });
   return released.length;
 }
 
+/** The row is its workflow's now: no claim for the sweep to hand back. */
+export async function handedToWorkflow(db: Queryable, id: string): Promise<void> {
+  await db.update(notificationDeliveries).set({ claimedUntil: null }).where(eq(notificationDeliveries.id, id));
+}
+
 /** Hands rows back to the relays' queue (their workflow could not be started). */
 export async function releaseClaims(db: Queryable, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.update(notificationDeliveries).set({ dispatchedAt: null }).where(inArray(notificationDeliveries.id, ids));
+  await db.update(notificationDeliveries).set({ dispatchedAt: null, claimedUntil: null }).where(inArray(notificationDeliveries.id, ids));
 }

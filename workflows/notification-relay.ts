@@ -9,14 +9,14 @@
 // (bench/notifications.ts).
 //
 // Crashes: a worker killed between its claim and the record of the attempt leaves a PENDING row
-// claimed; after the lease (twice the HTTP timeout, and 5 s) any relay hands it back to the queue
+// claimed (claimed_until; a row handed to a workflow holds none); after the lease (twice the HTTP timeout, and 5 s) any relay hands it back to the queue
 // (releaseStaleClaims) and attempts it again, with the same Idempotency-Key. A row whose workflow
 // could not be started (Temporal away) is handed back at once. testNotificationChannel still
 // starts its delivery's workflow directly after its commit.
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
-import { claimDeliveries, releaseClaims, releaseStaleClaims } from '../services/notifications.ts';
+import { claimDeliveries, handedToWorkflow, releaseClaims, releaseStaleClaims } from '../services/notifications.ts';
 import type { AttemptOutcome } from './activities/notifications.ts';
 import { startNotificationWorkflow } from './client.ts';
 
@@ -60,7 +60,11 @@ export function startNotificationRelay(options: NotificationRelayOptions): Notif
       // Temporal away: the row goes back to the queue, and the next poll (of any worker) starts it.
       options.log.warn({ deliveryId: id, err: (error as Error).name }, 'could not start a notification delivery');
       await releaseClaims(options.db, [id]).catch(() => {}); // else the sweep hands it back
+      return;
     }
+    // Else the sweep would hand the row back at the lease's end, and a relay attempt it while its
+    // workflow does too.
+    await handedToWorkflow(options.db, id);
   };
 
   const deliver = async (row: { id: string; createdAt: Date; attempts: number }) => {
@@ -81,10 +85,10 @@ export function startNotificationRelay(options: NotificationRelayOptions): Notif
   const poll = async () => {
     if (Date.now() - lastSweep >= (options.sweepIntervalMs ?? 10_000)) {
       lastSweep = Date.now();
-      const released = await releaseStaleClaims(options.db, leaseMs);
+      const released = await releaseStaleClaims(options.db);
       if (released > 0) options.log.warn({ released }, 'notification deliveries claimed by a lost worker were handed back');
     }
-    for (const row of await claimDeliveries(options.db, concurrency - inFlight.size)) {
+    for (const row of await claimDeliveries(options.db, concurrency - inFlight.size, leaseMs)) {
       const job: Promise<void> = deliver(row)
         .catch((error) => options.log.warn({ deliveryId: row.id, err: (error as Error).name }, 'notification delivery failed to run'))
         .finally(() => inFlight.delete(job));

@@ -68,6 +68,12 @@ export const notificationDeliveries = pgTable(
      * the retries) or started its workflow; null rows are the relays' to claim.
      */
     dispatchedAt: timestamptz('dispatched_at'),
+    /**
+     * While a relay makes the first attempt itself: until when its claim holds. Null once the
+     * row is handed to a workflow (or was never claimed), so the sweep never hands back a row a
+     * workflow owns.
+     */
+    claimedUntil: timestamptz('claimed_until'),
   },
   (t) => [
     index('notification_deliveries_channel_created_idx').on(t.channelId, t.createdAt.desc(), t.id.desc()),
@@ -75,9 +81,11 @@ export const notificationDeliveries = pgTable(
     index('notification_deliveries_undispatched_idx')
       .on(t.createdAt)
       .where(sql`${t.dispatchedAt} is null and ${t.status} in (${sqlLiterals(['PENDING', 'RETRYING'])})`),
-    // Claimed but never attempted (the claiming worker died mid-attempt): PENDING rows are few
-    // and short-lived, so the sweep reads a small index.
-    index('notification_deliveries_pending_idx').on(t.dispatchedAt).where(sql`${t.status} = 'PENDING'`),
+    // Claimed and never handed to a workflow (the claiming worker died mid-attempt, or before it
+    // could start the workflow): such rows are few and short-lived, so the sweep reads a small index.
+    index('notification_deliveries_claimed_idx')
+      .on(t.claimedUntil)
+      .where(sql`${t.claimedUntil} is not null and ${t.status} in (${sqlLiterals(['PENDING', 'RETRYING'])})`),
   ],
 );
 

@@ -141,7 +141,9 @@ describe('notification deliveries across SIGKILL of the worker', () => {
     // A test delivery while no worker runs: its workflow is started but nobody runs it yet.
     const t = await gql(`mutation($id: ID!) { testNotificationChannel(id: $id) { status } }`, { id: c.data.createNotificationChannel.id });
     expect(t.data.testNotificationChannel.status).toBe('PENDING');
-    await new Promise((r) => setTimeout(r, 1000));
+    // Longer than a relay's claim lasts (7 s here): a row a workflow owns is never handed back
+    // to a relay, which would send it alongside the workflow.
+    await new Promise((r) => setTimeout(r, 8000));
     expect(hits.filter((h) => h.path === '/outbox')).toHaveLength(0);
     worker = await spawnWorker();
     // A push: the deployment's SUCCEEDED event and its delivery row commit together.

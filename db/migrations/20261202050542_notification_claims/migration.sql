@@ -1,1 +1,0 @@
-CREATE INDEX "notification_deliveries_pending_idx" ON "notification_deliveries" ("dispatched_at") WHERE "status" = 'PENDING';

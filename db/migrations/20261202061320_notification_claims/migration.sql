@@ -1,0 +1,2 @@
+ALTER TABLE "notification_deliveries" ADD COLUMN "claimed_until" timestamp(3) with time zone;--> statement-breakpoint
+CREATE INDEX "notification_deliveries_claimed_idx" ON "notification_deliveries" ("claimed_until") WHERE "claimed_until" is not null and "status" in ('PENDING', 'RETRYING');
