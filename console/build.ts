@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { hasSources, isStale } from './stale.mjs';
 
 const CONSOLE_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(CONSOLE_DIR, '..');
@@ -24,26 +25,6 @@ function files(dir: string): string[] {
     const path = join(dir, entry.name);
     return entry.isDirectory() ? files(path) : [path];
   });
-}
-
-/** The newest source the build depends on, or null when there is none (e.g. sources not copied yet). */
-function newestSource(): number | null {
-  const sources = [
-    join(CONSOLE_DIR, 'index.html'),
-    join(CONSOLE_DIR, 'vite.config.ts'),
-    join(ROOT, 'package-lock.json'),
-    ...files(join(CONSOLE_DIR, 'src')),
-    ...files(join(CONSOLE_DIR, 'public')),
-  ].filter((f) => existsSync(f));
-  if (!existsSync(join(CONSOLE_DIR, 'index.html'))) return null;
-  return Math.max(...sources.map((f) => statSync(f).mtimeMs));
-}
-
-function isStale(): boolean {
-  const index = join(DIST, 'index.html');
-  if (!existsSync(index)) return true;
-  const newest = newestSource();
-  return newest !== null && newest > statSync(index).mtimeMs;
 }
 
 function viteBin(): string | null {
@@ -67,7 +48,7 @@ export function bundleSizes(dist = DIST) {
 
 function main() {
   const ifStale = process.argv.includes('--if-stale');
-  if (newestSource() === null) {
+  if (!hasSources()) {
     console.log('console: no sources here (console/index.html), nothing to build');
     return;
   }
