@@ -8,7 +8,7 @@
 // Without Vite (a production install, `npm ci --omit=dev`) it says so and exits 0; the API then
 // serves a page that says how to build the console.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
