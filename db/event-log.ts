@@ -61,19 +61,7 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
     .returning();
   const note: EventNotification = { id: row!.id, deploymentId, projectId: bumped.projectId, seq: row!.seq };
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(note)})`);
-  // The transactional outbox: deliveries commit (or roll back) with the event that causes them.
-  const notification = notificationEventOf(event.type);
-  if (notification) {
-    await enqueueNotifications(tx, {
-      projectId: bumped.projectId,
-      environmentId: bumped.environmentId,
-      deploymentId,
-      event: notification,
-      status: event.status,
-      message: event.message ?? defaultMessage(event.type, event.status),
-      at: row!.at,
-    });
-  }
+  await enqueueDeliveries(tx, bumped, deploymentId, event, row!.at);
   return row!;
 }
 
@@ -157,22 +145,29 @@ export async function appendDeploymentEvents(
     return sql`pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(note)})`;
   });
   for (let i = 0; i < notes.length; i += 100) await tx.execute(sql`select ${sql.join(notes.slice(i, i + 100), sql`, `)}`);
-  for (const [i, row] of rows.entries()) {
-    const event = fresh[i]!;
-    const notification = notificationEventOf(event.type);
-    if (notification) {
-      await enqueueNotifications(tx, {
-        projectId: bumped.projectId,
-        environmentId: bumped.environmentId,
-        deploymentId,
-        event: notification,
-        status: event.status,
-        message: event.message ?? defaultMessage(event.type, event.status),
-        at: row.at,
-      });
-    }
-  }
+  for (const [i, row] of rows.entries()) await enqueueDeliveries(tx, bumped, deploymentId, fresh[i]!, row.at);
   return rows;
+}
+
+/** The transactional outbox: deliveries commit (or roll back) with the event that causes them. */
+async function enqueueDeliveries(
+  tx: Queryable,
+  deployment: { projectId: string; environmentId: string },
+  deploymentId: string,
+  event: NewDeploymentEvent,
+  at: Date,
+): Promise<void> {
+  const notification = notificationEventOf(event.type);
+  if (!notification) return;
+  await enqueueNotifications(tx, {
+    projectId: deployment.projectId,
+    environmentId: deployment.environmentId,
+    deploymentId,
+    event: notification,
+    status: event.status,
+    message: event.message ?? defaultMessage(event.type, event.status),
+    at,
+  });
 }
 
 const defaultMessage = (type: string, status: string) => `${type.replace(/_/g, ' ').toLowerCase()} (${status})`;
