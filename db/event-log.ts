@@ -47,17 +47,7 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
   if (!bumped) throw new Error(`deployment ${deploymentId} does not exist`);
   const [row] = await tx
     .insert(deploymentEvents)
-    .values({
-      deploymentId,
-      projectId: bumped.projectId,
-      seq: bumped.seq,
-      type: event.type,
-      status: event.status,
-      step: event.step ?? null,
-      progress: event.progress ?? null,
-      message: event.message ?? null,
-      idempotencyKey: event.idempotencyKey ?? null,
-    })
+    .values(eventRow(deploymentId, bumped.projectId, bumped.seq, event))
     .returning();
   const note: EventNotification = { id: row!.id, deploymentId, projectId: bumped.projectId, seq: row!.seq };
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(note)})`);
@@ -123,19 +113,7 @@ export async function appendDeploymentEvents(
   const rows = (
     await tx
       .insert(deploymentEvents)
-      .values(
-        fresh.map((event, i) => ({
-          deploymentId,
-          projectId: bumped.projectId,
-          seq: first + i,
-          type: event.type,
-          status: event.status,
-          step: event.step ?? null,
-          progress: event.progress ?? null,
-          message: event.message ?? null,
-          idempotencyKey: event.idempotencyKey ?? null,
-        })),
-      )
+      .values(fresh.map((event, i) => eventRow(deploymentId, bumped.projectId, first + i, event)))
       .returning()
   ).sort((a, b) => a.seq - b.seq);
   // A select list is evaluated left to right, so the notifications go out in seq order; 100 a
@@ -147,6 +125,21 @@ export async function appendDeploymentEvents(
   for (let i = 0; i < notes.length; i += 100) await tx.execute(sql`select ${sql.join(notes.slice(i, i + 100), sql`, `)}`);
   for (const [i, row] of rows.entries()) await enqueueDeliveries(tx, bumped, deploymentId, fresh[i]!, row.at);
   return rows;
+}
+
+/** The row of `event` at `seq`. */
+function eventRow(deploymentId: string, projectId: string, seq: number, event: NewDeploymentEvent) {
+  return {
+    deploymentId,
+    projectId,
+    seq,
+    type: event.type,
+    status: event.status,
+    step: event.step ?? null,
+    progress: event.progress ?? null,
+    message: event.message ?? null,
+    idempotencyKey: event.idempotencyKey ?? null,
+  };
 }
 
 /** The transactional outbox: deliveries commit (or roll back) with the event that causes them. */

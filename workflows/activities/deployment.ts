@@ -77,6 +77,11 @@ function asActivities<A extends Record<string, (...args: never[]) => Promise<unk
   return wrapped as A;
 }
 
+/** What an attempt at the environment's lease answers (acquireLease, tryLease). */
+type LeaseOutcome =
+  | { outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }
+  | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string };
+
 export function createDeploymentActivities(deps: ActivityDeps) {
   return asActivities(deploymentActivities(deps));
 }
@@ -103,13 +108,7 @@ function deploymentActivities(deps: ActivityDeps) {
      * tryStart says why a lease). Heartbeats, so cancellation and worker loss are seen fast; the
      * long poll keeps workflow histories short: one activity per minute of waiting.
      */
-    async acquireLease(
-      id: string,
-      options: { holdForFreeze?: boolean } = {},
-    ): Promise<
-      | { outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }
-      | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string }
-    > {
+    async acquireLease(id: string, options: { holdForFreeze?: boolean } = {}): Promise<LeaseOutcome> {
       const ctx = Context.current();
       const deadline = Date.now() + 60_000;
       await runs.joinQueue(id);
@@ -128,13 +127,7 @@ function deploymentActivities(deps: ActivityDeps) {
      * first, answered at once ('waiting' when it would poll). A local activity, so a deployment
      * nothing is ahead of starts without a round trip; the long poll takes over when it waits.
      */
-    async tryLease(
-      id: string,
-      options: { holdForFreeze?: boolean } = {},
-    ): Promise<
-      | { outcome: 'started' | 'blocked' | 'waiting'; status: DeploymentStatus; verify?: boolean }
-      | { outcome: 'frozen'; status: DeploymentStatus; until: string; window: string }
-    > {
+    async tryLease(id: string, options: { holdForFreeze?: boolean } = {}): Promise<LeaseOutcome> {
       await runs.joinQueue(id);
       return (await runs.tryStart(id, options)) ?? { outcome: 'waiting', status: 'WAITING' };
     },
