@@ -8,16 +8,11 @@
 // public API. Finished deployments and deployments still open (waiting for decisions, in a wait
 // timer) are recorded. Stored as History.encode binary protobuf (the replay test says why).
 import { createServer } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import protos from '@temporalio/proto';
-import pino from 'pino';
-import { startLocalTemporal } from '../server/temporal.ts';
-import { gqlAt, jwtFor } from '../test/support/client.ts';
-import { createTestDatabase } from '../test/support/database.ts';
-import { spawnStageplane } from '../test/support/process.ts';
+import { gqlAt, JWT_SECRET, jwtFor, startRig } from '../bench/lib.ts';
 import { until } from './lib/until.ts';
 
 const prefix = process.argv[2];
@@ -26,18 +21,10 @@ if (!prefix || !/^[a-z0-9-]+$/.test(prefix)) {
   process.exit(2);
 }
 const OUT = join(import.meta.dirname, '..', 'test', 'fixtures', 'workflow-histories');
-const JWT_SECRET = 'record-histories-secret-0123456789-abcdef';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'stageplane-histories-'));
-const temporal = await startLocalTemporal({ dataDir, namespace: 'default', log: pino({ level: 'warn' }) });
-const db = await createTestDatabase();
-const api = await spawnStageplane('all', {
-  DATABASE_URL: db.url,
-  DATA_DIR: dataDir,
-  JWT_SECRET,
-  TEMPORAL_ADDRESS: temporal.address,
-  LOG_LEVEL: 'warn',
-});
+// The benches' rig: a database, a Temporal dev server and `server/main.ts all`, all private.
+const rig = await startRig();
+const { api, temporal } = rig;
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection, namespace: 'default' });
 const admin = await jwtFor(JWT_SECRET, 'recorder', ['ADMIN', 'DEVELOPER', 'QA']);
@@ -164,7 +151,5 @@ try {
 } finally {
   target.close();
   await connection.close();
-  await api.stop();
-  await temporal.stop();
-  await db.drop();
+  await rig.close();
 }
