@@ -74,6 +74,8 @@ const EnvSchema = z.object({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
+  // Answers of project pages kept per process (server/response-cache.ts); 0 turns the cache off.
+  RESPONSE_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(1000),
   // OpenTelemetry (server/telemetry.ts): tracing is on only when an OTLP endpoint is given. The
   // exporter itself reads the other standard OTEL_EXPORTER_OTLP_* variables (headers, timeout).
   OTEL_SDK_DISABLED: optionalString.pipe(z.enum(['true', 'false']).optional()),
@@ -134,6 +136,8 @@ export interface Config {
   outbound: OutboundRule;
   logLevel: string;
   maxBodyBytes: number;
+  /** RESPONSE_CACHE_ENTRIES: answers of project pages kept per process; 0: no response cache. */
+  responseCacheEntries: number;
   /**
    * OpenTelemetry tracing: null unless OTEL_EXPORTER_OTLP_ENDPOINT or
    * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and OTEL_SDK_DISABLED is not true).
@@ -212,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outbound: outboundRule(e),
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    responseCacheEntries: e.RESPONSE_CACHE_ENTRIES,
     telemetry: telemetryConfig(e),
     cors: parseCors(e.CORS_ORIGINS, e.CORS_ALLOW_CREDENTIALS === 'true'),
     shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },

@@ -323,6 +323,28 @@ export function nextOccurrence(window: FreezeWindowRule, at: Date): FreezeOccurr
   return first === undefined ? null : { startsAt: new Date(first), endsAt: new Date(first + durationMs(window)) };
 }
 
+/**
+ * The next instant at which what `windows` put in force, or show as next, can change by the clock
+ * alone: the end of an occurrence in force, else the start of the next one. A recurring window with
+ * no occurrence in the look-ahead is asked again within the hour; null: nothing can change.
+ */
+export function nextFreezeChange(windows: readonly FreezeWindowRule[], at: Date): Date | null {
+  let soonest: number | null = null;
+  const t = at.getTime();
+  for (const window of windows) {
+    const occurrence = nextOccurrence(window, at);
+    const change = occurrence
+      ? occurrence.startsAt.getTime() > t
+        ? occurrence.startsAt.getTime()
+        : occurrence.endsAt.getTime()
+      : window.recurrence
+        ? t + 3_600_000
+        : null;
+    if (change !== null && (soonest === null || change < soonest)) soonest = change;
+  }
+  return soonest === null ? null : new Date(soonest);
+}
+
 /** Occurrences overlapping [from, to), in order, at most `limit` (for lists and tests). */
 export function occurrencesBetween(window: FreezeWindowRule, from: Date, to: Date, limit = 100): FreezeOccurrence[] {
   if (!window.recurrence) {

@@ -17,6 +17,17 @@ export interface Context {
   log: Logger;
   /** Per-request memo of shared reads (e.g. a project's configuration for several fields). */
   cache: Map<string, Promise<unknown>>;
+  /**
+   * The instant (ms since the epoch) this answer may change by the clock alone, with no write:
+   * the response cache (server/response-cache.ts) keeps the answer no longer. Every resolver that
+   * reads the clock must lower it (`changesBy`); Infinity when none did.
+   */
+  changesAt: number;
+}
+
+/** Says that the answer being built may change at `at` without any write (null: never). */
+export function changesBy(ctx: Context, at: Date | null): void {
+  if (at !== null && at.getTime() < ctx.changesAt) ctx.changesAt = at.getTime();
 }
 
 export function cached<T>(ctx: Context, key: string, load: () => Promise<T>): Promise<T> {

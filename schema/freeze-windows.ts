@@ -3,12 +3,12 @@
 // services/freeze-windows.ts. The windows of a project are read once per request, however many
 // environments ask for their active freeze.
 import type { FreezeWindowRow } from '../db/schema/index.ts';
-import { activeFreezeFor, nextOccurrence, type FreezeOccurrence } from '../domain/freeze.ts';
+import { activeFreezeFor, nextFreezeChange, nextOccurrence, type FreezeOccurrence } from '../domain/freeze.ts';
 import type { EnvironmentType } from '../domain/types.ts';
 import { CreateFreezeWindowInputSchema, parseInput } from '../domain/validation.ts';
 import { createFreezeWindow, deleteFreezeWindow, freezeRuleOf } from '../services/freeze-windows.ts';
 import { builder, localId } from './builder.ts';
-import { cached, scopeOf, type Context } from './context.ts';
+import { cached, changesBy, scopeOf, type Context } from './context.ts';
 import { DeploymentRef } from './deployments.ts';
 import { EnvironmentRef, EnvironmentTypeEnum, projectConfiguration } from './environments.ts';
 import { ProjectRef } from './projects.ts';
@@ -69,7 +69,13 @@ export const FreezeWindowRef = builder.drizzleNode('freezeWindows', {
           deletedAt: true,
         },
       },
-      resolve: async (w, _args, ctx) => (w.deletedAt ? null : nextOccurrence(freezeRuleOf(w as FreezeWindowRow), await requestNow(ctx))),
+      resolve: async (w, _args, ctx) => {
+        if (w.deletedAt) return null;
+        const rule = freezeRuleOf(w as FreezeWindowRow);
+        const now = await requestNow(ctx);
+        changesBy(ctx, nextFreezeChange([rule], now));
+        return nextOccurrence(rule, now);
+      },
     }),
   }),
 });
@@ -97,7 +103,10 @@ builder.drizzleObjectFields(EnvironmentRef, (t) => ({
     description: 'The freeze window in force now, if any (the manual switch is `frozen`).',
     select: { columns: { projectId: true, slug: true, type: true } },
     resolve: async (env, _args, ctx) => {
-      const found = activeFreezeFor(await projectWindows(ctx, env.projectId), env, await requestNow(ctx));
+      const windows = await projectWindows(ctx, env.projectId);
+      const now = await requestNow(ctx);
+      changesBy(ctx, nextFreezeChange(windows, now));
+      const found = activeFreezeFor(windows, env, now);
       return found?.window.row ?? null;
     },
   }),

@@ -13,6 +13,7 @@ import { identityOf } from './oidc.ts';
 import { useRequestErrorCodes } from './error-codes.ts';
 import { useRedactInvalidValues } from './redact.ts';
 import { useSharedSubscriptionExecution } from '../live/shared-executions.ts';
+import { useResponseCache } from './response-cache.ts';
 import type { Services } from '../services/scope.ts';
 
 export type { Context };
@@ -57,6 +58,10 @@ export interface GraphQLHandlerOptions {
 }
 
 export function createGraphQLHandler(services: Services, options: GraphQLHandlerOptions = {}) {
+  const responseCache = useResponseCache(services.database.db, {
+    maxEntries: services.config.responseCacheEntries,
+    metrics: services.metrics,
+  });
   const yoga = createYoga<RequestServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -95,6 +100,7 @@ export function createGraphQLHandler(services: Services, options: GraphQLHandler
         authError: auth.error,
         log: services.log,
         cache: new Map(),
+        changesAt: Number.POSITIVE_INFINITY,
       };
     },
     plugins: [
@@ -107,6 +113,8 @@ export function createGraphQLHandler(services: Services, options: GraphQLHandler
         blockFieldSuggestion: { enabled: false },
       }),
       useRequireAuthentication(),
+      // After authentication (keys are per principal), before execution is planned.
+      responseCache,
       useRedactInvalidValues(),
       // After the redaction above: the plugin records the (redacted) errors of a failed operation.
       ...(options.tracing ? [options.tracing as Plugin<Context>] : []),

@@ -10,3 +10,4 @@ export * from './secrets.ts';
 export * from './previews.ts';
 export * from './notifications.ts';
 export * from './freeze-windows.ts';
+export * from './project-writes.ts';

@@ -35,7 +35,7 @@ export interface HistoryApi {
 const SECRET = 'history-secret-0123456789-0123456789-abcdef';
 
 /** The API over a database (PostgreSQL at `url`, or in-memory PGlite without one). */
-export async function startHistoryApi(url?: string): Promise<HistoryApi> {
+export async function startHistoryApi(url?: string, env: Record<string, string> = {}): Promise<HistoryApi> {
   let log: Statement[] = [];
   const database = await createDatabase({
     url,
@@ -49,6 +49,7 @@ export async function startHistoryApi(url?: string): Promise<HistoryApi> {
     JWT_SECRET: SECRET,
     LOG_LEVEL: 'warn',
     ...(url ? { DATABASE_URL: url } : {}),
+    ...env,
   });
   const quiet = pino({ level: 'warn' });
   const services: Services = {
