@@ -10,6 +10,7 @@ import {
   frozenMessage,
   instantToWallClock,
   isKnownTimeZone,
+  nextFreezeChange,
   nextOccurrence,
   occurrenceAt,
   occurrencesBetween,
@@ -312,4 +313,23 @@ describe('validation', () => {
 afterEach(() => {
   // The DST test sets process.env.TZ; make sure it never leaks.
   expect(process.env.TZ === 'America/New_York').toBe(false);
+});
+
+describe('nextFreezeChange: when a cached answer about freezes stops holding', () => {
+  const oneOff = window({ startsAt: at('2026-12-10T10:00:00Z'), endsAt: at('2026-12-10T12:00:00Z') });
+  it('is the start of a window ahead, then its end while it is in force, then nothing', () => {
+    expect(nextFreezeChange([oneOff], at('2026-12-01T00:00:00Z'))?.toISOString()).toBe('2026-12-10T10:00:00.000Z');
+    expect(nextFreezeChange([oneOff], at('2026-12-10T11:00:00Z'))?.toISOString()).toBe('2026-12-10T12:00:00.000Z');
+    expect(nextFreezeChange([oneOff], at('2026-12-10T12:00:00Z'))).toBeNull();
+  });
+  it('is the soonest over all windows, recurring ones included', () => {
+    // Friday 2026-12-04 16:00 Berlin is 15:00Z.
+    expect(nextFreezeChange([oneOff, fridays], at('2026-12-01T00:00:00Z'))?.toISOString()).toBe('2026-12-04T15:00:00.000Z');
+    expect(nextFreezeChange([oneOff, fridays], at('2026-12-04T16:00:00Z'))?.toISOString()).toBe('2026-12-04T17:00:00.000Z');
+  });
+  it('asks again within the hour for a recurring window with no occurrence ahead', () => {
+    const ended = window({ recurrence: 'FREQ=DAILY;COUNT=1', durationMinutes: 60, startsAt: at('2026-01-01T00:00:00Z') });
+    expect(nextFreezeChange([ended], at('2026-12-01T00:00:00Z'))?.toISOString()).toBe('2026-12-01T01:00:00.000Z');
+    expect(nextFreezeChange([], at('2026-12-01T00:00:00Z'))).toBeNull();
+  });
 });
