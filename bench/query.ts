@@ -88,8 +88,10 @@ if (!statsAvailable) console.warn(`pg_stat_statements unavailable (${pg.unavaila
 // BENCH_TOKEN=oidc: the load's bearer is an RS256 token of a real OIDC issuer on 127.0.0.1
 // (OIDC_ISSUER), so the figure includes its routing and the verified-token cache (server/oidc.ts).
 const oidc = process.env.BENCH_TOKEN === 'oidc' ? await startIssuer([{ alg: 'RS256', kid: 'bench' }]) : null;
+// BENCH_RESPONSE_CACHE=off: every request planned and executed (server/response-cache.ts off).
+const cacheOff = process.env.BENCH_RESPONSE_CACHE === 'off';
 const rig = await startRig(
-  oidc ? { OIDC_ISSUER: oidc.url, OIDC_AUDIENCE: 'stageplane-bench' } : {},
+  { ...(oidc ? { OIDC_ISSUER: oidc.url, OIDC_AUDIENCE: 'stageplane-bench' } : {}), ...(cacheOff ? { RESPONSE_CACHE_ENTRIES: '0' } : {}) },
   statsAvailable ? pg.adminUrl : undefined,
 );
 const rows: Record<string, unknown>[] = [];
@@ -153,6 +155,13 @@ try {
   }
   console.log(`SQL statements per request: ${logged} by the driver's logger, ${byStats ?? 'n/a'} by pg_stat_statements`);
 
+  const outcomes = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        (['hit', 'stale', 'miss'] as const).map(async (o) => [o, await counter(rig.api.url, `stageplane_response_cache_total{outcome="${o}"}`)]),
+      ),
+    ) as Record<'hit' | 'stale' | 'miss', number>;
+  const cacheBefore = await outcomes();
   for (const connections of CONNECTIONS) {
     await load(rig.api.url, connections, { authorization: `Bearer ${token}` }); // warm-up, not counted
     await load(bareUrl, connections, {});
@@ -172,6 +181,9 @@ try {
     console.table(rows);
   }
   bare.kill();
+  const cacheAfter = await outcomes();
+  const cache = Object.fromEntries(Object.entries(cacheAfter).map(([k, v]) => [k, v - cacheBefore[k as keyof typeof cacheBefore]]));
+  console.log(`response cache ${cacheOff ? 'off' : 'on'} during the load: ${JSON.stringify(cache)}`);
   const statements = byStats ?? logged;
   const verdicts = [
     ...rows.map((r) => ({
@@ -185,8 +197,10 @@ try {
       : [{ target: '<= 2 SQL statements per request (pg_stat_statements)', measured: String(byStats), met: byStats <= 2 }]),
   ];
   printVerdicts('query', verdicts);
-  writeResult(oidc ? 'query-oidc' : 'query', {
+  writeResult(`${oidc ? 'query-oidc' : 'query'}${cacheOff ? '-uncached' : ''}`, {
     token: oidc ? 'OIDC (RS256, OIDC_ISSUER)' : 'JWT_SECRET (HS256)',
+    responseCache: cacheOff ? 'off' : 'on',
+    cacheOutcomes: cache,
     durationSeconds: DURATION,
     deployments: DEPLOYMENTS,
     target: 'ratio >= 0.5, <= 2 SQL statements',

@@ -81,7 +81,7 @@ describe('the response cache on two replicas', () => {
     ).createProject as { id: string; environments: { id: string; name: string }[] };
     const env = project.environments[0]!;
     const windows: string[] = [];
-    const writes: ((url: string, i: number) => Promise<unknown>)[] = [
+    const writes: ((url: string, i: number) => Promise<unknown> | null)[] = [
       (url, i) =>
         gql(url, admin, 'mutation($i: UpdateEnvironmentInput!) { updateEnvironment(input: $i) { id } }', {
           i: { id: env.id, name: `Env ${i}` },

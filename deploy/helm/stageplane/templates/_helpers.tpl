@@ -151,6 +151,8 @@ Included by every template that needs them, so `helm template` fails before writ
   value: {{ .Values.logLevel | quote }}
 - name: MAX_BODY_BYTES
   value: {{ .Values.maxBodyBytes | int64 | quote }}
+- name: RESPONSE_CACHE_ENTRIES
+  value: {{ .Values.responseCacheEntries | int64 | quote }}
 - name: WEBHOOK_TIMEOUT_SECONDS
   value: {{ .Values.webhookTimeoutSeconds | int64 | quote }}
 - name: SECRET_ROTATION_INTERVAL_SECONDS
