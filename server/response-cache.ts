@@ -99,22 +99,20 @@ export function useResponseCache(database: Database, options: ResponseCacheOptio
       const key = `${principalKey(ctx.principal)}\u0000${documentId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
 
       const entry = entries.get(key);
-      let point: ReadPoint;
-      if (entry && entry.expiresAt > Date.now()) {
-        const check = await unchangedSince(ctx.db, slug, entry.point);
-        if (check.unchanged) {
-          entries.delete(key);
-          entries.set(key, entry);
-          outcomes.inc({ outcome: 'hit' });
-          setResultAndStopExecution(entry.result);
-          return;
-        }
-        point = check.now;
-        outcomes.inc({ outcome: 'stale' });
-      } else {
-        point = await readPoint(ctx.db, slug);
-        outcomes.inc({ outcome: 'miss' });
+      let looked: ReadPoint | typeof HIT;
+      try {
+        looked = await lookUp(entry);
+      } catch {
+        // The check failed (a slug PostgreSQL cannot take, the database going away): execute as if
+        // there were no cache, so the answer and its error are the resolvers' own.
+        entries.delete(key);
+        return;
       }
+      if (looked === HIT) {
+        setResultAndStopExecution(entry!.result);
+        return;
+      }
+      const point = looked;
       entries.delete(key);
       const projectId = point.projectId;
       if (projectId === null) return;
@@ -127,9 +125,28 @@ export function useResponseCache(database: Database, options: ResponseCacheOptio
           if (entries.size > options.maxEntries) entries.delete(entries.keys().next().value!);
         },
       };
+
+      /** HIT when `entry` still holds; else the read point to label a new answer with. */
+      async function lookUp(entry: Entry | undefined): Promise<ReadPoint | typeof HIT> {
+        if (!entry || entry.expiresAt <= Date.now()) {
+          outcomes.inc({ outcome: 'miss' });
+          return readPoint(ctx.db, slug as string);
+        }
+        const check = await unchangedSince(ctx.db, slug as string, entry.point);
+        if (check.unchanged) {
+          entries.delete(key);
+          entries.set(key, entry);
+          outcomes.inc({ outcome: 'hit' });
+          return HIT;
+        }
+        outcomes.inc({ outcome: 'stale' });
+        return check.now;
+      }
     },
   };
 }
+
+const HIT = Symbol('hit');
 
 const isPlainResult = (result: unknown): result is ExecutionResult =>
   typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
