@@ -158,7 +158,10 @@ try {
   const outcomes = async () =>
     Object.fromEntries(
       await Promise.all(
-        (['hit', 'stale', 'miss'] as const).map(async (o) => [o, await counter(rig.api.url, `stageplane_response_cache_total{outcome="${o}"}`)]),
+        (['hit', 'stale', 'miss'] as const).map(async (o) => [
+          o,
+          await counter(rig.api.url, `stageplane_response_cache_total{outcome="${o}"}`),
+        ]),
       ),
     ) as Record<'hit' | 'stale' | 'miss', number>;
   const cacheBefore = await outcomes();
