@@ -22,6 +22,10 @@ export type Transaction = PgAsyncTransaction<PgQueryResultHKT, Relations>;
 /** Anything that runs queries: the database or a transaction. */
 export type Queryable = Database | Transaction;
 
+/** The first row of a raw `db.execute`: postgres.js answers an array of rows, PGlite `{ rows }`. */
+export const firstRow = <T>(result: unknown): T | undefined =>
+  (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows[0]) as T | undefined;
+
 export const MIGRATIONS_FOLDER = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 /** A notification from LISTEN, as both drivers deliver it. */

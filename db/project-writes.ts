@@ -8,7 +8,7 @@
 // not see: every transaction that committed a write since is one (or was in flight then, which
 // invalidates too — the conservative side). One indexed statement either way.
 import { sql } from 'drizzle-orm';
-import type { Queryable } from './client.ts';
+import { firstRow, type Queryable } from './client.ts';
 
 /** How long project_writes keeps its rows; a cached answer older than half of it is not trusted. */
 export const PROJECT_WRITES_KEEP_MS = 10 * 60_000;
@@ -20,12 +20,9 @@ export interface ReadPoint {
   snapshot: string;
 }
 
-const first = <T>(result: unknown): T | undefined =>
-  (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows[0]) as T | undefined;
-
 /** The snapshot to label an answer with, and the project the slug names in it. */
 export async function readPoint(db: Queryable, slug: string): Promise<ReadPoint> {
-  const row = first<{ project_id: string | null; snapshot: string }>(
+  const row = firstRow<{ project_id: string | null; snapshot: string }>(
     await db.execute(sql`select pg_current_snapshot()::text as snapshot, (select id from projects where slug = ${slug}) as project_id`),
   );
   return { projectId: row?.project_id ?? null, snapshot: row!.snapshot };
@@ -40,7 +37,7 @@ export async function unchangedSince(
   slug: string,
   point: ReadPoint & { projectId: string },
 ): Promise<{ unchanged: boolean; now: ReadPoint }> {
-  const row = first<{ project_id: string | null; snapshot: string; written: boolean }>(
+  const row = firstRow<{ project_id: string | null; snapshot: string; written: boolean }>(
     await db.execute(sql`
       select pg_current_snapshot()::text as snapshot, p.id as project_id,
         exists (

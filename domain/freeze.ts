@@ -324,25 +324,24 @@ export function nextOccurrence(window: FreezeWindowRule, at: Date): FreezeOccurr
 }
 
 /**
- * The next instant at which what `windows` put in force, or show as next, can change by the clock
- * alone: the end of an occurrence in force, else the start of the next one. A recurring window with
- * no occurrence in the look-ahead is asked again within the hour; null: nothing can change.
+ * When what `window` shows at `at` (its occurrence in force, or its next: `occurrence`, as
+ * nextOccurrence gave it) can change by the clock alone: the end of the occurrence in force, else
+ * the start of the next one. A recurring window with no occurrence in the look-ahead is asked
+ * again within the hour; null: nothing can change.
  */
+export function occurrenceChange(window: FreezeWindowRule, occurrence: FreezeOccurrence | null, at: Date): Date | null {
+  if (!occurrence) return window.recurrence ? new Date(at.getTime() + 3_600_000) : null;
+  return occurrence.startsAt > at ? occurrence.startsAt : occurrence.endsAt;
+}
+
+/** The soonest occurrenceChange over `windows`: until then, no window starts or ends. */
 export function nextFreezeChange(windows: readonly FreezeWindowRule[], at: Date): Date | null {
-  let soonest: number | null = null;
-  const t = at.getTime();
+  let soonest: Date | null = null;
   for (const window of windows) {
-    const occurrence = nextOccurrence(window, at);
-    const change = occurrence
-      ? occurrence.startsAt.getTime() > t
-        ? occurrence.startsAt.getTime()
-        : occurrence.endsAt.getTime()
-      : window.recurrence
-        ? t + 3_600_000
-        : null;
+    const change = occurrenceChange(window, nextOccurrence(window, at), at);
     if (change !== null && (soonest === null || change < soonest)) soonest = change;
   }
-  return soonest === null ? null : new Date(soonest);
+  return soonest;
 }
 
 /** Occurrences overlapping [from, to), in order, at most `limit` (for lists and tests). */

@@ -3,7 +3,7 @@
 // services/freeze-windows.ts. The windows of a project are read once per request, however many
 // environments ask for their active freeze.
 import type { FreezeWindowRow } from '../db/schema/index.ts';
-import { activeFreezeFor, nextFreezeChange, nextOccurrence, type FreezeOccurrence } from '../domain/freeze.ts';
+import { activeFreezeFor, nextFreezeChange, nextOccurrence, occurrenceChange, type FreezeOccurrence } from '../domain/freeze.ts';
 import type { EnvironmentType } from '../domain/types.ts';
 import { CreateFreezeWindowInputSchema, parseInput } from '../domain/validation.ts';
 import { createFreezeWindow, deleteFreezeWindow, freezeRuleOf } from '../services/freeze-windows.ts';
@@ -73,8 +73,9 @@ export const FreezeWindowRef = builder.drizzleNode('freezeWindows', {
         if (w.deletedAt) return null;
         const rule = freezeRuleOf(w as FreezeWindowRow);
         const now = await requestNow(ctx);
-        changesBy(ctx, nextFreezeChange([rule], now));
-        return nextOccurrence(rule, now);
+        const occurrence = nextOccurrence(rule, now);
+        changesBy(ctx, occurrenceChange(rule, occurrence, now));
+        return occurrence;
       },
     }),
   }),
@@ -105,7 +106,8 @@ builder.drizzleObjectFields(EnvironmentRef, (t) => ({
     resolve: async (env, _args, ctx) => {
       const windows = await projectWindows(ctx, env.projectId);
       const now = await requestNow(ctx);
-      changesBy(ctx, nextFreezeChange(windows, now));
+      // Once per project and request, however many environments ask.
+      changesBy(ctx, await cached(ctx, `freeze-change:${env.projectId}`, async () => nextFreezeChange(windows, now)));
       const found = activeFreezeFor(windows, env, now);
       return found?.window.row ?? null;
     },

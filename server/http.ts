@@ -139,6 +139,7 @@ export function createApp(services: Services, options: GraphQLHandlerOptions = {
         for (const res of streams) res.destroy();
         for (const socket of sockets) socket.destroy();
         await serverClosed;
+        await yoga.dispose(); // plugins' timers (server/response-cache.ts)
       })();
       return closing;
     },

@@ -68,7 +68,7 @@ const principalKey = (p: Principal) =>
     p.boundTo ? Object.entries(p.boundTo).sort(([a], [b]) => a.localeCompare(b)) : null,
   ]);
 
-export function useResponseCache(database: Database, options: ResponseCacheOptions): Plugin<Context> & { close(): void } {
+export function useResponseCache(database: Database, options: ResponseCacheOptions): Plugin<Context> {
   const entries = new Map<string, Entry>(); // insertion order = recency (re-inserted on use)
   // The write log only needs to cover entries still trusted; each replica prunes what is older.
   const prune = setInterval(() => void pruneProjectWrites(database).catch(() => {}), 60_000);
@@ -86,7 +86,7 @@ export function useResponseCache(database: Database, options: ResponseCacheOptio
     });
 
   return {
-    close: () => clearInterval(prune),
+    onDispose: () => clearInterval(prune),
     async onExecute({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue as Context;
       if (options.maxEntries <= 0 || !ctx.principal) return;
@@ -101,7 +101,7 @@ export function useResponseCache(database: Database, options: ResponseCacheOptio
       const entry = entries.get(key);
       let looked: ReadPoint | typeof HIT;
       try {
-        looked = await lookUp(entry);
+        looked = await lookUp(entry, slug);
       } catch {
         // The check failed (a slug PostgreSQL cannot take, the database going away): execute as if
         // there were no cache, so the answer and its error are the resolvers' own.
@@ -127,12 +127,12 @@ export function useResponseCache(database: Database, options: ResponseCacheOptio
       };
 
       /** HIT when `entry` still holds; else the read point to label a new answer with. */
-      async function lookUp(entry: Entry | undefined): Promise<ReadPoint | typeof HIT> {
+      async function lookUp(entry: Entry | undefined, slug: string): Promise<ReadPoint | typeof HIT> {
         if (!entry || entry.expiresAt <= Date.now()) {
           outcomes.inc({ outcome: 'miss' });
-          return readPoint(ctx.db, slug as string);
+          return readPoint(ctx.db, slug);
         }
-        const check = await unchangedSince(ctx.db, slug as string, entry.point);
+        const check = await unchangedSince(ctx.db, slug, entry.point);
         if (check.unchanged) {
           entries.delete(key);
           entries.set(key, entry);

@@ -26,6 +26,7 @@
 // the decisions, and deployments_environment_redecided_idx for the rare deployments decided more
 // than once (test/integration/insights-plans.test.ts).
 import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { firstRow } from '../db/client.ts';
 import { environments } from '../db/schema/index.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
 import { notFound } from '../domain/errors.ts';
@@ -87,7 +88,7 @@ export async function projectInsights(scope: Scope, project: { id: string; slug:
   if (!environment) throw notFound(`No environment ${JSON.stringify(args.environment)} in project ${project.slug}`);
 
   const result = await scope.db.execute(insightsQuery(environment.id, args.from, args.to));
-  const row = (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows[0]) as InsightsRow;
+  const row = firstRow<InsightsRow>(result)!;
   const percentiles = (p: number[] | null): Percentiles => ({ p50: p?.[0] ?? null, p90: p?.[1] ?? null });
   return {
     environment: environment.slug,

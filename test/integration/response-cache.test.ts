@@ -9,6 +9,7 @@ import { PIPELINE } from '../../console/src/operations.ts';
 import { createDatabase, type DatabaseHandle } from '../../db/client.ts';
 import { signToken } from '../../server/auth.ts';
 import { createTestDatabase } from '../support/database.ts';
+import { gqlAt } from '../support/client.ts';
 import { TEST_JWT_SECRET } from '../support/server.ts';
 import { sleep, spawnApi, type ApiProcess } from '../support/live-clients.ts';
 import { sql } from 'drizzle-orm';
@@ -24,12 +25,7 @@ let admin: string;
 let dev: string;
 
 async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
+  const body = await gqlAt(url, token, query, variables);
   expect(body.errors).toBeUndefined();
   return body.data;
 }
