@@ -29,7 +29,7 @@ import { authenticate } from './auth.ts';
 import { identityOf } from './oidc.ts';
 import { isAllowedUpgrade } from './cors.ts';
 import type { Services } from '../services/scope.ts';
-import type { Context } from './yoga.ts';
+import { subscribed, type Context } from './yoga.ts';
 import { withRequestErrorCodes } from './error-codes.ts';
 import { setDirectWriter, setTransportCloser, type DirectWriter } from '../live/transport-closer.ts';
 import type { App } from './http.ts';
@@ -270,7 +270,11 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
         };
       },
       execute: (args) => enveloped(args).execute(args),
-      subscribe: (args) => enveloped(args).subscribe(args),
+      async subscribe(args) {
+        const result = await enveloped(args).subscribe(args);
+        subscribed(args.contextValue as Context);
+        return result;
+      },
       onClose(_ctx, code) {
         log.debug({ code }, 'websocket closed');
       },
