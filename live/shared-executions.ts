@@ -16,8 +16,8 @@
 // paths cannot overtake each other).
 //
 // It belongs with the live fan-out (it is the other half of delivering one hub row to many
-// subscribers) and depends only on graphql-js and Yoga's Plugin type, never on schema/ or server/:
-// server/yoga.ts installs the plugin.
+// subscribers) and depends only on graphql-js, Yoga's Plugin type and the feed and transport
+// handle beside it, never on schema/ or server/: server/yoga.ts installs the plugin.
 import {
   createSourceEventStream,
   execute,
