@@ -24,8 +24,6 @@ export class DeploymentFeed extends Feed {
   private firstPage = true;
   /** Live rows discarded while replaying (the log still has them): the replay must read again. */
   private discards = 0;
-  /** A terminal event was yielded: the next read ends the stream. */
-  private ended = false;
 
   constructor(
     hub: FeedHost,
@@ -60,8 +58,11 @@ export class DeploymentFeed extends Feed {
   }
 
   /** Live rows at or below the last seq handed over (replayed already) are skipped. */
-  protected override nextLive(): EventRow | undefined {
-    for (let row = this.queue.shift(); row; row = this.queue.shift()) if (row.seq > this.lastSeq) return row;
+  protected override peekLive(): EventRow | undefined {
+    for (let row = this.queue.peek(); row; row = this.queue.peek()) {
+      if (row.seq > this.lastSeq) return row;
+      this.queue.shift();
+    }
     return undefined;
   }
 

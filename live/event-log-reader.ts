@@ -19,7 +19,7 @@ export interface SeqGap {
 export interface EventLogReader {
   /** Events of one deployment with seq > afterSeq, in order, at most `limit`. */
   readDeployment(deploymentId: string, afterSeq: number, limit: number): Promise<EventRow[]>;
-  /** In ONE query: the notified rows by id, and the rows of every gap; in id order. */
+  /** In ONE query: the notified rows by id, and the rows of every gap; in id order (at least one of the two given). */
   loadNotified(ids: number[], gaps: SeqGap[]): Promise<EventRow[]>;
   /** After a lost LISTEN: per deployment, its events with seq > from; in id order (per query). */
   readDeploymentsAfter(known: { deploymentId: string; from: number }[]): Promise<EventRow[]>;
@@ -43,7 +43,7 @@ export function createEventLogReader(db: Database): EventLogReader {
     },
 
     loadNotified(ids, gaps) {
-      const conditions: SQL[] = [inArray(deploymentEvents.id, ids)];
+      const conditions: SQL[] = ids.length > 0 ? [inArray(deploymentEvents.id, ids)] : [];
       for (const gap of gaps) {
         conditions.push(
           and(

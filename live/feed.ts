@@ -3,6 +3,13 @@
 // as a slow consumer. Waiting readers are handed their rows by the hub's wake-up rounds (batches
 // per event-loop turn). The two kinds of feed build on this: live/project-feed.ts and
 // live/deployment-feed.ts. A feed sees its hub only through FeedHost (no import of live/hub.ts).
+//
+// Direct delivery: a feed given a DirectSink (live/shared-executions.ts attaches one when the
+// transport registered a writer for the operation, server/websocket.ts) hands its live rows to
+// the sink in the hub's wake-up rounds instead of resolving its reader: the reader stays parked
+// on its pending next(), so nothing the transport's own path sends can be overtaken (a direct
+// write only happens while the reader waits, i.e. after everything it was given went out). A
+// row the sink refuses (a result with errors) goes to the reader, and so does every later row.
 import { GraphQLError } from 'graphql';
 import { TERMINAL_STATUSES } from '../domain/values.ts';
 import type { EventRow } from './event-log-reader.ts';
@@ -43,6 +50,17 @@ export class SlowConsumerError extends GraphQLError {
   }
 }
 
+/**
+ * Writes live rows to a subscriber's transport itself (live/shared-executions.ts). `offer` says
+ * what became of the row: 'sent' (written, or dropped because the operation or its transport is
+ * over), 'later' (a write or execution is in flight: the row stays queued and the sink calls the
+ * feed's `resume` when it may go on, so backpressure is as with the reader: one message in flight),
+ * 'refused' (the reader's path takes this row and every later one).
+ */
+export interface DirectSink {
+  offer(row: EventRow): 'sent' | 'later' | 'refused';
+}
+
 type Waiter = { resolve: (r: IteratorResult<EventRow>) => void; reject: (e: unknown) => void };
 
 export const DONE: IteratorResult<EventRow> = { done: true, value: undefined };
@@ -56,6 +74,9 @@ class Queue<T> {
   }
   push(item: T) {
     this.items.push(item);
+  }
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
   }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
@@ -79,6 +100,9 @@ export abstract class Feed implements AsyncIterableIterator<EventRow> {
   protected waiter: Waiter | null = null;
   protected finished = false;
   protected failure: Error | null = null;
+  /** A terminal row was handed over: the next read ends the stream. */
+  protected ended = false;
+  private sink: DirectSink | null = null;
 
   constructor(
     protected readonly hub: FeedHost,
@@ -107,10 +131,21 @@ export abstract class Feed implements AsyncIterableIterator<EventRow> {
     throw error;
   }
 
+  /** Live rows go to `sink` from now on, while it takes them (see DirectSink). */
+  attachSink(sink: DirectSink) {
+    if (!this.finished) this.sink = sink;
+  }
+
+  /** The sink may take rows again: hand it what is queued. */
+  resume() {
+    if (this.waiter && !this.finished && this.queue.length > 0) this.hub.wake(this);
+  }
+
   /** Ends the feed normally: pending and later next() calls are done. */
   protected finish() {
     if (this.finished) return;
     this.finished = true;
+    this.sink = null;
     this.queue.clear();
     this.hub.unregister(this);
     const waiter = this.waiter;
@@ -123,6 +158,7 @@ export abstract class Feed implements AsyncIterableIterator<EventRow> {
     if (this.finished) return;
     this.failure = error;
     this.finished = true;
+    this.sink = null;
     this.queue.clear();
     this.hub.unregister(this);
     const waiter = this.waiter;
@@ -152,21 +188,53 @@ export abstract class Feed implements AsyncIterableIterator<EventRow> {
     if (this.waiter) this.hub.wake(this);
   }
 
-  /** The next queued row to hand over, if any. */
-  protected nextLive(): EventRow | undefined {
-    return this.queue.shift();
+  /** The next queued row to hand over, if any, left at the head of the queue. */
+  protected peekLive(): EventRow | undefined {
+    return this.queue.peek();
   }
 
-  /** @internal Hands the oldest queued row to the waiting reader (the hub calls it in batches). */
+  /** The next queued row to hand over, if any. */
+  protected nextLive(): EventRow | undefined {
+    const row = this.peekLive();
+    if (row) this.queue.shift();
+    return row;
+  }
+
+  /**
+   * @internal Hands queued rows to the sink, or the oldest to the waiting reader (the hub calls
+   * it in batches). Only while a reader waits: then all it was handed has gone out.
+   */
   deliver() {
     this.woken = false;
     const waiter = this.waiter;
     if (!waiter || this.finished) return;
+    if (this.sink && this.deliverDirect()) return;
     const row = this.nextLive();
     if (!row) return;
     this.waiter = null;
     this.hub.counters.delivered++;
     waiter.resolve(this.yielded(row));
+  }
+
+  /** Hands queued rows to the sink; false when the reader is to take the next one (refused). */
+  private deliverDirect(): boolean {
+    for (let row = this.peekLive(); row; row = this.peekLive()) {
+      const outcome = this.sink!.offer(row);
+      if (outcome === 'later') return true;
+      if (outcome === 'refused') {
+        this.sink = null;
+        return false;
+      }
+      this.queue.shift();
+      this.hub.counters.delivered++;
+      this.yielded(row);
+      // After a terminal row: the reader's next() ends the stream (the transport's `complete`).
+      if (this.ended) {
+        this.finish();
+        return true;
+      }
+    }
+    return true;
   }
 
   /** Bookkeeping for a row handed to the reader; returns its iterator result. */

@@ -1,10 +1,10 @@
 // Live deployment events: the per-process fan-out hub behind the `deploymentEvents` and
 // `projectEvents` subscriptions.
 //
-// One LISTEN per process on EVENTS_CHANNEL. A notification names an event row; the hub loads the
-// rows of every notification that arrived together in ONE query, and only when some subscriber
-// of this process wants them, then hands each row to every matching subscriber (by deployment
-// and by project). Subscribers are bounded queues: dispatch never waits for a client, and a
+// One LISTEN per process on EVENTS_CHANNEL. A notification names an event row and mostly carries
+// it (db/event-log.ts notificationOf); the hub loads the rows of every notification that arrived
+// together without theirs in ONE query, and only when some subscriber of this process wants
+// them, then hands each row to every matching subscriber (by deployment and by project). Subscribers are bounded queues: dispatch never waits for a client, and a
 // subscriber whose queue overflows is dropped (its transport closed with SLOW_CONSUMER_CLOSE_CODE).
 //
 // Ordering and completeness. Per deployment, appendDeploymentEvent assigns seq under the
@@ -26,7 +26,7 @@ import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DatabaseHandle } from '../db/client.ts';
-import { EVENTS_CHANNEL, type EventNotification } from '../db/event-log.ts';
+import { EVENTS_CHANNEL, notifiedRow, type EventNotification } from '../db/event-log.ts';
 import { DeploymentFeed } from './deployment-feed.ts';
 import { createEventLogReader, type EventLogReader, type EventRow, type SeqGap } from './event-log-reader.ts';
 import { isTerminalStatus, type Feed, type FeedHooks, type FeedHost } from './feed.ts';
@@ -357,25 +357,32 @@ export class EventHub implements FeedHost {
 
   private async loadAndDispatch(batch: Pending[]) {
     const ids: number[] = [];
+    const carried: EventRow[] = [];
     // Per deployment, the lowest notified seq, to detect a gap after the last dispatched one.
     const lowest = new Map<string, number>();
     for (const note of batch) {
       if (!this.wants(note.deploymentId, note.projectId)) continue;
       const cursor = this.cursors.get(note.deploymentId);
       if (cursor && note.seq <= cursor.seq) continue;
-      ids.push(note.id);
+      const row = notifiedRow(note);
+      if (row) carried.push(row);
+      else ids.push(note.id);
       const low = lowest.get(note.deploymentId);
       if (low === undefined || note.seq < low) lowest.set(note.deploymentId, note.seq);
     }
-    if (ids.length === 0) return;
+    if (ids.length === 0 && carried.length === 0) return;
     const gaps: SeqGap[] = [];
     for (const [deploymentId, low] of lowest) {
       const cursor = this.cursors.get(deploymentId);
       if (cursor && low > cursor.seq + 1) gaps.push({ deploymentId, afterSeq: cursor.seq, beforeSeq: low });
     }
-    const rows = await this.eventLog.loadNotified(ids, gaps);
-    this.counters.loads++;
-    this.counters.loadedRows += rows.length;
+    let rows = carried;
+    if (ids.length > 0 || gaps.length > 0) {
+      const loaded = await this.eventLog.loadNotified(ids, gaps);
+      this.counters.loads++;
+      this.counters.loadedRows += loaded.length;
+      rows = carried.length === 0 ? loaded : [...carried, ...loaded].sort((a, b) => a.id - b.id);
+    }
     for (const row of rows) this.dispatch(row);
   }
 

@@ -8,9 +8,16 @@
 // Only root fields whose results cannot depend on who is asking are shared (their authorization
 // happens at subscribe time, per subscriber, as before). Anything else runs as graphql-js would.
 //
+// Direct delivery: when the transport registered a DirectWriter for the operation (graphql-ws,
+// server/websocket.ts), a shared operation's live rows do not travel back through graphql-js,
+// Yoga and graphql-ws one subscriber at a time: the feed hands each row to a sink here, which
+// looks up the shared result and has the writer send it (serialized once per result). A result
+// with errors, and everything after it, take the ordinary path (live/feed.ts says why the two
+// paths cannot overtake each other).
+//
 // It belongs with the live fan-out (it is the other half of delivering one hub row to many
-// subscribers) and depends only on graphql-js and Yoga's Plugin type, never on schema/ or server/:
-// server/yoga.ts installs the plugin.
+// subscribers) and depends only on graphql-js, Yoga's Plugin type and the feed and transport
+// handle beside it, never on schema/ or server/: server/yoga.ts installs the plugin.
 import {
   createSourceEventStream,
   execute,
@@ -22,6 +29,8 @@ import {
   type ExecutionResult,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { Feed, type DirectSink } from './feed.ts';
+import { takeDirectWriter, type DirectWriter } from './transport-closer.ts';
 
 /** Subscription fields whose selection resolves from the event row alone (no context, no principal). */
 export const SHAREABLE_SUBSCRIPTION_FIELDS: ReadonlySet<string> = new Set(['deploymentEvents', 'projectEvents']);
@@ -114,24 +123,65 @@ function mapStream<T, U>(source: AsyncIterable<T>, map: (value: T) => Promise<U>
   };
 }
 
+const isPromise = (value: Result): value is Promise<ExecutionResult> => typeof (value as Promise<unknown>).then === 'function';
+
+/** The result of `args` for one event row: executed by the first subscriber that asks, shared by the others. */
+function sharedResult(args: ExecutionArgs, key: string, payload: object): Result {
+  let byDocument = resultsByEvent.get(payload);
+  if (!byDocument) resultsByEvent.set(payload, (byDocument = new Map()));
+  let results = byDocument.get(args.document);
+  if (!results) byDocument.set(args.document, (results = new Map()));
+  let result = results.get(key);
+  if (!result) {
+    result = execute({ ...args, rootValue: payload });
+    results.set(key, result);
+    // Later subscribers (and direct sinks) get the value itself once it is there.
+    if (isPromise(result)) result.then((value) => results.set(key, value)).catch(() => {});
+  }
+  return result;
+}
+
+/**
+ * A feed's sink (live/feed.ts DirectSink) for one operation: the shared result of each row goes to
+ * `writer`, one message in flight at a time (the writer says when it went out), as graphql-ws did.
+ */
+function directSink(feed: Feed, writer: DirectWriter, resultOf: (row: object) => Result): DirectSink {
+  let busy = false;
+  const done = () => {
+    busy = false;
+    feed.resume();
+  };
+  return {
+    offer(row) {
+      if (busy) return 'later';
+      // Completed, cancelled, or its socket closed: nothing more goes out (the transport ends the feed).
+      if (!writer.live()) return 'sent';
+      const result = resultOf(row);
+      if (isPromise(result)) {
+        busy = true;
+        result.then(done, done);
+        return 'later';
+      }
+      if (result.errors !== undefined) return 'refused';
+      busy = true;
+      writer.write(result, done);
+      return 'sent';
+    },
+  };
+}
+
 /** graphql-js subscribe, except that a shareable operation executes each event row once. */
 export async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const sharing = sharingOf(args.document, args.operationName);
+  const writer = sharing ? takeDirectWriter(args.contextValue as object) : undefined;
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const key = sharing ? sharingKey(args, sharing) : null;
+  const resultOf = (payload: object) => sharedResult(args, key!, payload);
+  if (key !== null && writer && source instanceof Feed) source.attachSink(directSink(source, writer, resultOf));
   return mapStream(source as AsyncIterable<unknown>, (payload) => {
     if (key === null || typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload });
-    let byDocument = resultsByEvent.get(payload);
-    if (!byDocument) resultsByEvent.set(payload, (byDocument = new Map()));
-    let results = byDocument.get(args.document);
-    if (!results) byDocument.set(args.document, (results = new Map()));
-    let result = results.get(key);
-    if (!result) {
-      result = execute({ ...args, rootValue: payload });
-      results.set(key, result);
-    }
-    return result;
+    return resultOf(payload);
   });
 }
 

@@ -1,5 +1,6 @@
 // The per-request context every resolver receives, over HTTP, SSE and WebSocket alike. Beside
 // the builder: the GraphQL layer says what it needs; server/yoga.ts (process wiring) builds it.
+import { initContextCache } from '@pothos/core';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
 import { unauthenticated } from '../domain/errors.ts';
@@ -23,6 +24,20 @@ export interface Context {
    * reads the clock must lower it (`changesBy`); Infinity when none did.
    */
   changesAt: number;
+}
+
+/** A new context's Pothos context-cache key (its own object, so that it can be renewed: subscribed). */
+export const contextCacheKey = initContextCache;
+
+/**
+ * A subscription is subscribed: what its context holds for the subscribe step alone is let go
+ * (its context lives as long as the subscription). A fresh Pothos context-cache key drops the
+ * caches kept under the old one (scope-auth's scopes and grants, the drizzle plugin's loaders);
+ * an event's execution starts its own. The memo of shared reads goes too.
+ */
+export function subscribed(ctx: Context): void {
+  Object.assign(ctx, initContextCache());
+  ctx.cache.clear();
 }
 
 /** Says that the answer being built may change at `at` without any write (null: never). */

@@ -19,3 +19,4 @@ import './notifications.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from './context.ts';
+export { contextCacheKey, subscribed } from './context.ts';

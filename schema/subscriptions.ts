@@ -2,7 +2,7 @@
 // (live/hub.ts): one LISTEN and one load per event, whatever the number of subscribers.
 import { badInput, notFound } from '../domain/errors.ts';
 import type { EventRow } from '../live/event-log-reader.ts';
-import { closeTransport, SLOW_CONSUMER_CLOSE_CODE } from '../live/transport-closer.ts';
+import { SLOW_CONSUMER_CLOSE_CODE, transportCloserOf } from '../live/transport-closer.ts';
 import type { Context } from './context.ts';
 import { builder, localId } from './builder.ts';
 import { DeploymentEventRef } from './deployments.ts';
@@ -11,9 +11,11 @@ import { inVisibleProjectWhere, visibleProjectsWhere } from './projects.ts';
 // Any signed-in user may subscribe (README: "Any authenticated role may read").
 builder.subscriptionType({ authScopes: { authenticated: true } });
 
-const dropHook = (ctx: Context) => ({
-  onDrop: (error: Error) => closeTransport(ctx, SLOW_CONSUMER_CLOSE_CODE, error.message),
-});
+// The closer is taken now: the feed's hook then holds it, not the operation's context.
+const dropHook = (ctx: Context) => {
+  const close = transportCloserOf(ctx);
+  return { onDrop: (error: Error) => close?.(SLOW_CONSUMER_CLOSE_CODE, error.message) };
+};
 
 /**
  * Hands a row from the hub to the selection beneath the field. Building the planned query records

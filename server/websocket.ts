@@ -14,10 +14,14 @@
 // - Malformed protocol messages close only that socket (graphql-ws: 4400).
 // - close(): every socket is closed with 1001 (clients reconnect elsewhere and resume).
 // - A result shared by many subscribers (live/shared-executions.ts: one object per event and
-//   selection) is serialized once: its JSON is encoded to bytes on first send and every
-//   subscriber's `next` message is written around those bytes (see sharedPayloads below).
+//   selection) is serialized once: its JSON is made on first send and every subscriber's `next`
+//   message is written around it (see sharedPayloads below). Live results of a shared
+//   subscription skip graphql-ws and envelop altogether: each operation registers a DirectWriter
+//   (live/transport-closer.ts) that writes its `next` messages to the socket itself; results with
+//   errors keep graphql-ws' path.
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { MessageType, type Context as GraphQLWsContext } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { Counter, Gauge } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -25,9 +29,9 @@ import { authenticate } from './auth.ts';
 import { identityOf } from './oidc.ts';
 import { isAllowedUpgrade } from './cors.ts';
 import type { Services } from '../services/scope.ts';
-import type { Context } from './yoga.ts';
+import { subscribed, type Context } from './yoga.ts';
 import { withRequestErrorCodes } from './error-codes.ts';
-import { setTransportCloser } from '../live/transport-closer.ts';
+import { setDirectWriter, setTransportCloser, type DirectWriter } from '../live/transport-closer.ts';
 import type { App } from './http.ts';
 
 export interface WebSocketOptions {
@@ -59,42 +63,68 @@ type Enveloped = ReturnType<App['yoga']['getEnveloped']>;
  * One serialization per result object, whatever the number of subscribers it goes to. graphql-ws
  * stringifies each `next` message itself, through our `jsonMessageReplacer`: for the message's
  * `payload` the replacer hands back a placeholder (so JSON.stringify does not walk the result
- * again) and keeps the result's bytes, encoded once per result object; the socket's `send`, which
+ * again) and keeps the result's JSON, made once per result object; the socket's `send`, which
  * graphql-ws calls synchronously with that very string, writes the message's own head and tail
- * (its id) around those bytes. A message whose payload came from elsewhere passes as it was.
+ * (its id) around it. A message whose payload came from elsewhere passes as it was. Direct
+ * writes (`json`, below) use the same JSON.
  */
 function sharedPayloads(onSerialized: () => void) {
   const PLACEHOLDER = '\u0000stageplane-shared-payload';
   const tail = `"payload":${JSON.stringify(PLACEHOLDER)}}`;
-  const closing = Buffer.from('}');
-  const bytesByResult = new WeakMap<object, Buffer>();
-  let pending: Buffer | null = null; // the payload of the message being stringified right now
+  const jsonByResult = new WeakMap<object, string>();
+  let pending: string | null = null; // the payload of the message being stringified right now
+  const json = (value: object) => {
+    let text = jsonByResult.get(value);
+    if (text === undefined) {
+      jsonByResult.set(value, (text = JSON.stringify(value)));
+      onSerialized();
+    }
+    return text;
+  };
   return {
+    json,
     replacer(this: unknown, key: string, value: unknown) {
       const holder = this as { type?: unknown; id?: unknown };
       if (key !== 'payload' || holder.type !== 'next' || typeof holder.id !== 'string' || typeof value !== 'object' || value === null)
         return value;
-      let bytes = bytesByResult.get(value);
-      if (!bytes) {
-        bytesByResult.set(value, (bytes = Buffer.from(JSON.stringify(value))));
-        onSerialized();
-      }
-      pending = bytes;
+      pending = json(value);
       return PLACEHOLDER;
     },
-    /** Makes `socket.send` write a message that carries a placeholder with the payload's bytes. */
+    /** Makes `socket.send` write a message that carries a placeholder with the payload's JSON. */
     wrap(socket: WebSocket) {
       const send = socket.send.bind(socket) as (data: unknown, options: { binary: boolean }, cb?: (err?: Error) => void) => void;
       socket.send = ((data: unknown, ...rest: unknown[]) => {
         const cb = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
         const payload = pending;
         pending = null;
-        if (payload && typeof data === 'string' && data.endsWith(tail)) {
-          const head = Buffer.from(`${data.slice(0, -tail.length)}"payload":`);
-          return send(Buffer.concat([head, payload, closing], head.length + payload.length + 1), { binary: false }, cb);
+        if (payload !== null && typeof data === 'string' && data.endsWith(tail)) {
+          return send(`${data.slice(0, -tail.length)}"payload":${payload}}`, { binary: false }, cb);
         }
         return send(data, { binary: false }, cb);
       }) as WebSocket['send'];
+    },
+  };
+}
+
+/**
+ * The operation's DirectWriter (live/transport-closer.ts): its `next` messages written straight to
+ * the socket, `{"id":…,"type":"next","payload":` + the result's JSON (once per result) + `}`, the
+ * bytes graphql-ws would send. Nothing is written once the operation is no longer graphql-ws'
+ * (complete from the client, cancelled, ended) or the socket is not open.
+ */
+function directWriter(
+  ctx: GraphQLWsContext,
+  id: string,
+  socket: WebSocket,
+  json: (result: object) => string,
+  onWrite: () => void,
+): DirectWriter {
+  const head = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
+  return {
+    live: () => socket.readyState === socket.OPEN && id in ctx.subscriptions,
+    write(result, done) {
+      onWrite();
+      socket.send(`${head}${json(result)}}`, { binary: false }, () => done());
     },
   };
 }
@@ -122,11 +152,13 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
       done(false, 403, 'Forbidden: origin not allowed (CORS_ORIGINS)');
     },
   });
-  // The enveloped functions of each operation, found again from its context in execute/subscribe.
+  // The enveloped functions of each operation, found again from its context in execute/subscribe
+  // and forgotten then (a subscription's context lives as long as it does; its envelope need not).
   const envelopedByContext = new WeakMap<object, Enveloped>();
   const enveloped = (args: ExecutionArgs) => {
     const found = envelopedByContext.get(args.contextValue as object);
     if (!found) throw new Error('operation context without its envelope');
+    envelopedByContext.delete(args.contextValue as object);
     return found;
   };
 
@@ -136,6 +168,12 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
     registers: [services.metrics],
   });
   const shared = sharedPayloads(() => serialized.inc());
+  const directWrites = new Counter({
+    name: 'stageplane_websocket_direct_writes_total',
+    help: 'Live results of shared subscriptions written straight to their socket (not through graphql-ws)',
+    registers: [services.metrics],
+  });
+  const countDirectWrite = () => directWrites.inc();
   // Before graphql-ws sends anything on it (useServer's own `connection` listener only registers).
   wss.on('connection', (socket: WebSocket) => shared.wrap(socket));
 
@@ -174,7 +212,7 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
         }
         return true;
       },
-      async onSubscribe(ctx, _id, payload) {
+      async onSubscribe(ctx, id, payload) {
         // ctx.subscriptions already holds this operation.
         if (Object.keys(ctx.subscriptions).length > options.maxOperations) {
           return [
@@ -221,6 +259,8 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
         envelopedByContext.set(contextValue, env);
         const socket = ctx.extra.socket;
         setTransportCloser(contextValue, (code, reason) => closeSlowConsumer(socket, code, reason));
+        // Live results of a shared subscription go straight to the socket (live/shared-executions.ts).
+        setDirectWriter(contextValue, directWriter(ctx, id, socket, shared.json, countDirectWrite));
         return {
           schema: env.schema,
           document,
@@ -230,7 +270,11 @@ export function attachWebSocket(app: App, services: Services, overrides: Partial
         };
       },
       execute: (args) => enveloped(args).execute(args),
-      subscribe: (args) => enveloped(args).subscribe(args),
+      async subscribe(args) {
+        const result = await enveloped(args).subscribe(args);
+        subscribed(args.contextValue as Context);
+        return result;
+      },
       onClose(_ctx, code) {
         log.debug({ code }, 'websocket closed');
       },

@@ -7,7 +7,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { translateDatabaseError } from '../db/errors.ts';
 import { AppError } from '../domain/errors.ts';
-import { schema, type Context } from '../schema/index.ts';
+import { contextCacheKey, schema, subscribed, type Context } from '../schema/index.ts';
 import { authenticate } from './auth.ts';
 import { identityOf } from './oidc.ts';
 import { useRequestErrorCodes } from './error-codes.ts';
@@ -17,6 +17,7 @@ import { useResponseCache } from './response-cache.ts';
 import type { Services } from '../services/scope.ts';
 
 export type { Context };
+export { subscribed };
 
 /** The limits every operation meets, on every transport (graphql-armor). */
 export const LIMITS = {
@@ -94,6 +95,7 @@ export function createGraphQLHandler(services: Services, options: GraphQLHandler
       const header = authorization !== undefined ? authorization : request?.headers.get('authorization');
       const auth = await authenticate(services.database.db, services.config.jwtSecret, header, identityOf(services));
       return {
+        ...contextCacheKey(),
         db: services.database.db,
         services,
         principal: auth.principal,

@@ -4,9 +4,9 @@
 // consumers, notifications nobody wants, unsubscribing, and the read-back after a lost LISTEN.
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENTS_CHANNEL, type EventNotification } from '../../db/event-log.ts';
+import { EVENTS_CHANNEL, notificationOf, type EventNotification } from '../../db/event-log.ts';
 import type { EventLogReader, EventRow, SeqGap } from '../../live/event-log-reader.ts';
-import { SlowConsumerError } from '../../live/feed.ts';
+import { SlowConsumerError, type DirectSink } from '../../live/feed.ts';
 import { EventHub, type EventHubOptions } from '../../live/hub.ts';
 import type { NotificationSource } from '../../live/notification-source.ts';
 import { closeTransport, setTransportCloser, SLOW_CONSUMER_CLOSE_CODE } from '../../live/transport-closer.ts';
@@ -47,6 +47,8 @@ class MemorySource implements NotificationSource {
 /** deployment_events in memory, with the appends of db/event-log.ts (next seq, then NOTIFY). */
 class MemoryLog implements EventLogReader {
   rows: EventRow[] = [];
+  /** Notifications carry their rows (db/event-log.ts notificationOf), as the database's do. */
+  carryRows = false;
   /** Ids asked for by each notification load. */
   loads: number[][] = [];
   /** Called around each replay read (to commit events at awkward moments). */
@@ -79,7 +81,7 @@ class MemoryLog implements EventLogReader {
     };
     this.rows.push(row);
     const note: EventNotification = { id: row.id, deploymentId, projectId, seq };
-    this.source.notify(JSON.stringify(note));
+    this.source.notify(this.carryRows ? notificationOf(row) : JSON.stringify(note));
     return row;
   }
 
@@ -149,6 +151,11 @@ async function drain(feed: AsyncIterable<EventRow>): Promise<number[]> {
   const seqs: number[] = [];
   for await (const row of feed) seqs.push(row.seq);
   return seqs;
+}
+
+/** Waits for the hub's wake-up rounds (setImmediate) to have run. */
+async function waitFor(check: () => boolean) {
+  while (!check()) await new Promise((r) => setImmediate(r));
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -338,6 +345,63 @@ describe('EventHub through its seams', { timeout: 10_000 }, () => {
     expect(log.loads.flat()).not.toContain(unwanted.id);
     expect(hub.stats().loads - loads).toBe(1);
     await elsewhere.return();
+  });
+
+  it('dispatches rows their notifications carry without loading them', async () => {
+    const { log, hub } = await setup();
+    log.carryRows = true;
+    const feed = hub.followProject(P);
+    log.append(D, P);
+    log.append(D, P);
+    const rows = await take(feed, 2);
+    expect(rows.map((r) => r.seq)).toEqual([1, 2]);
+    expect(rows[0]!.at).toBeInstanceOf(Date);
+    expect(rows[0]).toEqual(log.rows[0]);
+    expect(log.loads).toEqual([]);
+    await feed.return();
+  });
+
+  it('hands live rows to a direct sink while the reader waits, one write in flight, and drops a sink that falls behind', async () => {
+    const { log, hub } = await setup({ maxBuffered: 3 });
+    const feed = hub.followProject(P);
+    const written: number[] = [];
+    let inFlight = false;
+    let refuseFrom = Number.POSITIVE_INFINITY;
+    const sink: DirectSink = {
+      offer(row) {
+        if (row.seq >= refuseFrom) return 'refused';
+        if (inFlight) return 'later';
+        inFlight = true;
+        written.push(row.seq);
+        return 'sent';
+      },
+    };
+    feed.attachSink(sink);
+    const reading = feed.next(); // parked, as graphql-ws' for-await is
+    log.append(D, P);
+    log.append(D, P);
+    await waitFor(() => written.length === 1);
+    expect(written).toEqual([1]); // seq 2 waits for the write in flight
+    inFlight = false;
+    feed.resume();
+    await waitFor(() => written.length === 2);
+    expect(written).toEqual([1, 2]);
+    // Refused (a result with errors): that row and every later one go to the reader.
+    refuseFrom = 3;
+    inFlight = false;
+    log.append(D, P);
+    expect((await reading).value!.seq).toBe(3);
+    log.append(D, P);
+    expect((await feed.next()).value!.seq).toBe(4);
+    expect(written).toEqual([1, 2]);
+    await feed.return();
+
+    // A sink whose write never completes: its backlog overflows like a reader's.
+    const slow = hub.followProject(P);
+    slow.attachSink({ offer: () => 'later' });
+    const parked = slow.next();
+    for (let i = 0; i < 4; i++) log.append(D, P);
+    await expect(parked).rejects.toBeInstanceOf(SlowConsumerError);
   });
 
   it('refuses new subscriptions once stopped (SHUTTING_DOWN)', async () => {
