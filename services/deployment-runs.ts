@@ -237,24 +237,28 @@ export function deploymentRuns(db: Database) {
   return {
     /** What the workflow decides from; DeploymentMissing(maybeNotYetCommitted) while the creating transaction has not committed. */
     async plan(id: string): Promise<DeploymentPlan> {
+      // One statement: the row, its environment, the standing approvals and any break-glass override.
       const [row] = await db
-        .select({ d: deployments, env: environments })
+        .select({
+          d: deployments,
+          env: environments,
+          decided:
+            sql`(select coalesce(json_agg(${approvals.approver}), '[]') from ${approvals} where ${and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt))})`.mapWith(
+              (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as string[],
+            ),
+          overridden: sql<boolean>`exists (select 1 from ${freezeOverrides} where ${eq(freezeOverrides.deploymentId, id)})`,
+        })
         .from(deployments)
         .innerJoin(environments, eq(environments.id, deployments.environmentId))
         .where(eq(deployments.id, id));
       if (!row) throw new DeploymentMissing(id, true);
-      const decided = await db
-        .select({ approver: approvals.approver })
-        .from(approvals)
-        .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)));
-      const [override] = await db.select({ by: freezeOverrides.by }).from(freezeOverrides).where(eq(freezeOverrides.deploymentId, id));
       return {
         status: row.d.status,
         requestedBy: row.d.requestedBy,
         requiredApprovals: row.d.requiredApprovals,
-        decidedBy: decided.map((a) => a.approver),
+        decidedBy: row.decided,
         // A break-glass deployment is never approved by its requester.
-        preventSelfApproval: row.env.policy.preventSelfApproval || override !== undefined,
+        preventSelfApproval: row.env.policy.preventSelfApproval || row.overridden,
         approvalTimeoutSeconds: row.env.policy.approvalTimeoutSeconds,
         waitTimerSeconds: row.env.policy.waitTimerSeconds,
         provider: row.env.deployTarget.provider,
