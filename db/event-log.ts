@@ -54,7 +54,7 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
  * A transition of the state machine: `set` on the deployment's row and its event, in two
  * statements — the update bumps last_seq (and keeps the event's instants) in the same statement,
  * the insert NOTIFYs in its RETURNING — where appendDeploymentEvent after an update of its own
- * takes five. Only for a caller that holds the row lock (FOR UPDATE earlier in `tx`) and checked
+ * takes five. Only for a caller that holds the row lock (FOR UPDATE earlier in `tx`, or the row is its insert) and checked
  * the event's idempotency key under it, as services/deployment-runs.ts does. Returns the row as
  * updated and the event.
  */
