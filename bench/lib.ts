@@ -53,6 +53,13 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
+/** The median of unsorted numbers (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 export function writeResult(name: string, result: unknown) {
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });

@@ -1,12 +1,12 @@
 // The deployment event log: the one way events are written. Each append takes the next seq of
 // its deployment in the same transaction as the status change it records, and NOTIFYs listeners
 // (delivered by PostgreSQL only if that transaction commits).
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, eq, getColumns, inArray, type SQL, sql } from 'drizzle-orm';
 import { notificationEventOf } from '../domain/notifications.ts';
 import { INSIGHT_DECISION_EVENTS, INSIGHT_OUTCOME_EVENTS, isOneOf } from '../domain/values.ts';
 import type { Queryable } from './client.ts';
 import { enqueueNotifications } from './notification-outbox.ts';
-import { deploymentEvents, deployments, releases, type DeploymentEventRow } from './schema/index.ts';
+import { deploymentEvents, deployments, releases, type DeploymentEventRow, type DeploymentRow } from './schema/index.ts';
 
 /** The NOTIFY channel; the payload is a JSON `EventNotification`. */
 export const EVENTS_CHANNEL = 'stageplane_deployment_events';
@@ -47,6 +47,26 @@ export function notifiedRow(note: EventNotification): DeploymentEventRow | null 
   return { ...row, at };
 }
 
+/**
+ * notificationOf's payload made by the database, for an insert's RETURNING (the NOTIFY rides on
+ * the insert: one statement less per event). The row's id and `at` are the database's (now(), the
+ * transaction's start), so the database measures the payload too: the row rides along when the
+ * whole is under the limit, as notificationOf decides.
+ */
+function notificationSql(values: ReturnType<typeof eventRow>): SQL {
+  const e = deploymentEvents;
+  const note = sql`json_build_object('id', ${e.id}, 'deploymentId', ${e.deploymentId}, 'projectId', ${e.projectId}, 'seq', ${e.seq})::text`;
+  // Known to be too long, or a progress JSON cannot carry (NaN, an infinity): only named.
+  const known = JSON.stringify(values);
+  if ((values.progress !== null && !Number.isFinite(values.progress)) || Buffer.byteLength(known) >= NOTIFY_PAYLOAD_LIMIT) return note;
+  const row = sql.join(
+    (Object.keys(getColumns(e)) as (keyof typeof e.$inferSelect)[]).map((key) => sql`${sql.raw(`'${key}'`)}, ${e[key]}`),
+    sql`, `,
+  );
+  const full = sql`json_build_object('id', ${e.id}, 'deploymentId', ${e.deploymentId}, 'projectId', ${e.projectId}, 'seq', ${e.seq}, 'row', json_build_object(${row}))::text`;
+  return sql`(select case when octet_length(p.full) < ${NOTIFY_PAYLOAD_LIMIT} then p.full else ${note} end from (select ${full} as full) p)`;
+}
+
 export type NewDeploymentEvent = Pick<DeploymentEventRow, 'type' | 'status'> &
   Partial<Pick<DeploymentEventRow, 'step' | 'progress' | 'message'>> & {
     /** Same key twice for one deployment appends once (a retried activity). */
@@ -73,13 +93,48 @@ export async function appendDeploymentEvent(tx: Queryable, deploymentId: string,
     .where(eq(deployments.id, deploymentId))
     .returning({ seq: deployments.lastSeq, projectId: deployments.projectId, environmentId: deployments.environmentId });
   if (!bumped) throw new Error(`deployment ${deploymentId} does not exist`);
-  const [row] = await tx
-    .insert(deploymentEvents)
-    .values(eventRow(deploymentId, bumped.projectId, bumped.seq, event))
+  const row = await insertNotifying(tx, eventRow(deploymentId, bumped.projectId, bumped.seq, event));
+  await enqueueDeliveries(tx, bumped, deploymentId, event, row.at);
+  return row;
+}
+
+/**
+ * A transition of the state machine: `set` on the deployment's row and its event, in two
+ * statements — the update bumps last_seq (and keeps the event's instants) in the same statement,
+ * the insert NOTIFYs in its RETURNING — where appendDeploymentEvent after an update of its own
+ * takes five. Only for a caller that holds the row lock (FOR UPDATE earlier in `tx`, or the row is its insert) and checked
+ * the event's idempotency key under it, as services/deployment-runs.ts does. Returns the row as
+ * updated and the event.
+ */
+export async function appendTransition(
+  tx: Queryable,
+  deploymentId: string,
+  set: Partial<typeof deployments.$inferInsert>,
+  event: NewDeploymentEvent,
+): Promise<{ deployment: DeploymentRow; event: DeploymentEventRow }> {
+  const [deployment] = await tx
+    .update(deployments)
+    .set({ ...set, lastSeq: sql`${deployments.lastSeq} + 1`, ...instantsOf(event) })
+    .where(eq(deployments.id, deploymentId))
     .returning();
-  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${notificationOf(row!)})`);
-  await enqueueDeliveries(tx, bumped, deploymentId, event, row!.at);
-  return row!;
+  if (!deployment) throw new Error(`deployment ${deploymentId} does not exist`);
+  const row = await insertNotifying(tx, eventRow(deploymentId, deployment.projectId, deployment.lastSeq, event));
+  await enqueueDeliveries(tx, deployment, deploymentId, event, row.at);
+  return { deployment, event: row };
+}
+
+/** Inserts one event and NOTIFYs its `EventNotification` in the same statement (RETURNING). */
+async function insertNotifying(tx: Queryable, values: ReturnType<typeof eventRow>): Promise<DeploymentEventRow> {
+  const e = deploymentEvents;
+  const [row] = await tx
+    .insert(e)
+    .values(values)
+    .returning({
+      ...getColumns(e),
+      notified: sql`pg_notify(${EVENTS_CHANNEL}, ${notificationSql(values)})`,
+    });
+  const { notified: _, ...event } = row!;
+  return event;
 }
 
 /**
@@ -114,10 +169,16 @@ export async function appendDeploymentEvents(
   tx: Queryable,
   deploymentId: string,
   events: NewDeploymentEvent[],
+  options: {
+    /** Columns of the deployment's row to set in the statement that bumps last_seq. */
+    set?: Partial<typeof deployments.$inferInsert>;
+    /** The caller holds the row lock and left out the keys recorded already (appendTransition says when). */
+    keysChecked?: boolean;
+  } = {},
 ): Promise<DeploymentEventRow[]> {
   const keys = events.flatMap((e) => (e.idempotencyKey ? [e.idempotencyKey] : []));
   const used = new Set(
-    keys.length === 0
+    keys.length === 0 || options.keysChecked
       ? []
       : (
           await tx
@@ -132,7 +193,7 @@ export async function appendDeploymentEvents(
   const [bumped] = await tx
     .update(deployments)
     // The instants insights reads, as one event at a time would have set them.
-    .set({ lastSeq: sql`${deployments.lastSeq} + ${fresh.length}`, ...Object.assign({}, ...fresh.map(instantsOf)) })
+    .set({ ...options.set, lastSeq: sql`${deployments.lastSeq} + ${fresh.length}`, ...Object.assign({}, ...fresh.map(instantsOf)) })
     .where(eq(deployments.id, deploymentId))
     .returning({ seq: deployments.lastSeq, projectId: deployments.projectId, environmentId: deployments.environmentId });
   if (!bumped) throw new Error(`deployment ${deploymentId} does not exist`);

@@ -7,7 +7,7 @@ import { and, count, eq, inArray, isNotNull, isNull, like, lt, ne, or, sql } fro
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent } from '../db/configuration.ts';
-import { appendDeploymentEvent, appendDeploymentEvents, type NewDeploymentEvent } from '../db/event-log.ts';
+import { appendDeploymentEvents, appendTransition, type NewDeploymentEvent } from '../db/event-log.ts';
 import {
   approvals,
   deploymentEvents,
@@ -152,29 +152,57 @@ export function deploymentRuns(db: Database) {
     return e !== undefined;
   }
 
-  /** Applies one transition in `tx`: status, extra columns and the event, once per key. IllegalTransition when the state machine refuses it. */
-  async function applyIn(tx: Transaction, d: DeploymentRow, happening: Happening, r: Record): Promise<DeploymentRow> {
-    if (await alreadyRecorded(tx, d.id, r.key)) return d;
+  /**
+   * lockDeployment and whether the transition keyed `key` was recorded, in one statement. Its
+   * subqueries read the statement's snapshot, taken before any wait for the row lock, while the
+   * locked row is its newest version (READ COMMITTED): an event appended by a transaction that
+   * committed during the wait is missing from that snapshot, and then last_seq is past the last
+   * seq it saw, so the key is read again in a statement of its own (a new snapshot).
+   */
+  async function lockForTransition(tx: Transaction, id: string, key: string): Promise<{ d: DeploymentRow; recorded: boolean }> {
+    const e = deploymentEvents;
+    const [row] = await tx
+      .select({
+        d: deployments,
+        recorded: sql<boolean>`exists (select 1 from ${e} where ${e.deploymentId} = ${deployments.id} and ${e.idempotencyKey} = ${key})`,
+        seen: sql<number>`(select coalesce(max(${e.seq}), 0) from ${e} where ${e.deploymentId} = ${deployments.id})`.mapWith(Number),
+      })
+      .from(deployments)
+      .where(eq(deployments.id, id))
+      .for('update');
+    if (!row) throw new DeploymentMissing(id);
+    return { d: row.d, recorded: row.seen === row.d.lastSeq ? row.recorded : await alreadyRecorded(tx, id, key) };
+  }
+
+  /**
+   * Applies one transition in `tx`: status, extra columns and the event, once per key. IllegalTransition when the state machine refuses it.
+   * `recorded`: what lockForTransition answered for this key; otherwise it is read here.
+   */
+  async function applyIn(tx: Transaction, d: DeploymentRow, happening: Happening, r: Record, recorded?: boolean): Promise<DeploymentRow> {
+    if (recorded ?? (await alreadyRecorded(tx, d.id, r.key))) return d;
     const t = transition(d.status, happening);
     const extra = r.set?.(d) ?? {};
-    const [updated] = await tx
-      .update(deployments)
-      .set({ status: t.status, ...extra })
-      .where(eq(deployments.id, d.id))
-      .returning();
-    await appendDeploymentEvent(tx, d.id, {
-      type: t.event,
-      status: t.status,
-      step: r.step ?? null,
-      progress: r.progress ?? null,
-      message: r.message ?? null,
-      idempotencyKey: r.key,
-    });
-    return updated!;
+    const { deployment } = await appendTransition(
+      tx,
+      d.id,
+      { status: t.status, ...extra },
+      {
+        type: t.event,
+        status: t.status,
+        step: r.step ?? null,
+        progress: r.progress ?? null,
+        message: r.message ?? null,
+        idempotencyKey: r.key,
+      },
+    );
+    return deployment;
   }
 
   const apply = (id: string, happening: Happening, r: Record) =>
-    db.transaction(async (tx) => applyIn(tx, await lockDeployment(tx, id), happening, r));
+    db.transaction(async (tx) => {
+      const { d, recorded } = await lockForTransition(tx, id, r.key);
+      return applyIn(tx, d, happening, r, recorded);
+    });
 
   async function countApprovals(tx: Transaction, id: string) {
     const [row] = await tx
@@ -209,24 +237,28 @@ export function deploymentRuns(db: Database) {
   return {
     /** What the workflow decides from; DeploymentMissing(maybeNotYetCommitted) while the creating transaction has not committed. */
     async plan(id: string): Promise<DeploymentPlan> {
+      // One statement: the row, its environment, the standing approvals and any break-glass override.
       const [row] = await db
-        .select({ d: deployments, env: environments })
+        .select({
+          d: deployments,
+          env: environments,
+          decided:
+            sql`(select coalesce(json_agg(${approvals.approver}), '[]') from ${approvals} where ${and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt))})`.mapWith(
+              (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as string[],
+            ),
+          overridden: sql<boolean>`exists (select 1 from ${freezeOverrides} where ${eq(freezeOverrides.deploymentId, id)})`,
+        })
         .from(deployments)
         .innerJoin(environments, eq(environments.id, deployments.environmentId))
         .where(eq(deployments.id, id));
       if (!row) throw new DeploymentMissing(id, true);
-      const decided = await db
-        .select({ approver: approvals.approver })
-        .from(approvals)
-        .where(and(eq(approvals.deploymentId, id), isNull(approvals.invalidatedAt)));
-      const [override] = await db.select({ by: freezeOverrides.by }).from(freezeOverrides).where(eq(freezeOverrides.deploymentId, id));
       return {
         status: row.d.status,
         requestedBy: row.d.requestedBy,
         requiredApprovals: row.d.requiredApprovals,
-        decidedBy: decided.map((a) => a.approver),
+        decidedBy: row.decided,
         // A break-glass deployment is never approved by its requester.
-        preventSelfApproval: row.env.policy.preventSelfApproval || override !== undefined,
+        preventSelfApproval: row.env.policy.preventSelfApproval || row.overridden,
         approvalTimeoutSeconds: row.env.policy.approvalTimeoutSeconds,
         waitTimerSeconds: row.env.policy.waitTimerSeconds,
         provider: row.env.deployTarget.provider,
@@ -357,7 +389,7 @@ export function deploymentRuns(db: Database) {
      */
     async tryStart(id: string, options: { holdForFreeze?: boolean } = {}): Promise<LeaseAttempt> {
       return db.transaction(async (tx) => {
-        const d = await lockDeployment(tx, id);
+        const { d, recorded: startRecorded } = await lockForTransition(tx, id, 'started');
         if (isTerminal(d.status)) return { outcome: 'blocked' as const, status: d.status };
         if (d.status === 'RUNNING') return { outcome: 'started' as const, status: d.status, verify: d.verification?.config != null };
         // The environment row lock serialises lease decisions of one environment.
@@ -422,6 +454,7 @@ export function deploymentRuns(db: Database) {
           d,
           { kind: 'start' },
           { key: 'started', set: () => ({ startedAt: new Date(), steps, verification }) },
+          startRecorded,
         );
         return { outcome: 'started' as const, status: started.status, verify: started.verification?.config != null };
       });
@@ -453,16 +486,29 @@ export function deploymentRuns(db: Database) {
      */
     async recordInstantSteps(id: string): Promise<boolean> {
       return db.transaction(async (tx) => {
-        const d = await lockDeployment(tx, id);
-        const [env] = await tx.select({ target: environments.deployTarget }).from(environments).where(eq(environments.id, d.environmentId));
-        if ((env?.target.stepSeconds ?? 1) > 0) return false;
+        // The row lock, the target's step length and the step keys recorded, in one statement;
+        // the keys are read again after a wait for the lock, as lockForTransition says why.
+        const e = deploymentEvents;
+        const stepKey = and(eq(e.deploymentId, id), like(e.idempotencyKey, 'step:%'));
+        const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as string[];
+        const [locked] = await tx
+          .select({
+            d: deployments,
+            target:
+              sql`(select ${environments.deployTarget} from ${environments} where ${environments.id} = ${deployments.environmentId})`.mapWith(
+                environments.deployTarget,
+              ),
+            keys: sql`(select coalesce(json_agg(${e.idempotencyKey}), '[]') from ${e} where ${stepKey})`.mapWith(json),
+            seen: sql<number>`(select coalesce(max(${e.seq}), 0) from ${e} where ${e.deploymentId} = ${deployments.id})`.mapWith(Number),
+          })
+          .from(deployments)
+          .where(eq(deployments.id, id))
+          .for('update');
+        if (!locked) throw new DeploymentMissing(id);
+        const d = locked.d;
+        if ((locked.target?.stepSeconds ?? 1) > 0) return false;
         const recorded = new Set(
-          (
-            await tx
-              .select({ key: deploymentEvents.idempotencyKey })
-              .from(deploymentEvents)
-              .where(and(eq(deploymentEvents.deploymentId, id), like(deploymentEvents.idempotencyKey, 'step:%')))
-          ).map((e) => e.key),
+          locked.seen === d.lastSeq ? locked.keys : (await tx.select({ key: e.idempotencyKey }).from(e).where(stepKey)).map((r) => r.key),
         );
         let row = d;
         const events: NewDeploymentEvent[] = [];
@@ -481,8 +527,10 @@ export function deploymentRuns(db: Database) {
           }
         }
         if (events.length === 0) return true;
-        await tx.update(deployments).set({ status: row.status, steps: row.steps, progress: row.progress }).where(eq(deployments.id, id));
-        await appendDeploymentEvents(tx, id, events);
+        await appendDeploymentEvents(tx, id, events, {
+          set: { status: row.status, steps: row.steps, progress: row.progress },
+          keysChecked: true,
+        });
         return true;
       });
     },
@@ -677,7 +725,7 @@ export function deploymentRuns(db: Database) {
 
     async finish(id: string, input: { outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; actor: string | null; message: string | null }) {
       return db.transaction(async (tx) => {
-        const d = await lockDeployment(tx, id);
+        const { d, recorded } = await lockForTransition(tx, id, 'finish');
         if (isTerminal(d.status)) return { status: d.status };
         const kind = input.outcome === 'SUCCEEDED' ? 'succeed' : input.outcome === 'FAILED' ? 'fail' : 'cancel';
         const closeSteps = (steps: DeploymentStep[]) =>
@@ -710,6 +758,7 @@ export function deploymentRuns(db: Database) {
               ...(input.outcome === 'CANCELLED' ? { error: message } : {}),
             }),
           },
+          recorded,
         );
         if (input.outcome === 'CANCELLED' && input.actor) {
           await recordAudit(tx, input.actor, {

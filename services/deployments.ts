@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, ne, sql, type SQL } from 'drizzle-orm';
 import type { Queryable, Transaction } from '../db/client.ts';
 import { loadProjectConfiguration, policyReportFor, snapshotContent, type ProjectConfiguration } from '../db/configuration.ts';
-import { appendDeploymentEvent } from '../db/event-log.ts';
+import { appendDeploymentEvent, appendTransition } from '../db/event-log.ts';
 import { sqlLiterals } from '../db/schema/common.ts';
 import { deployments, environments, releaseQuarantines, releases, type EnvironmentRow, type ReleaseRow } from '../db/schema/index.ts';
 import { AppError, notFound, preconditionFailed } from '../domain/errors.ts';
@@ -118,12 +118,18 @@ export async function createDeployment(
     verification: pinnedVerification(input.env.deployTarget.verification, input.env.policy.autoRollback),
     rollbackOfId: input.rollbackOfId ?? null,
   });
-  await appendDeploymentEvent(tx, id, {
-    type: 'CREATED',
-    status: 'QUEUED',
-    message: `${input.kind} requested by ${input.requestedBy}`,
-    idempotencyKey: 'created',
-  });
+  // The row is new in this transaction: no one else can lock it or have recorded its key.
+  await appendTransition(
+    tx,
+    id,
+    {},
+    {
+      type: 'CREATED',
+      status: 'QUEUED',
+      message: `${input.kind} requested by ${input.requestedBy}`,
+      idempotencyKey: 'created',
+    },
+  );
   if (input.freezeOverride) await recordFreezeOverride(tx, { id, status }, input.freezeOverride);
   if (status === 'PENDING_APPROVAL') {
     // The same event, with the same key, that the workflow's requestApproval used to record.
