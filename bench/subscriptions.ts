@@ -43,6 +43,10 @@ function rawServer() {
   process.on('message', (m: { type: string; payload?: string }) => {
     if (m.type === 'broadcast') for (const socket of wss.clients) socket.send(m.payload!);
     else if (m.type === 'stats') process.send!({ type: 'stats', clients: wss.clients.size });
+    else if (m.type === 'gc') {
+      (globalThis as { gc?: () => void }).gc?.();
+      process.send!({ type: 'collected' });
+    }
   });
   process.on('disconnect', () => process.exit(0));
 }
@@ -86,6 +90,8 @@ interface LevelResult {
   maxMs: number;
   rssBytes: number;
   rssPerSubscriberBytes: number;
+  /** RSS per subscriber after a full garbage collection (subscriber's retained memory). */
+  collectedRssPerSubscriberBytes: number;
   incomplete: number;
 }
 
@@ -95,7 +101,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-function summarize(subscribers: number, rounds: number, samples: number[], rss: number, baseRss: number, incomplete: number): LevelResult {
+function summarize(
+  subscribers: number,
+  rounds: number,
+  samples: number[],
+  rss: number,
+  baseRss: number,
+  collectedRss: number,
+  collectedBaseRss: number,
+  incomplete: number,
+): LevelResult {
   const sorted = [...samples].sort((a, b) => a - b);
   return {
     subscribers,
@@ -106,6 +121,7 @@ function summarize(subscribers: number, rounds: number, samples: number[], rss: 
     maxMs: round(sorted.at(-1) ?? NaN),
     rssBytes: rss,
     rssPerSubscriberBytes: Math.round((rss - baseRss) / subscribers),
+    collectedRssPerSubscriberBytes: Math.round((collectedRss - collectedBaseRss) / subscribers),
     incomplete,
   };
 }
@@ -116,6 +132,27 @@ function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb * 1024;
+}
+
+/**
+ * A full garbage collection of the server under test, through its inspector (started with
+ * `--inspect=127.0.0.1:0`): what is left in RSS after it is what subscribers retain, without the
+ * garbage their subscribe requests left in the young generation.
+ */
+async function collectGarbage(inspectorUrl: string): Promise<void> {
+  const ws = new WebSocket(inspectorUrl);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  await new Promise<void>((resolve) => {
+    ws.on('message', (data) => {
+      if ((JSON.parse(String(data)) as { id?: number }).id === 1) resolve();
+    });
+    ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+  });
+  ws.close();
+  await new Promise((r) => setTimeout(r, 200));
 }
 
 /** Opens `count` sockets with `open`, `CONNECT_CONCURRENCY` at a time. */
@@ -202,6 +239,8 @@ async function main() {
   let raw: ChildProcess | null = null;
   const sockets: WebSocket[] = [];
   try {
+    // The inspector lets the bench collect the server's garbage before reading retained memory.
+    process.env.STAGEPLANE_NODE_ARGS = `${process.env.STAGEPLANE_NODE_ARGS ?? ''} --inspect=127.0.0.1:0`;
     api = await spawnStageplane('api', {
       DATABASE_URL: db.url,
       DATA_DIR: dataDir,
@@ -210,6 +249,8 @@ async function main() {
       LOG_LEVEL: 'warn',
     });
     const apiPid = api.child.pid!;
+    const inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(api.output())?.[1];
+    if (!inspectorUrl) throw new Error(`no inspector URL in the server's output:\n${api.output()}`);
     database = await createDatabase({ url: db.url, poolSize: 2 });
     const deployment = await createDeploymentFixture(database.db);
     const token = await jwtFor(JWT_SECRET, 'bench', ['VIEWER']);
@@ -232,6 +273,8 @@ async function main() {
     );
     await new Promise((r) => setTimeout(r, 500));
     const gqlBaseRss = rssOf(apiPid);
+    await collectGarbage(inspectorUrl);
+    const gqlCollectedBaseRss = rssOf(apiPid);
     const rawRecorder = new Recorder();
     const rawBaseRss: number[] = [];
     let rawSeq = 0;
@@ -261,6 +304,8 @@ async function main() {
       );
       await new Promise((r) => setTimeout(r, 500));
       const rss = rssOf(apiPid);
+      await collectGarbage(inspectorUrl);
+      const collectedRss = rssOf(apiPid);
       let incomplete = 0;
       gqlRecorder.samples = [];
       const rounds = ROUNDS[level]!;
@@ -287,7 +332,7 @@ async function main() {
         if (!(await gqlRecorder.waitAll(seq, level))) incomplete++;
         await new Promise((r) => setTimeout(r, 20));
       }
-      graphql.push(summarize(level, rounds, gqlRecorder.samples, rss, gqlBaseRss, incomplete));
+      graphql.push(summarize(level, rounds, gqlRecorder.samples, rss, gqlBaseRss, collectedRss, gqlCollectedBaseRss, incomplete));
       console.log(`  ${level}: graphql-ws p50 ${graphql.at(-1)!.p50Ms} ms, p99 ${graphql.at(-1)!.p99Ms} ms`);
 
       // File descriptors: the last level closes the GraphQL sockets before opening raw ones.
@@ -295,10 +340,15 @@ async function main() {
         await closeAll(sockets.splice(0));
       }
       // A fresh raw server per level: its RSS grows from its own idle size, like the API's.
-      raw = fork(SELF, ['--raw-server'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      raw = fork(SELF, ['--raw-server'], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const rawProcess = raw;
       const rawPort = await new Promise<number>((resolve) => rawProcess.once('message', (m: { port: number }) => resolve(m.port)));
       const rawUrl = `ws://127.0.0.1:${rawPort}`;
+      const rawCollect = () =>
+        new Promise<void>((resolve) => {
+          rawProcess.once('message', () => resolve());
+          rawProcess.send({ type: 'gc' });
+        });
       const rawClients = () =>
         new Promise<number>((resolve) => {
           rawProcess.once('message', (m: { clients: number }) => resolve(m.clients));
@@ -306,10 +356,14 @@ async function main() {
         });
       await new Promise((r) => setTimeout(r, 300));
       rawBaseRss.push(rssOf(rawProcess.pid!));
+      await rawCollect();
+      const rawCollectedBaseRss = rssOf(rawProcess.pid!);
       const rawSockets = await openMany(level, () => rawSubscriber(rawUrl, rawRecorder));
       await until(`${level} raw sockets`, async () => (await rawClients()) >= level, { timeoutMs: 30_000 });
       await new Promise((r) => setTimeout(r, 500));
       const rawRss = rssOf(rawProcess.pid!);
+      await rawCollect();
+      const rawCollectedRss = rssOf(rawProcess.pid!);
       let rawIncomplete = 0;
       rawRecorder.samples = [];
       for (let i = 0; i < WARMUP_ROUNDS + rounds; i++) {
@@ -322,7 +376,9 @@ async function main() {
         if (!(await rawRecorder.waitAll(rawSeq, level))) rawIncomplete++;
         await new Promise((r) => setTimeout(r, 20));
       }
-      rawResults.push(summarize(level, rounds, rawRecorder.samples, rawRss, rawBaseRss.at(-1)!, rawIncomplete));
+      rawResults.push(
+        summarize(level, rounds, rawRecorder.samples, rawRss, rawBaseRss.at(-1)!, rawCollectedRss, rawCollectedBaseRss, rawIncomplete),
+      );
       console.log(`  ${level}: raw ws     p50 ${rawResults.at(-1)!.p50Ms} ms, p99 ${rawResults.at(-1)!.p99Ms} ms`);
       await closeAll(rawSockets);
       rawProcess.kill();
@@ -344,10 +400,10 @@ async function main() {
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     console.log('');
     console.log(
-      'subscribers | graphql p50 ms | p99 ms | raw ws p50 ms | p99 ms | ratio p50 | ratio p99 | RSS/sub graphql KiB | RSS/sub raw KiB',
+      'subscribers | graphql p50 ms | p99 ms | raw ws p50 ms | p99 ms | ratio p50 | ratio p99 | RSS/sub graphql KiB | RSS/sub raw KiB | after GC graphql KiB | after GC raw KiB',
     );
     console.log(
-      '----------- | -------------- | ------ | ------------- | ------ | --------- | --------- | ------------------- | ---------------',
+      '----------- | -------------- | ------ | ------------- | ------ | --------- | --------- | ------------------- | --------------- | -------------------- | ----------------',
     );
     for (const row of rows) {
       console.log(
@@ -361,6 +417,8 @@ async function main() {
           `${row.ratioP99}x`.padStart(9),
           kb(row.graphql.rssPerSubscriberBytes).padStart(19),
           kb(row.raw.rssPerSubscriberBytes).padStart(15),
+          kb(row.graphql.collectedRssPerSubscriberBytes).padStart(20),
+          kb(row.raw.collectedRssPerSubscriberBytes).padStart(16),
         ].join(' | '),
       );
       if (row.graphql.incomplete || row.raw.incomplete) {
@@ -373,9 +431,14 @@ async function main() {
       { target: `${row.subscribers} subscribers: p50 <= 2x raw ws`, measured: `${row.ratioP50}x`, met: row.ratioP50 <= 2 },
       { target: `${row.subscribers} subscribers: p99 <= 2x raw ws`, measured: `${row.ratioP99}x`, met: row.ratioP99 <= 2 },
       {
-        target: `${row.subscribers} subscribers: <= 30 KiB RSS each`,
+        target: `${row.subscribers} subscribers: <= 30 KiB RSS each, right after subscribing`,
         measured: `${kb(row.graphql.rssPerSubscriberBytes)} KiB`,
         met: row.graphql.rssPerSubscriberBytes <= 30 * 1024,
+      },
+      {
+        target: `${row.subscribers} subscribers: <= 30 KiB RSS each, after a full GC`,
+        measured: `${kb(row.graphql.collectedRssPerSubscriberBytes)} KiB`,
+        met: row.graphql.collectedRssPerSubscriberBytes <= 30 * 1024,
       },
       {
         target: `${row.subscribers} subscribers: 0 rounds lost`,
@@ -388,7 +451,7 @@ async function main() {
       verdicts,
       machine: { cpus: cpus().length, node: process.version },
       payloadBytes,
-      baseRssBytes: { graphql: gqlBaseRss, raw: rawBaseRss },
+      baseRssBytes: { graphql: gqlBaseRss, raw: rawBaseRss, graphqlAfterGc: gqlCollectedBaseRss },
       rows,
       seconds: Math.round((Date.now() - began) / 1000),
     });
