@@ -105,10 +105,8 @@ function summarize(
   subscribers: number,
   rounds: number,
   samples: number[],
-  rss: number,
-  baseRss: number,
-  collectedRss: number,
-  collectedBaseRss: number,
+  memory: { rss: number; collected: number },
+  base: { rss: number; collected: number },
   incomplete: number,
 ): LevelResult {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -119,9 +117,9 @@ function summarize(
     p50Ms: round(percentile(sorted, 50)),
     p99Ms: round(percentile(sorted, 99)),
     maxMs: round(sorted.at(-1) ?? NaN),
-    rssBytes: rss,
-    rssPerSubscriberBytes: Math.round((rss - baseRss) / subscribers),
-    collectedRssPerSubscriberBytes: Math.round((collectedRss - collectedBaseRss) / subscribers),
+    rssBytes: memory.rss,
+    rssPerSubscriberBytes: Math.round((memory.rss - base.rss) / subscribers),
+    collectedRssPerSubscriberBytes: Math.round((memory.collected - base.collected) / subscribers),
     incomplete,
   };
 }
@@ -152,7 +150,17 @@ async function collectGarbage(inspectorUrl: string): Promise<void> {
     ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
   });
   ws.close();
+}
+
+/**
+ * RSS as it is, then after `collect` (a full collection) and a moment for V8 to hand the freed
+ * pages back: the same reading on both sides, so the two figures compare.
+ */
+async function readMemory(pid: number, collect: () => Promise<void>): Promise<{ rss: number; collected: number }> {
+  const rss = rssOf(pid);
+  await collect();
   await new Promise((r) => setTimeout(r, 200));
+  return { rss, collected: rssOf(pid) };
 }
 
 /** Opens `count` sockets with `open`, `CONNECT_CONCURRENCY` at a time. */
@@ -272,11 +280,10 @@ async function main() {
       { timeoutMs: 10_000 },
     );
     await new Promise((r) => setTimeout(r, 500));
-    const gqlBaseRss = rssOf(apiPid);
-    await collectGarbage(inspectorUrl);
-    const gqlCollectedBaseRss = rssOf(apiPid);
+    const collectApi = () => collectGarbage(inspectorUrl);
+    const gqlBase = await readMemory(apiPid, collectApi);
     const rawRecorder = new Recorder();
-    const rawBaseRss: number[] = [];
+    const rawBases: { rss: number; collected: number }[] = [];
     let rawSeq = 0;
     let template: { payload: { data: { deploymentEvents: { seq: number } } } } | null = null;
     let payloadBytes = 0;
@@ -303,9 +310,7 @@ async function main() {
         `  ${level}: graphql-ws subscribers connected and subscribed in ${((Date.now() - t) / 1000).toFixed(1)} s (at ${((Date.now() - began) / 1000).toFixed(0)} s)`,
       );
       await new Promise((r) => setTimeout(r, 500));
-      const rss = rssOf(apiPid);
-      await collectGarbage(inspectorUrl);
-      const collectedRss = rssOf(apiPid);
+      const memory = await readMemory(apiPid, collectApi);
       let incomplete = 0;
       gqlRecorder.samples = [];
       const rounds = ROUNDS[level]!;
@@ -332,7 +337,7 @@ async function main() {
         if (!(await gqlRecorder.waitAll(seq, level))) incomplete++;
         await new Promise((r) => setTimeout(r, 20));
       }
-      graphql.push(summarize(level, rounds, gqlRecorder.samples, rss, gqlBaseRss, collectedRss, gqlCollectedBaseRss, incomplete));
+      graphql.push(summarize(level, rounds, gqlRecorder.samples, memory, gqlBase, incomplete));
       console.log(`  ${level}: graphql-ws p50 ${graphql.at(-1)!.p50Ms} ms, p99 ${graphql.at(-1)!.p99Ms} ms`);
 
       // File descriptors: the last level closes the GraphQL sockets before opening raw ones.
@@ -355,15 +360,11 @@ async function main() {
           rawProcess.send({ type: 'stats' });
         });
       await new Promise((r) => setTimeout(r, 300));
-      rawBaseRss.push(rssOf(rawProcess.pid!));
-      await rawCollect();
-      const rawCollectedBaseRss = rssOf(rawProcess.pid!);
+      rawBases.push(await readMemory(rawProcess.pid!, rawCollect));
       const rawSockets = await openMany(level, () => rawSubscriber(rawUrl, rawRecorder));
       await until(`${level} raw sockets`, async () => (await rawClients()) >= level, { timeoutMs: 30_000 });
       await new Promise((r) => setTimeout(r, 500));
-      const rawRss = rssOf(rawProcess.pid!);
-      await rawCollect();
-      const rawCollectedRss = rssOf(rawProcess.pid!);
+      const rawMemory = await readMemory(rawProcess.pid!, rawCollect);
       let rawIncomplete = 0;
       rawRecorder.samples = [];
       for (let i = 0; i < WARMUP_ROUNDS + rounds; i++) {
@@ -376,9 +377,7 @@ async function main() {
         if (!(await rawRecorder.waitAll(rawSeq, level))) rawIncomplete++;
         await new Promise((r) => setTimeout(r, 20));
       }
-      rawResults.push(
-        summarize(level, rounds, rawRecorder.samples, rawRss, rawBaseRss.at(-1)!, rawCollectedRss, rawCollectedBaseRss, rawIncomplete),
-      );
+      rawResults.push(summarize(level, rounds, rawRecorder.samples, rawMemory, rawBases.at(-1)!, rawIncomplete));
       console.log(`  ${level}: raw ws     p50 ${rawResults.at(-1)!.p50Ms} ms, p99 ${rawResults.at(-1)!.p99Ms} ms`);
       await closeAll(rawSockets);
       rawProcess.kill();
@@ -451,7 +450,7 @@ async function main() {
       verdicts,
       machine: { cpus: cpus().length, node: process.version },
       payloadBytes,
-      baseRssBytes: { graphql: gqlBaseRss, raw: rawBaseRss, graphqlAfterGc: gqlCollectedBaseRss },
+      baseRssBytes: { graphql: gqlBase, raw: rawBases },
       rows,
       seconds: Math.round((Date.now() - began) / 1000),
     });
